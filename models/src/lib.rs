@@ -1,0 +1,60 @@
+//! # models — flash-sale systems on the `sim` engine
+//!
+//! The domain side of flashsim: the scenario file format ([`scenario`]), the architectures that
+//! can be simulated (today the generic open queueing [`network`]), the run summary ([`summary`])
+//! and the catalogue that plugs all of it into the generic command line ([`Flashsim`]).
+
+pub mod network;
+pub mod run;
+pub mod scenario;
+pub mod summary;
+
+use std::path::{Path, PathBuf};
+
+use sim::cli::{Catalogue, RunFailure, RunOutput};
+use sim::config::{ConfigErrors, Override};
+
+pub use scenario::{Scenario, load};
+
+/// The scenario a bare `flashsim` (and `cargo run --release`) runs.
+pub const DEFAULT_SCENARIO: &str = "scenarios/default.toml";
+
+/// The catalogue of models the `flashsim` binary is built with.
+pub struct Flashsim;
+
+impl Catalogue for Flashsim {
+    type Scenario = Scenario;
+    const BINARY: &'static str = "flashsim";
+
+    fn default_scenario() -> PathBuf {
+        let local = PathBuf::from(DEFAULT_SCENARIO);
+        if local.exists() {
+            return local;
+        }
+        // Run from elsewhere in the checkout: fall back to the workspace copy.
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(DEFAULT_SCENARIO)
+    }
+
+    fn schema() -> serde_json::Value {
+        serde_json::to_value(schemars::schema_for!(scenario::RawScenario))
+            .expect("schemas serialise")
+    }
+
+    fn load(file: &Path, overrides: &[Override]) -> Result<Scenario, ConfigErrors> {
+        scenario::load(file, overrides)
+    }
+
+    fn name(scenario: &Scenario) -> String {
+        scenario.name.clone()
+    }
+
+    fn run(scenario: &Scenario, seed: Option<u64>) -> Result<RunOutput, RunFailure> {
+        let summary = run::run_scenario(scenario, seed).map_err(RunFailure)?;
+        Ok(RunOutput {
+            table: summary.table(),
+            events: summary.engine.events,
+            summary: serde_json::to_value(&summary).expect("summaries serialise"),
+            warnings: run::warnings(scenario),
+        })
+    }
+}

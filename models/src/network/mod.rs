@@ -1,0 +1,57 @@
+//! The `network` architecture: a generic open queueing network, used to validate the engine
+//! against queueing theory and to model custom architectures.
+
+pub mod config;
+pub mod model;
+
+use sim::{Context, Limits, Stop};
+
+use crate::scenario::RunSettings;
+use crate::summary::{NetworkSummary, StationSummary, VariantSummary};
+use config::Network;
+use model::NetworkModel;
+
+/// Simulates one network variant; `Err` names the limit that stopped it early.
+pub fn simulate(net: &Network, run: &RunSettings, seed: u64) -> Result<VariantSummary, String> {
+    let mut ctx = Context::new();
+    let mut model = NetworkModel::new(net, seed, run.max_in_system, &mut ctx);
+    let limits = Limits { horizon: run.horizon, warmup: run.warmup, max_events: run.max_events };
+    let stats = sim::run(&mut model, &mut ctx, limits);
+    match &stats.stop {
+        Stop::Drained | Stop::Horizon => {}
+        Stop::EventBudget => {
+            return Err(format!(
+                "variant `{}` spent its event budget (run.max_events = {}) at {} with {} events \
+                 still pending; raise run.max_events or shorten run.horizon",
+                net.name, run.max_events, stats.end, stats.pending_at_end
+            ));
+        }
+        Stop::Model(reason) => return Err(format!("variant `{}` stopped: {reason}", net.name)),
+    }
+    let stations = model
+        .stations()
+        .zip(&net.offered_load)
+        .map(|((spec, station), &rho)| StationSummary {
+            name: spec.name.clone(),
+            offered_load: rho,
+            report: station.report(stats.end),
+        })
+        .collect();
+    let totals = model.totals();
+    Ok(VariantSummary {
+        name: net.name.clone(),
+        architecture: "network",
+        events: stats.events,
+        end_s: stats.end.as_secs_f64(),
+        stop: if stats.stop == Stop::Horizon { "horizon" } else { "drained" },
+        network: NetworkSummary {
+            entered: totals.entered,
+            completed: totals.completed,
+            dropped: totals.dropped,
+            reneged: totals.reneged,
+            in_system_at_end: model.in_system() as u64,
+            response: totals.response.summary(),
+        },
+        stations,
+    })
+}

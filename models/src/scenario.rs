@@ -1,0 +1,234 @@
+//! The scenario file: what a user writes (raw tier) and what the models run (validated tier).
+//!
+//! The raw tier mirrors the TOML with `deny_unknown_fields`, keeping literals as written; the
+//! validated tier holds typed values that cannot be invalid. Validation records every broken rule
+//! with its key path, so one pass reports all of a file's errors. Variants are tagged tables
+//! (`architecture = "…"`); all variants of a scenario run with the same seed, and since every
+//! random stream is named, they see the same traffic (common random numbers).
+//!
+//! ```toml
+//! name = "mm1"                 # optional; default: the file name
+//! [run]
+//! seed = 1
+//! horizon = "1h"               # optional when every arrival stream is finite
+//! warmup = "5m"
+//! [[variant]]
+//! name = "single-server"
+//! architecture = "network"
+//! # … stations and arrival streams, see `network::config`
+//! ```
+
+use std::path::Path;
+
+use schemars::JsonSchema;
+use serde::Deserialize;
+use sim::config::{ConfigErrors, Issues, Override, join_index, join_key};
+use sim::literal::DurationLit;
+use sim::{SimDuration, SimTime};
+
+use crate::network::config::{Network, RawArrival, RawStation};
+
+/// Default event budget: generous for any planned run, yet a runaway model stops within minutes.
+pub const DEFAULT_MAX_EVENTS: u64 = 500_000_000;
+/// Default bound on jobs in flight before a run is declared unstable (about 100 MB of state).
+pub const DEFAULT_MAX_IN_SYSTEM: u64 = 2_000_000;
+
+/// A scenario file as written.
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(title = "flashsim scenario")]
+pub struct RawScenario {
+    /// Names the output folder; defaults to the file name without extension.
+    pub name: Option<String>,
+    /// What question this scenario answers.
+    pub description: Option<String>,
+    /// How long to simulate and with which seed.
+    #[serde(default)]
+    pub run: RawRun,
+    /// The systems to compare; each sees the same seeded traffic.
+    #[serde(rename = "variant")]
+    pub variants: Vec<RawVariant>,
+}
+
+/// The `[run]` table.
+#[derive(Clone, Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawRun {
+    /// Seed of every random stream (default 1).
+    pub seed: Option<u64>,
+    /// Simulated time to stop at; needed unless every arrival stream is finite.
+    pub horizon: Option<DurationLit>,
+    /// Statistics before this time are discarded (default 0s).
+    pub warmup: Option<DurationLit>,
+    /// Most events to process before giving up (default 500 million).
+    pub max_events: Option<i64>,
+    /// Most jobs in flight before the system is declared unstable (default 2 million).
+    pub max_in_system: Option<i64>,
+}
+
+/// The architectures a variant can have.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Architecture {
+    /// An open queueing network of stations: `arrival` streams and `station`s.
+    Network,
+}
+
+/// One system to simulate: its architecture and that architecture's sections. (A flat table
+/// rather than a serde-tagged enum, so that every error keeps its full key path.)
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawVariant {
+    /// The variant's name, unique in the scenario.
+    pub name: String,
+    pub architecture: Architecture,
+    /// `network`: external arrival streams.
+    pub arrival: Option<Vec<RawArrival>>,
+    /// `network`: queueing stations.
+    pub station: Option<Vec<RawStation>>,
+}
+
+/// Run settings, validated.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RunSettings {
+    pub seed: u64,
+    pub horizon: Option<SimTime>,
+    pub warmup: SimTime,
+    pub max_events: u64,
+    pub max_in_system: u64,
+}
+
+/// A validated variant.
+#[derive(Clone, Debug)]
+pub enum Variant {
+    Network(Network),
+}
+
+impl Variant {
+    pub fn name(&self) -> &str {
+        match self {
+            Variant::Network(n) => &n.name,
+        }
+    }
+    pub fn architecture(&self) -> &'static str {
+        match self {
+            Variant::Network(_) => "network",
+        }
+    }
+}
+
+/// A scenario that has passed validation.
+#[derive(Clone, Debug)]
+pub struct Scenario {
+    pub name: String,
+    pub description: Option<String>,
+    pub run: RunSettings,
+    pub variants: Vec<Variant>,
+}
+
+/// Reads, overrides and validates a scenario file, reporting every error found.
+pub fn load(file: &Path, overrides: &[Override]) -> Result<Scenario, ConfigErrors> {
+    let (raw, doc) = sim::config::load::<RawScenario>(file, overrides)?;
+    let default_name = file.file_stem().and_then(|s| s.to_str()).unwrap_or("scenario");
+    let mut issues = Issues::new();
+    match validate(&raw, default_name, &mut issues) {
+        Some(scenario) if issues.is_empty() => Ok(scenario),
+        _ => Err(doc.errors(&issues)),
+    }
+}
+
+/// Checks a raw scenario; `None` (with issues recorded) if any rule is broken.
+pub fn validate(raw: &RawScenario, default_name: &str, issues: &mut Issues) -> Option<Scenario> {
+    let name = raw.name.clone().unwrap_or_else(|| default_name.to_string());
+    if name.is_empty() || name.contains(['/', '\\']) || name.starts_with('.') {
+        issues.push("name", format!("must be a plain folder name (got {name:?})"));
+    }
+    let run = validate_run(&raw.run, issues);
+    if raw.variants.is_empty() {
+        issues.push("variant", "needs at least one [[variant]] (got none)");
+    }
+    let mut variants = Vec::new();
+    for (i, variant) in raw.variants.iter().enumerate() {
+        let path = join_index("variant", i);
+        let checked = match variant.architecture {
+            Architecture::Network => {
+                crate::network::config::check(variant, &path, issues).map(Variant::Network)
+            }
+        };
+        variants.extend(checked);
+    }
+    for (i, v) in variants.iter().enumerate() {
+        if variants[..i].iter().any(|w| w.name() == v.name()) {
+            issues.push(
+                join_key(&join_index("variant", i), "name"),
+                format!("must be unique among variants (got {:?} twice)", v.name()),
+            );
+        }
+    }
+    let run = run?;
+    if run.horizon.is_none() {
+        for (i, variant) in variants.iter().enumerate() {
+            let Variant::Network(net) = variant;
+            if let Some(stream) = net.arrivals.iter().find(|a| !a.is_finite()) {
+                issues.push(
+                    "run.horizon",
+                    format!(
+                        "is required: arrival stream `{}` of variant[{i}] never ends (give it \
+                         `customers = N` or set a horizon)",
+                        stream.name
+                    ),
+                );
+            }
+        }
+    }
+    if !issues.is_empty() || variants.len() != raw.variants.len() {
+        return None;
+    }
+    Some(Scenario { name, description: raw.description.clone(), run, variants })
+}
+
+fn positive_count(value: Option<i64>, default: u64, path: &str, issues: &mut Issues) -> u64 {
+    match value {
+        None => default,
+        Some(v) if v >= 1 => v as u64,
+        Some(v) => {
+            issues.push(path, format!("must be ≥ 1 (got {v})"));
+            default
+        }
+    }
+}
+
+fn validate_run(raw: &RawRun, issues: &mut Issues) -> Option<RunSettings> {
+    let horizon = raw.horizon.as_ref().map(|h| h.check("run.horizon", issues));
+    let warmup = raw.warmup.as_ref().map(|w| w.check("run.warmup", issues));
+    let max_events = positive_count(raw.max_events, DEFAULT_MAX_EVENTS, "run.max_events", issues);
+    let max_in_system =
+        positive_count(raw.max_in_system, DEFAULT_MAX_IN_SYSTEM, "run.max_in_system", issues);
+    let horizon = match horizon {
+        None => None,
+        Some(Some(h)) if !h.is_zero() => Some(h),
+        Some(Some(_)) => {
+            issues.push("run.horizon", "must be > 0 (got 0s)");
+            return None;
+        }
+        Some(None) => return None,
+    };
+    let warmup = match warmup {
+        None => SimDuration::ZERO,
+        Some(Some(w)) => w,
+        Some(None) => return None,
+    };
+    if let Some(h) = horizon
+        && warmup >= h
+    {
+        issues.push("run.warmup", format!("must be shorter than run.horizon ({h}) (got {warmup})"));
+        return None;
+    }
+    Some(RunSettings {
+        seed: raw.seed.unwrap_or(1),
+        horizon: horizon.map(|h| SimTime::ZERO + h),
+        warmup: SimTime::ZERO + warmup,
+        max_events,
+        max_in_system,
+    })
+}

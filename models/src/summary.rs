@@ -1,0 +1,122 @@
+//! The deterministic run summary (`summary.json`) and its terminal table.
+//!
+//! The summary depends only on the scenario, the seed and the overrides: no wall-clock figure,
+//! no thread count, no map iteration order. Field order is the struct order. Units are in the
+//! field names (`_s` seconds, `_per_s` rates); levels and counts are plain numbers.
+
+use serde::Serialize;
+use sim::StationReport;
+use sim::stats::DurationSummary;
+use sim::table::{TextTable, human_count, human_secs};
+
+/// The whole result of `flashsim run`.
+#[derive(Clone, Debug, Serialize)]
+pub struct Summary {
+    pub scenario: String,
+    pub seed: u64,
+    pub engine: EngineFacts,
+    pub variants: Vec<VariantSummary>,
+}
+
+/// Facts about the run itself.
+#[derive(Clone, Debug, Serialize)]
+pub struct EngineFacts {
+    /// Events processed over all variants.
+    pub events: u64,
+    pub flashsim_version: &'static str,
+    pub horizon_s: Option<f64>,
+    pub warmup_s: f64,
+}
+
+/// One variant's results.
+#[derive(Clone, Debug, Serialize)]
+pub struct VariantSummary {
+    pub name: String,
+    pub architecture: &'static str,
+    pub events: u64,
+    /// Simulated time the statistics run to.
+    pub end_s: f64,
+    /// `horizon` (stopped at the horizon) or `drained` (no event left).
+    pub stop: &'static str,
+    pub network: NetworkSummary,
+    pub stations: Vec<StationSummary>,
+}
+
+/// Jobs across the whole network, after warm-up.
+#[derive(Clone, Debug, Serialize)]
+pub struct NetworkSummary {
+    pub entered: u64,
+    pub completed: u64,
+    pub dropped: u64,
+    pub reneged: u64,
+    pub in_system_at_end: u64,
+    /// Time from entering the network to leaving it, for completed jobs.
+    pub response: DurationSummary,
+}
+
+/// One station's results.
+#[derive(Clone, Debug, Serialize)]
+pub struct StationSummary {
+    pub name: String,
+    /// ρ = λ·E[S]/c from the traffic equations at the peak arrival rates.
+    pub offered_load: f64,
+    #[serde(flatten)]
+    pub report: StationReport,
+}
+
+impl Summary {
+    /// The comparison table printed by `flashsim run`.
+    pub fn table(&self) -> String {
+        let mut out = format!("scenario {}  seed {}\n\n", self.scenario, self.seed);
+        let mut t = TextTable::new([
+            "variant / station",
+            "servers",
+            "offered ρ",
+            "util",
+            "mean queue",
+            "peak queue",
+            "mean wait",
+            "mean sojourn",
+            "p99 sojourn",
+            "served",
+            "dropped",
+            "reneged",
+        ]);
+        for v in &self.variants {
+            let n = &v.network;
+            t.row([
+                format!("{} ({})", v.name, v.architecture),
+                String::new(),
+                String::new(),
+                String::new(),
+                String::new(),
+                String::new(),
+                String::new(),
+                human_secs(n.response.mean_s),
+                human_secs(n.response.p99_s),
+                human_count(n.completed as f64),
+                human_count(n.dropped as f64),
+                human_count(n.reneged as f64),
+            ]);
+            for s in &v.stations {
+                let r = &s.report;
+                t.row([
+                    format!("  {}", s.name),
+                    r.servers.to_string(),
+                    format!("{:.3}", s.offered_load),
+                    format!("{:.1}%", r.utilization * 100.0),
+                    format!("{:.2}", r.mean_queue_len),
+                    r.peak_queue_len.to_string(),
+                    human_secs(r.mean_wait_s),
+                    human_secs(r.mean_sojourn_s),
+                    human_secs(r.p99_sojourn_s),
+                    human_count(r.served as f64),
+                    human_count(r.dropped as f64),
+                    human_count(r.reneged as f64),
+                ]);
+            }
+        }
+        out.push_str(&t.render());
+        out
+    }
+}

@@ -1,0 +1,212 @@
+//! The command line as library code, generic over the catalogue of models a binary is built with.
+//!
+//! `run` simulates one scenario file and writes its deterministic summary atomically, `validate`
+//! checks files and reports every error of every file, `schema` prints the JSON Schema of the file
+//! format. Exit codes: 0 success, 1 the run failed (e.g. the event budget ran out), 2 bad input.
+//! Wall-clock figures go to stderr and `perf.json`, never into the deterministic summary.
+
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use serde::Serialize;
+
+use crate::config::{ConfigErrors, Override};
+use crate::output::{json_bytes, write_atomic};
+
+/// What a binary built on this library simulates.
+pub trait Catalogue {
+    /// A validated scenario, ready to run.
+    type Scenario;
+    /// The binary's name, for messages.
+    const BINARY: &'static str;
+    /// The scenario a bare invocation runs.
+    fn default_scenario() -> PathBuf;
+    /// JSON Schema of the scenario file format.
+    fn schema() -> serde_json::Value;
+    /// Reads and validates a scenario file with command-line overrides applied.
+    fn load(file: &Path, overrides: &[Override]) -> Result<Self::Scenario, ConfigErrors>;
+    /// The name of the scenario's output folder.
+    fn name(scenario: &Self::Scenario) -> String;
+    /// Simulates the scenario; `seed` replaces the file's seed when given.
+    fn run(scenario: &Self::Scenario, seed: Option<u64>) -> Result<RunOutput, RunFailure>;
+}
+
+/// A finished run: the deterministic summary and its rendering for people.
+pub struct RunOutput {
+    pub summary: serde_json::Value,
+    pub table: String,
+    /// Events processed, for the performance line.
+    pub events: u64,
+    /// Warnings worth a line on stderr (e.g. an overloaded station).
+    pub warnings: Vec<String>,
+}
+
+/// A run that could not produce trustworthy results, with the reason and a way to reproduce it.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct RunFailure(pub String);
+
+#[derive(Parser, Debug)]
+#[command(
+    version,
+    about = "Deterministic discrete-event simulation",
+    disable_help_subcommand = true
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Simulate a scenario, print a summary table and write OUT/summary.json.
+    Run(RunArgs),
+    /// Check scenario files and report every error in every file.
+    Validate {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// Print the JSON Schema of the scenario format (for Taplo / Even Better TOML).
+    Schema,
+}
+
+#[derive(clap::Args, Debug, Default)]
+struct RunArgs {
+    /// Scenario file (default: the bundled default scenario).
+    file: Option<PathBuf>,
+    /// Seed replacing the scenario's `run.seed`.
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Override a scalar by key path, e.g. `variant[0].station[server].servers=2`.
+    #[arg(long = "set", value_name = "KEY.PATH=VALUE", value_parser = parse_override)]
+    overrides: Vec<Override>,
+    /// Output folder (default: output/<scenario>).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// What to print on stdout.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    format: Format,
+}
+
+#[derive(Clone, Copy, Debug, Default, ValueEnum)]
+enum Format {
+    #[default]
+    Table,
+    Json,
+}
+
+fn parse_override(text: &str) -> Result<Override, String> {
+    text.parse()
+}
+
+/// Wall-clock facts of a run; kept apart from the deterministic summary.
+#[derive(Serialize)]
+struct Perf {
+    wall_s: f64,
+    events: u64,
+    events_per_s: f64,
+}
+
+/// Parses the process arguments and runs the command.
+pub fn main<C: Catalogue>() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        None => run::<C>(RunArgs::default()),
+        Some(Command::Run(args)) => run::<C>(args),
+        Some(Command::Validate { files }) => validate::<C>(&files),
+        Some(Command::Schema) => {
+            let text = serde_json::to_string_pretty(&C::schema()).expect("schema serialises");
+            println!("{text}");
+            ExitCode::SUCCESS
+        }
+    }
+}
+
+fn run<C: Catalogue>(args: RunArgs) -> ExitCode {
+    let file = args.file.clone().unwrap_or_else(C::default_scenario);
+    let scenario = match C::load(&file, &args.overrides) {
+        Ok(scenario) => scenario,
+        Err(errors) => {
+            eprintln!("{errors}");
+            return ExitCode::from(2);
+        }
+    };
+    let started = Instant::now();
+    let output = match C::run(&scenario, args.seed) {
+        Ok(output) => output,
+        Err(failure) => {
+            eprintln!("error: {failure}");
+            eprintln!("reproduce with: {}", reproduce_command::<C>(&file, &args));
+            return ExitCode::from(1);
+        }
+    };
+    let wall_s = started.elapsed().as_secs_f64();
+    let out_dir = args.out.clone().unwrap_or_else(|| Path::new("output").join(C::name(&scenario)));
+    let perf = Perf { wall_s, events: output.events, events_per_s: output.events as f64 / wall_s };
+    let written = write_atomic(&out_dir.join("summary.json"), &json_bytes(&output.summary))
+        .and_then(|()| write_atomic(&out_dir.join("perf.json"), &json_bytes(&perf)));
+    if let Err(err) = written {
+        eprintln!("error: cannot write results to {}: {err}", out_dir.display());
+        return ExitCode::from(1);
+    }
+    for warning in &output.warnings {
+        eprintln!("warning: {warning}");
+    }
+    let mut stdout = std::io::stdout().lock();
+    let printed = match args.format {
+        Format::Table => write!(stdout, "{}", output.table),
+        Format::Json => stdout.write_all(&json_bytes(&output.summary)),
+    };
+    if printed.is_err() {
+        return ExitCode::from(1);
+    }
+    if std::io::stderr().is_terminal() || args.format == Format::Table {
+        eprintln!(
+            "{} events in {:.3} s ({:.1} M events/s); results in {}",
+            output.events,
+            wall_s,
+            perf.events_per_s / 1e6,
+            out_dir.display()
+        );
+    }
+    ExitCode::SUCCESS
+}
+
+impl PartialEq for Format {
+    fn eq(&self, other: &Self) -> bool {
+        std::mem::discriminant(self) == std::mem::discriminant(other)
+    }
+}
+
+fn reproduce_command<C: Catalogue>(file: &Path, args: &RunArgs) -> String {
+    let mut cmd = format!("{} run {}", C::BINARY, file.display());
+    if let Some(seed) = args.seed {
+        cmd.push_str(&format!(" --seed {seed}"));
+    }
+    for set in &args.overrides {
+        cmd.push_str(&format!(" --set '{}'", set.text));
+    }
+    cmd
+}
+
+fn validate<C: Catalogue>(files: &[PathBuf]) -> ExitCode {
+    let mut failed = 0;
+    for file in files {
+        match C::load(file, &[]) {
+            Ok(_) => println!("ok: {}", file.display()),
+            Err(errors) => {
+                failed += 1;
+                eprintln!("{errors}");
+            }
+        }
+    }
+    if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        eprintln!("{failed} of {} files have errors", files.len());
+        ExitCode::from(2)
+    }
+}
