@@ -2,35 +2,44 @@
 //!
 //! Ties break first-in first-out, identically on every run. Because simulated time never goes
 //! backwards, the calendar is a *monotone* priority queue, which lets it be a radix heap instead of
-//! a binary heap: each event lives in the bucket named by the highest bit in which its key differs
-//! from the last key popped, so an event is moved at most once per bit of key (128 here) over its
-//! whole life, and usually only a handful of times. Keys pack time and sequence into one `u128`
-//! (`time << 64 | seq`), so ordering by key is ordering by `(time, seq)`.
+//! a binary heap: an event lives in the bucket named by the highest bit in which its time differs
+//! from the last time popped, and moves only to lower buckets, so it is moved at most 64 times
+//! over its life and usually a handful.
+//!
+//! FIFO ties without storing a sequence number: every bucket stays in insertion order. A bucket
+//! is refilled only when it and all lower buckets are empty (from a higher bucket, keeping that
+//! bucket's order), and afterwards only receives newly scheduled events, which are the latest of
+//! all. So events of equal time reach bucket 0 in the order they were scheduled, and bucket 0 is
+//! drained from the front. The property test in `tests/it/calendar.rs` checks this against a
+//! binary heap keyed by `(time, seq)`.
 //!
 //! Scheduling before the last popped time is a model bug and panics in debug builds; in release
 //! builds such an event is clamped to "now", which keeps the loop monotone.
 
+use std::collections::VecDeque;
+
 use crate::time::SimTime;
 
-/// Buckets: 0 holds keys equal to the last popped key; bucket `b` holds keys whose highest bit
+/// Buckets: 0 holds times equal to the last popped time; bucket `b` holds times whose highest bit
 /// differing from it is bit `b - 1`.
-const BUCKETS: usize = 129;
+const BUCKETS: usize = 65;
 
-/// A pending event with its place in the order.
+/// A pending event with its time.
 struct Entry<E> {
-    key: u128,
+    time: u64,
     event: E,
 }
 
-/// A monotone priority queue of events keyed by `(time, insertion sequence)`.
+/// A monotone priority queue of events ordered by `(time, insertion sequence)`.
 pub struct Calendar<E> {
+    /// Events due at exactly `last`, in insertion order.
+    due: VecDeque<Entry<E>>,
+    /// Buckets 1..=64; index 0 unused.
     buckets: Vec<Vec<Entry<E>>>,
-    /// Bitset of non-empty buckets, so finding the next one is a `trailing_zeros`.
+    /// Bitset of non-empty buckets 1..=64.
     occupied: u128,
-    /// Bucket 128 needs its own flag (the bitset has 128 bits).
-    top_occupied: bool,
-    last_key: u128,
-    next_seq: u64,
+    last: u64,
+    scheduled: u64,
     len: usize,
 }
 
@@ -40,18 +49,14 @@ impl<E> Default for Calendar<E> {
     }
 }
 
-fn key_of(time: SimTime, seq: u64) -> u128 {
-    ((time.as_nanos() as u128) << 64) | seq as u128
-}
-
 impl<E> Calendar<E> {
     pub fn new() -> Self {
         Calendar {
+            due: VecDeque::new(),
             buckets: (0..BUCKETS).map(|_| Vec::new()).collect(),
             occupied: 0,
-            top_occupied: false,
-            last_key: 0,
-            next_seq: 0,
+            last: 0,
+            scheduled: 0,
             len: 0,
         }
     }
@@ -67,84 +72,69 @@ impl<E> Calendar<E> {
 
     /// The time of the last event popped (the simulation's "now").
     pub fn now(&self) -> SimTime {
-        SimTime::from_nanos((self.last_key >> 64) as u64)
+        SimTime::from_nanos(self.last)
     }
 
-    /// Events scheduled so far; also the sequence number the next one will get.
+    /// Events scheduled so far.
     pub fn scheduled(&self) -> u64 {
-        self.next_seq
+        self.scheduled
     }
 
     /// Schedules `event` at `time`; among events at the same time, earlier calls pop first.
+    #[inline]
     pub fn schedule(&mut self, time: SimTime, event: E) {
         debug_assert!(time >= self.now(), "event scheduled in the past: {time} < {}", self.now());
-        let time = time.max(self.now());
-        let key = key_of(time, self.next_seq);
-        self.next_seq += 1;
+        let time = time.as_nanos().max(self.last);
+        self.scheduled += 1;
         self.len += 1;
-        self.put(Entry { key, event });
-    }
-
-    #[inline]
-    fn bucket_of(&self, key: u128) -> usize {
-        (128 - (key ^ self.last_key).leading_zeros()) as usize
+        self.put(Entry { time, event });
     }
 
     #[inline]
     fn put(&mut self, entry: Entry<E>) {
-        let bucket = self.bucket_of(entry.key);
-        if bucket < 128 {
-            self.occupied |= 1u128 << bucket;
+        let bucket = (64 - (entry.time ^ self.last).leading_zeros()) as usize;
+        if bucket == 0 {
+            self.due.push_back(entry);
         } else {
-            self.top_occupied = true;
+            self.occupied |= 1u128 << bucket;
+            self.buckets[bucket].push(entry);
         }
-        self.buckets[bucket].push(entry);
     }
 
     /// Removes and returns the earliest event with its time.
+    #[inline]
     pub fn pop(&mut self) -> Option<(SimTime, E)> {
-        if self.len == 0 {
-            return None;
+        if self.due.is_empty() {
+            if self.len == 0 {
+                return None;
+            }
+            self.refill_due();
         }
-        if self.occupied & 1 == 0 {
-            self.refill_bucket_zero();
-        }
-        let entry = self.buckets[0].pop().expect("bucket 0 refilled");
-        if self.buckets[0].is_empty() {
-            self.occupied &= !1;
-        }
+        let entry = self.due.pop_front().expect("refilled");
         self.len -= 1;
-        Some((SimTime::from_nanos((entry.key >> 64) as u64), entry.event))
+        Some((SimTime::from_nanos(entry.time), entry.event))
     }
 
     /// The time of the earliest pending event, without removing it.
+    #[inline]
     pub fn peek_time(&mut self) -> Option<SimTime> {
-        if self.len == 0 {
-            return None;
+        if self.due.is_empty() {
+            if self.len == 0 {
+                return None;
+            }
+            self.refill_due();
         }
-        if self.occupied & 1 == 0 {
-            self.refill_bucket_zero();
-        }
-        let key = self.buckets[0].last().expect("bucket 0 refilled").key;
-        Some(SimTime::from_nanos((key >> 64) as u64))
+        Some(SimTime::from_nanos(self.last))
     }
 
-    /// Takes the lowest non-empty bucket, makes its minimum the new reference key and spreads the
-    /// bucket over lower buckets. Keys are unique, so afterwards bucket 0 holds exactly one entry.
-    fn refill_bucket_zero(&mut self) {
-        let source = if self.occupied != 0 {
-            self.occupied.trailing_zeros() as usize
-        } else {
-            debug_assert!(self.top_occupied);
-            128
-        };
+    /// Empties the lowest non-empty bucket: its earliest time becomes the reference, and its
+    /// events spread, in order, over lower buckets (those at the earliest time into `due`).
+    fn refill_due(&mut self) {
+        let source = self.occupied.trailing_zeros() as usize;
+        debug_assert!((1..BUCKETS).contains(&source), "pending events live in some bucket");
+        self.occupied &= !(1u128 << source);
         let mut moving = std::mem::take(&mut self.buckets[source]);
-        if source < 128 {
-            self.occupied &= !(1u128 << source);
-        } else {
-            self.top_occupied = false;
-        }
-        self.last_key = moving.iter().map(|e| e.key).min().expect("occupied bucket");
+        self.last = moving.iter().map(|e| e.time).min().expect("occupied bucket");
         for entry in moving.drain(..) {
             self.put(entry);
         }

@@ -1,0 +1,62 @@
+//! The radix-heap calendar pops exactly what a binary heap keyed by (time, seq) would.
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+
+use proptest::prelude::*;
+use sim::{Calendar, SimTime};
+
+/// An operation on the calendar: schedule at now + delay, or pop.
+#[derive(Clone, Debug)]
+enum Op {
+    Schedule(u64),
+    Pop,
+}
+
+fn ops() -> impl Strategy<Value = Vec<Op>> {
+    let delay = prop_oneof![
+        3 => Just(0u64),
+        5 => 0u64..16,
+        3 => 0u64..1_000_000,
+        1 => 0u64..u64::MAX / 4,
+    ];
+    proptest::collection::vec(
+        prop_oneof![3 => delay.prop_map(Op::Schedule), 2 => Just(Op::Pop)],
+        0..400,
+    )
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    #[test]
+    fn pops_in_time_then_insertion_order(ops in ops()) {
+        let mut cal = Calendar::new();
+        let mut reference = BinaryHeap::new();
+        let mut seq = 0u64;
+        let mut now = 0u64;
+        for op in ops {
+            match op {
+                Op::Schedule(delay) => {
+                    let t = now.saturating_add(delay);
+                    cal.schedule(SimTime::from_nanos(t), seq);
+                    reference.push(Reverse((t, seq)));
+                    seq += 1;
+                }
+                Op::Pop => {
+                    let want = reference.pop().map(|Reverse((t, s))| (SimTime::from_nanos(t), s));
+                    let got = cal.pop();
+                    prop_assert_eq!(got, want);
+                    if let Some((t, _)) = got {
+                        now = t.as_nanos();
+                    }
+                }
+            }
+            prop_assert_eq!(cal.len(), reference.len());
+        }
+        while let Some(Reverse((t, s))) = reference.pop() {
+            prop_assert_eq!(cal.pop(), Some((SimTime::from_nanos(t), s)));
+        }
+        prop_assert!(cal.pop().is_none());
+    }
+}
