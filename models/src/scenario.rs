@@ -129,6 +129,24 @@ pub struct Scenario {
 /// Reads, overrides and validates a scenario file, reporting every error found.
 pub fn load(file: &Path, overrides: &[Override]) -> Result<Scenario, ConfigErrors> {
     let (raw, doc) = sim::config::load::<RawScenario>(file, overrides)?;
+    finish(file, raw, doc)
+}
+
+/// Like [`load`] for scenario text already in memory; `file` names it in errors and output.
+pub fn from_text(
+    file: &Path,
+    text: &str,
+    overrides: &[Override],
+) -> Result<Scenario, ConfigErrors> {
+    let (raw, doc) = sim::config::parse::<RawScenario>(file, text.to_string(), overrides)?;
+    finish(file, raw, doc)
+}
+
+fn finish(
+    file: &Path,
+    raw: RawScenario,
+    doc: sim::config::Document,
+) -> Result<Scenario, ConfigErrors> {
     let default_name = file.file_stem().and_then(|s| s.to_str()).unwrap_or("scenario");
     let mut issues = Issues::new();
     match validate(&raw, default_name, &mut issues) {

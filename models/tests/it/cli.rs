@@ -1,0 +1,62 @@
+//! The command line: the default run, the schema, and the table format.
+
+use std::process::Command;
+
+use crate::support::workspace;
+
+#[test]
+fn bare_invocation_runs_the_default_scenario() {
+    // From a folder without scenarios/, the binary falls back to the workspace's default file
+    // and writes output/<scenario>/ under the current folder.
+    let dir = std::env::temp_dir().join(format!("flashsim-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_flashsim")).current_dir(&dir).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("scenario default") && stdout.contains("gateway"), "{stdout}");
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("output/default/summary.json")).unwrap())
+            .unwrap();
+    assert_eq!(summary["scenario"], "default");
+    assert!(summary["engine"]["events"].as_u64().unwrap() > 0);
+    let station = &summary["variants"][0]["stations"][0];
+    for key in [
+        "name",
+        "servers",
+        "arrivals",
+        "served",
+        "dropped",
+        "reneged",
+        "utilization",
+        "mean_queue_len",
+        "peak_queue_len",
+        "mean_wait_s",
+        "mean_sojourn_s",
+        "p50_sojourn_s",
+        "p90_sojourn_s",
+        "p99_sojourn_s",
+        "p999_sojourn_s",
+    ] {
+        assert!(!station[key].is_null(), "summary station lacks `{key}`");
+    }
+    let perf: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("output/default/perf.json")).unwrap())
+            .unwrap();
+    assert!(perf["events_per_s"].as_f64().unwrap() > 0.0);
+    assert!(summary.get("wall_s").is_none() && summary["engine"].get("wall_s").is_none());
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn committed_schema_is_current_and_strict() {
+    let out = Command::new(env!("CARGO_BIN_EXE_flashsim")).arg("schema").output().unwrap();
+    assert!(out.status.success());
+    let committed = std::fs::read(workspace().join("scenarios/scenario.schema.json")).unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&committed),
+        "scenarios/scenario.schema.json is stale: regenerate with `flashsim schema`"
+    );
+    let schema: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(schema["additionalProperties"], false, "unknown top-level keys are rejected");
+}

@@ -1,0 +1,266 @@
+//! Bad input gets a located, specific error and exit status 2 — never a panic.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use crate::support::workspace;
+
+const MM1: &str = "scenarios/validation/mm1.toml";
+
+fn mm1_text() -> String {
+    std::fs::read_to_string(workspace().join(MM1)).unwrap()
+}
+
+fn write_temp(name: &str, text: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("flashsim-errors-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn flashsim(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_flashsim")).args(args).output().unwrap()
+}
+
+fn line_of(text: &str, needle: &str) -> usize {
+    text.lines().position(|l| l.contains(needle)).expect("needle in text") + 1
+}
+
+/// Runs `flashsim run` on a broken copy of mm1.toml and checks exit 2, the file:line, key path
+/// and message fragment in the error.
+fn assert_rejected(name: &str, text: &str, line_needle: &str, key_path: &str, message: &str) {
+    let path = write_temp(name, text);
+    let out = flashsim(&["run", path.to_str().unwrap(), "--out", "/nonexistent/never-written"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{name}: {stderr}");
+    let line = line_of(text, line_needle);
+    let place = format!("{}:{line}:", path.display());
+    assert!(stderr.contains(&place), "{name}: expected `{place}` in: {stderr}");
+    assert!(
+        stderr.contains(&format!("`{key_path}`")),
+        "{name}: expected `{key_path}` in: {stderr}"
+    );
+    assert!(stderr.contains(message), "{name}: expected `{message}` in: {stderr}");
+    assert!(out.stdout.is_empty(), "{name}: nothing on stdout");
+}
+
+#[test]
+fn unknown_key_is_named_with_its_line_and_the_allowed_keys() {
+    let text = mm1_text().replace("servers = 1", "servers = 1\nservrs = 2");
+    assert_rejected(
+        "unknown.toml",
+        &text,
+        "servrs",
+        "variant[0].station[0].servrs",
+        "unknown field `servrs`, expected one of `name`, `servers`",
+    );
+}
+
+#[test]
+fn negative_servers_are_rejected_with_the_rule() {
+    let text = mm1_text().replace("servers = 1", "servers = -1");
+    assert_rejected(
+        "neg.toml",
+        &text,
+        "servers = -1",
+        "variant[0].station[0].servers",
+        "must be between 1 and",
+    );
+}
+
+#[test]
+fn an_unparseable_duration_says_what_is_allowed() {
+    let text = mm1_text().replace("mean = \"1s\"", "mean = \"12 parsecs\"");
+    assert_rejected(
+        "parsecs.toml",
+        &text,
+        "12 parsecs",
+        "variant[0].station[0].service.mean",
+        "cannot read \"12 parsecs\" as a duration: expected a number followed by a unit",
+    );
+}
+
+#[test]
+fn an_unknown_kind_lists_the_kinds() {
+    let text = mm1_text().replace("kind = \"exponential\"", "kind = \"expo\"");
+    assert_rejected(
+        "kind.toml",
+        &text,
+        "kind = \"expo\"",
+        "variant[0].station[0].service.kind",
+        "expected one of `constant`",
+    );
+}
+
+#[test]
+fn a_dangling_station_name_lists_the_stations() {
+    let text = mm1_text().replace("to = \"server\"", "to = \"srv\"");
+    assert_rejected(
+        "to.toml",
+        &text,
+        "to = \"srv\"",
+        "variant[0].arrival[0].to",
+        "stations: server",
+    );
+}
+
+#[test]
+fn routing_probabilities_must_be_probabilities() {
+    let text = std::fs::read_to_string(workspace().join("scenarios/validation/tandem.toml"))
+        .unwrap()
+        .replace("p = 1.0", "p = 1.5");
+    assert_rejected(
+        "p.toml",
+        &text,
+        "p = 1.5",
+        "variant[0].station[0].route[0].p",
+        "must be in [0, 1] (got 1.5)",
+    );
+}
+
+#[test]
+fn syntax_errors_carry_line_and_column() {
+    let path = write_temp("syntax.toml", "name = \"x\"\n[run\nseed = 1\n");
+    let out = flashsim(&["validate", path.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr.contains(&format!("{}:2:", path.display())), "{stderr}");
+}
+
+#[test]
+fn a_bad_override_names_the_override() {
+    let mm1 = workspace().join(MM1);
+    let out =
+        flashsim(&["run", mm1.to_str().unwrap(), "--set", "variant[0].station[server].servers=0"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr.contains("--set variant[0].station[server].servers=0"), "{stderr}");
+    assert!(stderr.contains("`variant[0].station[0].servers` must be between 1"), "{stderr}");
+    let out =
+        flashsim(&["run", mm1.to_str().unwrap(), "--set", "variant[0].station[db].servers=2"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no element named `db`"));
+}
+
+#[test]
+fn validate_reports_every_error_of_every_file() {
+    let text = mm1_text()
+        .replace("servers = 1", "servers = 0")
+        .replace("rate = \"0.8/s\"", "rate = \"fast\"")
+        .replace("warmup = \"10000s\"", "warmup = \"1000000s\"");
+    let a = write_temp("many-a.toml", &text);
+    let b = write_temp("many-b.toml", &mm1_text().replace("[run]", "[run]\nspeed = 3"));
+    let good = workspace().join(MM1);
+    let out =
+        flashsim(&["validate", a.to_str().unwrap(), good.to_str().unwrap(), b.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2));
+    for expected in [
+        "`variant[0].station[0].servers`",
+        "`variant[0].arrival[0].process.rate`",
+        "`run.warmup`",
+        "`run.speed`",
+        "2 of 3 files",
+    ] {
+        assert!(stderr.contains(expected), "expected {expected} in:\n{stderr}");
+    }
+    assert!(String::from_utf8_lossy(&out.stdout).contains("ok: "));
+}
+
+#[test]
+fn the_event_budget_and_instability_stop_a_run_with_a_clear_message() {
+    let mm1 = workspace().join(MM1);
+    let out = flashsim(&[
+        "run",
+        mm1.to_str().unwrap(),
+        "--set",
+        "run.max_events=1000",
+        "--out",
+        "/nonexistent/x",
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("run.max_events = 1000"), "{stderr}");
+    assert!(stderr.contains("reproduce with: flashsim run"), "{stderr}");
+
+    let sets = ["variant[0].arrival[0].process.rate=2/s", "run.max_in_system=5000"];
+    let out = flashsim(&[
+        "run",
+        mm1.to_str().unwrap(),
+        "--set",
+        sets[0],
+        "--set",
+        sets[1],
+        "--out",
+        "/nonexistent/x",
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("unstable") && stderr.contains("station `server`"), "{stderr}");
+}
+
+/// Every line deleted, and every value replaced by something hostile, in every bundled scenario:
+/// loading returns a scenario or errors — never panics — and a loaded scenario runs (under a
+/// small event budget) to a result or a clear failure.
+#[test]
+fn no_mutation_of_a_bundled_scenario_makes_it_panic() {
+    const HOSTILE: &[&str] = &[
+        "-1",
+        "0",
+        "1e400",
+        "nan",
+        "inf",
+        "-inf",
+        "99999999999999999999",
+        "\"\"",
+        "\"x\"",
+        "[]",
+        "{}",
+        "\"12 parsecs\"",
+        "\"-5s\"",
+        "\"0s\"",
+        "\"0/s\"",
+        "\"1e9G/ns\"",
+        "true",
+        "1.5",
+        "\"999999h\"",
+        "\"1ns\"",
+        "{ kind = \"constant\" }",
+        "[{ to = \"nowhere\", p = 0.5 }]",
+    ];
+    let budget: sim::config::Override = "run.max_events=20000".parse().unwrap();
+    let mut files = vec![workspace().join("scenarios/default.toml")];
+    for entry in std::fs::read_dir(workspace().join("scenarios/validation")).unwrap() {
+        files.push(entry.unwrap().path());
+    }
+    files.sort();
+    let mut loaded = 0;
+    for file in files {
+        let text = std::fs::read_to_string(&file).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        let mut variants = Vec::new();
+        for i in 0..lines.len() {
+            let mut without = lines.clone();
+            without.remove(i);
+            variants.push(without.join("\n"));
+            if let Some(eq) = lines[i].find(" = ") {
+                for value in HOSTILE {
+                    let mut changed = lines.clone();
+                    let replaced = format!("{} = {value}", &lines[i][..eq]);
+                    changed[i] = &replaced;
+                    variants.push(changed.join("\n"));
+                }
+            }
+        }
+        for text in variants {
+            let path = Path::new("mutant.toml");
+            if let Ok(scn) = models::scenario::from_text(path, &text, std::slice::from_ref(&budget))
+            {
+                loaded += 1;
+                let _ = models::run::run_scenario(&scn, None);
+            }
+        }
+    }
+    assert!(loaded > 10, "some mutants are valid and run ({loaded})");
+}

@@ -1,0 +1,9 @@
+//! Integration tests of flashsim: the engine against queueing theory, hand-computed runs,
+//! determinism, error reporting, and the command line.
+
+mod cli;
+mod determinism;
+mod errors;
+mod hand;
+mod support;
+mod theory;
