@@ -149,10 +149,13 @@ fn finish(
 ) -> Result<Scenario, ConfigErrors> {
     let default_name = file.file_stem().and_then(|s| s.to_str()).unwrap_or("scenario");
     let mut issues = Issues::new();
-    match validate(&raw, default_name, &mut issues) {
-        Some(scenario) if issues.is_empty() => Ok(scenario),
-        _ => Err(doc.errors(&issues)),
-    }
+    let scenario = validate(&raw, default_name, &mut issues);
+    doc.check(&issues)?;
+    scenario.ok_or_else(|| {
+        // Every rule that rejects a value records an issue; this guards against one that forgets.
+        issues.push("", "could not be validated, and no rule said why (please report this)");
+        doc.errors(&issues)
+    })
 }
 
 /// Checks a raw scenario; `None` (with issues recorded) if any rule is broken.

@@ -247,6 +247,8 @@ pub struct Document {
     text: String,
     /// Canonical key paths set on the command line, with the override as written.
     overridden: Vec<(String, String)>,
+    /// Unknown keys found while deserializing; reported with the validation issues.
+    unknown_keys: Vec<ConfigError>,
 }
 
 impl Document {
@@ -254,8 +256,18 @@ impl Document {
         &self.file
     }
 
-    /// Where `key_path` is: the override that set it, else the deepest existing key on the path.
+    /// Where the value at `key_path` is: the override that set it, else the deepest existing
+    /// value on the path.
     pub fn locate(&self, key_path: &str) -> Location {
+        self.find(key_path, false)
+    }
+
+    /// Like [`Document::locate`], but pointing at the key itself (for unknown keys).
+    pub fn locate_key(&self, key_path: &str) -> Location {
+        self.find(key_path, true)
+    }
+
+    fn find(&self, key_path: &str, at_key: bool) -> Location {
         for (path, text) in &self.overridden {
             if key_path == path || key_path.starts_with(&format!("{path}.")) {
                 return Location::Override(text.clone());
@@ -264,23 +276,38 @@ impl Document {
         let Ok(root) = DeTable::parse(&self.text) else {
             return Location::Unknown;
         };
+        enum Node<'a, 'i> {
+            Table(&'a DeTable<'i>),
+            Value(&'a DeValue<'i>),
+        }
         let mut span = root.span();
-        let mut value: Option<&DeValue<'_>> = None;
-        let steps = parse_key_path(key_path).unwrap_or_default();
-        let mut table = Some(root.get_ref());
-        for step in steps {
-            let next = match (&step, table, value) {
-                (Step::Key(key), Some(t), _) => t.get(key.as_str()),
-                (Step::Key(key), None, Some(v)) => v.get(key.as_str()),
-                (Step::Index(i), None, Some(v)) => v.get(*i),
+        let mut key_span = None;
+        let mut current = Node::Table(root.get_ref());
+        for step in parse_key_path(key_path).unwrap_or_default() {
+            let next = match (&step, &current) {
+                (Step::Key(key), Node::Table(table)) => {
+                    table.get_key_value(key.as_str()).map(|(k, v)| {
+                        key_span = Some(k.span());
+                        v
+                    })
+                }
+                (Step::Index(i), Node::Value(value)) => {
+                    key_span = None;
+                    value.get(*i)
+                }
                 _ => None,
             };
             let Some(next) = next else { break };
             span = next.span();
-            table = None;
-            value = Some(next.get_ref());
+            current = match next.get_ref() {
+                DeValue::Table(table) => Node::Table(table),
+                value => Node::Value(value),
+            };
         }
-        self.position(span.start)
+        match key_span {
+            Some(key) if at_key => self.position(key.start),
+            _ => self.position(span.start),
+        }
     }
 
     fn position(&self, offset: usize) -> Location {
@@ -290,19 +317,24 @@ impl Document {
         Location::File { line, column }
     }
 
-    /// Turns validation issues into located errors.
+    /// Turns validation issues, and any unknown keys found earlier, into located errors.
     pub fn errors(&self, issues: &Issues) -> ConfigErrors {
-        ConfigErrors(
-            issues
-                .iter()
-                .map(|issue| ConfigError {
-                    file: self.file.clone(),
-                    location: self.locate(&issue.path),
-                    key_path: issue.path.clone(),
-                    message: issue.message.clone(),
-                })
-                .collect(),
-        )
+        let located = issues.iter().map(|issue| ConfigError {
+            file: self.file.clone(),
+            location: self.locate(&issue.path),
+            key_path: issue.path.clone(),
+            message: issue.message.clone(),
+        });
+        ConfigErrors(self.unknown_keys.iter().cloned().chain(located).collect())
+    }
+
+    /// `Ok` when neither validation nor deserialization found anything wrong.
+    pub fn check(&self, issues: &Issues) -> Result<(), ConfigErrors> {
+        if issues.is_empty() && self.unknown_keys.is_empty() {
+            Ok(())
+        } else {
+            Err(self.errors(issues))
+        }
     }
 
     fn error(&self, location: Location, key_path: String, message: String) -> ConfigErrors {
@@ -332,7 +364,8 @@ pub fn parse<T: DeserializeOwned>(
     text: String,
     overrides: &[Override],
 ) -> Result<(T, Document), ConfigErrors> {
-    let mut doc = Document { file: file.to_path_buf(), text, overridden: Vec::new() };
+    let mut doc =
+        Document { file: file.to_path_buf(), text, overridden: Vec::new(), unknown_keys: vec![] };
     let (_, syntax_errors) = DeTable::parse_recoverable(&doc.text);
     if !syntax_errors.is_empty() {
         let errors = syntax_errors
@@ -365,15 +398,58 @@ pub fn parse<T: DeserializeOwned>(
             }
         }
     }
-    match serde_path_to_error::deserialize::<_, T>(value) {
-        Ok(raw) => Ok((raw, doc)),
-        Err(err) => {
-            let key_path = err.path().to_string();
-            let key_path = if key_path == "." { String::new() } else { key_path };
-            let location = doc.locate(&key_path);
-            Err(doc.error(location, key_path, plain_types(err.inner().message())))
+    // Serde stops at the first error. An unknown key is set aside (reported, removed, and the
+    // rest deserialized again) so one pass reports every misspelt key along with the
+    // validation errors; any other error ends the pass.
+    for _ in 0..MAX_UNKNOWN_KEYS {
+        let err = match serde_path_to_error::deserialize::<_, T>(value.clone()) {
+            Ok(raw) => return Ok((raw, doc)),
+            Err(err) => err,
+        };
+        let key_path = err.path().to_string();
+        let key_path = if key_path == "." { String::new() } else { key_path };
+        let message = err.inner().message();
+        if message.starts_with("unknown field") && remove_key(&mut value, &key_path) {
+            let location = doc.locate_key(&key_path);
+            doc.unknown_keys.push(ConfigError {
+                file: doc.file.clone(),
+                location,
+                key_path,
+                message: message.to_string(),
+            });
+            continue;
         }
+        let location = doc.locate(&key_path);
+        let mut errors = doc.unknown_keys.clone();
+        errors.push(ConfigError {
+            file: doc.file.clone(),
+            location,
+            key_path,
+            message: plain_types(message),
+        });
+        return Err(ConfigErrors(errors));
     }
+    Err(ConfigErrors(doc.unknown_keys))
+}
+
+/// Unknown keys reported in one pass before giving up on a file.
+const MAX_UNKNOWN_KEYS: usize = 50;
+
+/// Removes the key at `key_path` from the tree; `false` if there is no such key.
+fn remove_key(root: &mut toml::Value, key_path: &str) -> bool {
+    let Ok(mut steps) = parse_key_path(key_path) else { return false };
+    let Some(Step::Key(last)) = steps.pop() else { return false };
+    let mut current = root;
+    for step in steps {
+        let next = match step {
+            Step::Key(key) => current.as_table_mut().and_then(|t| t.get_mut(key.as_str())),
+            Step::Index(i) => current.as_array_mut().and_then(|a| a.get_mut(i)),
+            Step::Named(_) => None,
+        };
+        let Some(next) = next else { return false };
+        current = next;
+    }
+    current.as_table_mut().is_some_and(|t| t.remove(last.as_str()).is_some())
 }
 
 /// Serde names Rust types in its messages; say what a TOML writer would call them.

@@ -298,7 +298,11 @@ impl DistSpec {
                     issues.push(at("mean"), "must be > 0 (got 0s)");
                     return None;
                 }
-                Dist::gamma(shape, mean)
+                let gamma = Dist::gamma(shape, mean);
+                if gamma.is_none() {
+                    issues.push(path, format!("shape {shape} and mean {mean} give no valid gamma"));
+                }
+                gamma
             }
             DistKind::Empirical => {
                 let Some(values) = &self.values else {

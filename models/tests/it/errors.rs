@@ -146,7 +146,7 @@ fn a_bad_override_names_the_override() {
 #[test]
 fn validate_reports_every_error_of_every_file() {
     let text = mm1_text()
-        .replace("servers = 1", "servers = 0")
+        .replace("servers = 1", "servers = 0\nservrs = 2")
         .replace("rate = \"0.8/s\"", "rate = \"fast\"")
         .replace("warmup = \"10000s\"", "warmup = \"1000000s\"");
     let a = write_temp("many-a.toml", &text);
@@ -161,6 +161,7 @@ fn validate_reports_every_error_of_every_file() {
         "`variant[0].arrival[0].process.rate`",
         "`run.warmup`",
         "`run.speed`",
+        "`variant[0].station[0].servrs`",
         "2 of 3 files",
     ] {
         assert!(stderr.contains(expected), "expected {expected} in:\n{stderr}");
