@@ -70,7 +70,8 @@ impl<E> Calendar<E> {
         self.len == 0
     }
 
-    /// The time of the last event popped (the simulation's "now").
+    /// The calendar's reference time: that of the last event popped or peeked. Events may not be
+    /// scheduled before it (the run loop never schedules between a peek and its pop).
     pub fn now(&self) -> SimTime {
         SimTime::from_nanos(self.last)
     }

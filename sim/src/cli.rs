@@ -108,6 +108,16 @@ struct Perf {
     wall_s: f64,
     events: u64,
     events_per_s: f64,
+    /// Peak resident memory of the process so far (Linux `VmHWM`), if the platform tells.
+    peak_rss_bytes: Option<u64>,
+}
+
+/// The process's peak resident set size, from `/proc/self/status` on Linux.
+pub fn peak_rss_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
 }
 
 /// Parses the process arguments and runs the command.
@@ -119,8 +129,11 @@ pub fn main<C: Catalogue>() -> ExitCode {
         Some(Command::Validate { files }) => validate::<C>(&files),
         Some(Command::Schema) => {
             let text = serde_json::to_string_pretty(&C::schema()).expect("schema serialises");
-            println!("{text}");
-            ExitCode::SUCCESS
+            // A closed pipe (`… schema | head`) is not worth a panic.
+            match writeln!(std::io::stdout().lock(), "{text}") {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(_) => ExitCode::from(1),
+            }
         }
     }
 }
@@ -145,7 +158,12 @@ fn run<C: Catalogue>(args: RunArgs) -> ExitCode {
     };
     let wall_s = started.elapsed().as_secs_f64();
     let out_dir = args.out.clone().unwrap_or_else(|| Path::new("output").join(C::name(&scenario)));
-    let perf = Perf { wall_s, events: output.events, events_per_s: output.events as f64 / wall_s };
+    let perf = Perf {
+        wall_s,
+        events: output.events,
+        events_per_s: output.events as f64 / wall_s,
+        peak_rss_bytes: peak_rss_bytes(),
+    };
     let written = write_atomic(&out_dir.join("summary.json"), &json_bytes(&output.summary))
         .and_then(|()| write_atomic(&out_dir.join("perf.json"), &json_bytes(&perf)));
     if let Err(err) = written {
@@ -164,8 +182,11 @@ fn run<C: Catalogue>(args: RunArgs) -> ExitCode {
         return ExitCode::from(1);
     }
     if std::io::stderr().is_terminal() || args.format == Format::Table {
+        let rss = perf
+            .peak_rss_bytes
+            .map_or(String::new(), |b| format!(", peak RSS {:.1} MB", b as f64 / 1e6));
         eprintln!(
-            "{} events in {:.3} s ({:.1} M events/s); results in {}",
+            "{} events in {:.3} s ({:.1} M events/s{rss}); results in {}",
             output.events,
             wall_s,
             perf.events_per_s / 1e6,
@@ -196,7 +217,9 @@ fn validate<C: Catalogue>(files: &[PathBuf]) -> ExitCode {
     let mut failed = 0;
     for file in files {
         match C::load(file, &[]) {
-            Ok(_) => println!("ok: {}", file.display()),
+            Ok(_) => {
+                let _ = writeln!(std::io::stdout().lock(), "ok: {}", file.display());
+            }
             Err(errors) => {
                 failed += 1;
                 eprintln!("{errors}");

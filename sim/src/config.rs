@@ -206,11 +206,9 @@ fn apply_override(root: &mut toml::Value, set: &Override) -> Result<String, Stri
                     table.insert(key.clone(), set.value.clone());
                     return Ok(canonical);
                 }
-                table.get_mut(key.as_str()).ok_or_else(|| {
-                    format!(
-                        "`{canonical}` does not exist in the file, so nothing below it can be set"
-                    )
-                })?
+                // A missing table on the way is created, so `--set run.horizon=1h` works in a
+                // file without `[run]`; validation then judges the result like any file.
+                table.entry(key.clone()).or_insert_with(|| toml::Value::Table(toml::Table::new()))
             }
             Step::Index(index) => {
                 canonical = join_index(&canonical, *index);
@@ -247,8 +245,11 @@ pub struct Document {
     text: String,
     /// Canonical key paths set on the command line, with the override as written.
     overridden: Vec<(String, String)>,
-    /// Unknown keys found while deserializing; reported with the validation issues.
-    unknown_keys: Vec<ConfigError>,
+    /// Errors found while deserializing whose keys were set aside; reported with the
+    /// validation issues.
+    set_aside: Vec<ConfigError>,
+    /// Key paths removed from the tree after their error was recorded.
+    removed: Vec<String>,
 }
 
 impl Document {
@@ -317,20 +318,31 @@ impl Document {
         Location::File { line, column }
     }
 
-    /// Turns validation issues, and any unknown keys found earlier, into located errors.
+    /// Turns validation issues, and the errors set aside while deserializing, into located
+    /// errors. Issues about a key that was set aside (or below it) are its consequences and
+    /// are dropped.
     pub fn errors(&self, issues: &Issues) -> ConfigErrors {
-        let located = issues.iter().map(|issue| ConfigError {
-            file: self.file.clone(),
-            location: self.locate(&issue.path),
-            key_path: issue.path.clone(),
-            message: issue.message.clone(),
-        });
-        ConfigErrors(self.unknown_keys.iter().cloned().chain(located).collect())
+        let is_removed = |path: &str| {
+            self.removed.iter().any(|r| {
+                path == r
+                    || path
+                        .strip_prefix(r.as_str())
+                        .is_some_and(|rest| rest.starts_with(['.', '[']))
+            })
+        };
+        let located =
+            issues.iter().filter(|issue| !is_removed(&issue.path)).map(|issue| ConfigError {
+                file: self.file.clone(),
+                location: self.locate(&issue.path),
+                key_path: issue.path.clone(),
+                message: issue.message.clone(),
+            });
+        ConfigErrors(self.set_aside.iter().cloned().chain(located).collect())
     }
 
     /// `Ok` when neither validation nor deserialization found anything wrong.
     pub fn check(&self, issues: &Issues) -> Result<(), ConfigErrors> {
-        if issues.is_empty() && self.unknown_keys.is_empty() {
+        if issues.is_empty() && self.set_aside.is_empty() {
             Ok(())
         } else {
             Err(self.errors(issues))
@@ -364,8 +376,13 @@ pub fn parse<T: DeserializeOwned>(
     text: String,
     overrides: &[Override],
 ) -> Result<(T, Document), ConfigErrors> {
-    let mut doc =
-        Document { file: file.to_path_buf(), text, overridden: Vec::new(), unknown_keys: vec![] };
+    let mut doc = Document {
+        file: file.to_path_buf(),
+        text,
+        overridden: Vec::new(),
+        set_aside: Vec::new(),
+        removed: Vec::new(),
+    };
     let (_, syntax_errors) = DeTable::parse_recoverable(&doc.text);
     if !syntax_errors.is_empty() {
         let errors = syntax_errors
@@ -398,10 +415,11 @@ pub fn parse<T: DeserializeOwned>(
             }
         }
     }
-    // Serde stops at the first error. An unknown key is set aside (reported, removed, and the
-    // rest deserialized again) so one pass reports every misspelt key along with the
-    // validation errors; any other error ends the pass.
-    for _ in 0..MAX_UNKNOWN_KEYS {
+    // Serde stops at the first error. To report more than one per pass, the offending key is
+    // set aside — reported, removed, and the rest deserialized again — until the file
+    // deserializes (then validation adds its issues) or an error cannot be set aside (a missing
+    // field). A "missing field" for a key removed here is a consequence, not news, and is dropped.
+    for _ in 0..MAX_SET_ASIDE {
         let err = match serde_path_to_error::deserialize::<_, T>(value.clone()) {
             Ok(raw) => return Ok((raw, doc)),
             Err(err) => err,
@@ -409,31 +427,36 @@ pub fn parse<T: DeserializeOwned>(
         let key_path = err.path().to_string();
         let key_path = if key_path == "." { String::new() } else { key_path };
         let message = err.inner().message();
-        if message.starts_with("unknown field") && remove_key(&mut value, &key_path) {
-            let location = doc.locate_key(&key_path);
-            doc.unknown_keys.push(ConfigError {
+        let consequence = missing_field(message)
+            .is_some_and(|field| doc.removed.contains(&join_key(&key_path, field)));
+        if !consequence {
+            let location = if message.starts_with("unknown field") {
+                doc.locate_key(&key_path)
+            } else {
+                doc.locate(&key_path)
+            };
+            doc.set_aside.push(ConfigError {
                 file: doc.file.clone(),
                 location,
-                key_path,
-                message: message.to_string(),
+                key_path: key_path.clone(),
+                message: plain_types(message),
             });
-            continue;
         }
-        let location = doc.locate(&key_path);
-        let mut errors = doc.unknown_keys.clone();
-        errors.push(ConfigError {
-            file: doc.file.clone(),
-            location,
-            key_path,
-            message: plain_types(message),
-        });
-        return Err(ConfigErrors(errors));
+        if consequence || !remove_key(&mut value, &key_path) {
+            return Err(ConfigErrors(doc.set_aside));
+        }
+        doc.removed.push(key_path);
     }
-    Err(ConfigErrors(doc.unknown_keys))
+    Err(ConfigErrors(doc.set_aside))
 }
 
-/// Unknown keys reported in one pass before giving up on a file.
-const MAX_UNKNOWN_KEYS: usize = 50;
+/// Keys set aside in one pass before giving up on a file.
+const MAX_SET_ASIDE: usize = 50;
+
+/// The field named by serde's "missing field `x`" message.
+fn missing_field(message: &str) -> Option<&str> {
+    message.strip_prefix("missing field `")?.split('`').next()
+}
 
 /// Removes the key at `key_path` from the tree; `false` if there is no such key.
 fn remove_key(root: &mut toml::Value, key_path: &str) -> bool {

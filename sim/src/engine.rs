@@ -42,15 +42,24 @@ impl<E> Context<E> {
     pub fn now(&self) -> SimTime {
         self.now
     }
-    /// Schedules `event` at `time` (not before now).
+    /// Schedules `event` at `time` (not before now). A time at the end of representable time
+    /// (584 years: a sum that saturated) stops the run instead of piling events up there.
     #[inline]
     pub fn at(&mut self, time: SimTime, event: E) {
+        if time == SimTime::MAX {
+            self.stop(format!(
+                "an event was scheduled beyond the clock's range (u64 nanoseconds) at {}: a \
+                 sampled delay is absurdly long",
+                self.now
+            ));
+            return;
+        }
         self.calendar.schedule(time, event);
     }
     /// Schedules `event` after `delay`.
     #[inline]
     pub fn after(&mut self, delay: SimDuration, event: E) {
-        self.calendar.schedule(self.now + delay, event);
+        self.at(self.now + delay, event);
     }
     /// Asks the loop to stop after this event, for `reason`.
     pub fn stop(&mut self, reason: impl Into<String>) {
@@ -96,6 +105,8 @@ pub enum Stop {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RunStats {
     pub events: u64,
+    /// The time of the last event processed (zero if none).
+    pub last_event: SimTime,
     /// The time statistics run to: the horizon if reached, else the last event's time.
     pub end: SimTime,
     pub stop: Stop,
@@ -105,6 +116,7 @@ pub struct RunStats {
 /// Runs `model` from the events already scheduled on `ctx` until a limit is reached.
 pub fn run<M: Model>(model: &mut M, ctx: &mut Context<M::Event>, limits: Limits) -> RunStats {
     let mut events = 0u64;
+    let mut last_event = SimTime::ZERO;
     let mut warm = limits.warmup == SimTime::ZERO;
     let horizon = limits.horizon.unwrap_or(SimTime::MAX);
     let stop = loop {
@@ -122,6 +134,7 @@ pub fn run<M: Model>(model: &mut M, ctx: &mut Context<M::Event>, limits: Limits)
         }
         let (now, event) = ctx.calendar.pop().expect("peeked");
         ctx.now = now;
+        last_event = now;
         model.handle(now, event, ctx);
         events += 1;
         if let Some(reason) = ctx.stop.take() {
@@ -133,7 +146,7 @@ pub fn run<M: Model>(model: &mut M, ctx: &mut Context<M::Event>, limits: Limits)
         model.end_warmup(ctx.now);
     }
     let end = if stop == Stop::Horizon { horizon } else { ctx.now };
-    RunStats { events, end, stop, pending_at_end: ctx.calendar.len() }
+    RunStats { events, last_event, end, stop, pending_at_end: ctx.calendar.len() }
 }
 
 #[cfg(test)]

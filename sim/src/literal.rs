@@ -8,7 +8,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::config::Issues;
-use crate::time::{Rate, SimDuration, parse_duration, parse_rate};
+use crate::time::{Rate, SimDuration, parse_duration, parse_offset_ns, parse_rate};
 
 /// A duration as written: `"250ms"`, `"30us"`, `"1.5s"`, `"2m"`, `"1h"`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -51,5 +51,27 @@ impl RateLit {
 impl From<&str> for RateLit {
     fn from(text: &str) -> Self {
         RateLit(text.to_string())
+    }
+}
+
+/// A signed time offset from a reference instant: `"-5s"`, `"0s"`, `"+1.8s"`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(transparent)]
+#[schemars(
+    description = "A signed time offset: optional sign, a number and a unit, e.g. \"-5s\", \"1.8s\"",
+    extend("pattern" = r"^\s*[+-]?\s*[0-9][0-9_]*(\.[0-9]+)?\s*(ns|us|µs|ms|s|m|min|h)\s*$")
+)]
+pub struct OffsetLit(pub String);
+
+impl OffsetLit {
+    /// The offset in signed nanoseconds, or an issue recorded at `path`.
+    pub fn check(&self, path: &str, issues: &mut Issues) -> Option<i64> {
+        issues.check(path, parse_offset_ns(&self.0))
+    }
+}
+
+impl From<&str> for OffsetLit {
+    fn from(text: &str) -> Self {
+        OffsetLit(text.to_string())
     }
 }

@@ -4,8 +4,10 @@
 //! clock or randomness. The caller samples service times, schedules the completion, and tells the
 //! station when it happens ([`Station::depart`]). Two optional limits: a bound on the queue (an
 //! arrival that finds it full is dropped) and patience (the caller schedules the deadline and calls
-//! [`Station::renege`]; a job already in service stays). Reneged entries are left in place as
-//! tombstones and skipped, so reneging is O(1).
+//! [`Station::renege`]; a job already in service stays). A reneged entry is left in place as a
+//! tombstone and skipped; when tombstones outnumber the live entries the queue is compacted, so
+//! memory follows the jobs actually waiting. Entries carry their ticket, which only grows along
+//! the queue, so a ticket is found by binary search.
 //!
 //! Statistics follow the "reset at warm-up" convention: [`Station::end_warmup`] zeroes counters,
 //! histograms and time integrals; jobs present then are still counted when they finish.
@@ -41,6 +43,7 @@ pub struct Started<J> {
 
 #[derive(Debug)]
 struct Waiting<J> {
+    ticket: u64,
     /// `None` once the job has reneged.
     job: Option<J>,
     arrived: SimTime,
@@ -90,8 +93,8 @@ pub struct Station<J> {
     busy: u32,
     queue_capacity: Option<usize>,
     queue: VecDeque<Waiting<J>>,
-    /// Ticket number of `queue[0]`.
-    front_ticket: u64,
+    /// The ticket the next queued job gets.
+    next_ticket: u64,
     /// Entries in `queue` that have not reneged.
     waiting: usize,
     stats_since: SimTime,
@@ -107,7 +110,7 @@ impl<J> Station<J> {
             busy: 0,
             queue_capacity,
             queue: VecDeque::new(),
-            front_ticket: 0,
+            next_ticket: 0,
             waiting: 0,
             stats_since: SimTime::ZERO,
             stats: StationStats::default(),
@@ -149,8 +152,9 @@ impl<J> Station<J> {
             self.stats.dropped += 1;
             return Admission::Dropped(job);
         }
-        let ticket = Ticket(self.front_ticket + self.queue.len() as u64);
-        self.queue.push_back(Waiting { job: Some(job), arrived: now });
+        let ticket = Ticket(self.next_ticket);
+        self.next_ticket += 1;
+        self.queue.push_back(Waiting { ticket: ticket.0, job: Some(job), arrived: now });
         self.waiting += 1;
         self.record_levels(now);
         Admission::Queued(ticket)
@@ -158,11 +162,15 @@ impl<J> Station<J> {
 
     /// The job at `ticket` gives up waiting at `now`; returns it if it was still waiting.
     pub fn renege(&mut self, now: SimTime, ticket: Ticket) -> Option<J> {
-        let index = ticket.0.checked_sub(self.front_ticket)? as usize;
-        let job = self.queue.get_mut(index)?.job.take()?;
+        let index = self.queue.binary_search_by_key(&ticket.0, |w| w.ticket).ok()?;
+        let job = self.queue[index].job.take()?;
         self.waiting -= 1;
         self.stats.reneged += 1;
         self.record_levels(now);
+        let tombstones = self.queue.len() - self.waiting;
+        if tombstones > 64 && tombstones > self.waiting {
+            self.queue.retain(|w| w.job.is_some());
+        }
         Some(job)
     }
 
@@ -174,7 +182,6 @@ impl<J> Station<J> {
         self.stats.served += 1;
         self.stats.sojourn.record(now - arrived);
         while let Some(entry) = self.queue.pop_front() {
-            self.front_ticket += 1;
             if let Some(job) = entry.job {
                 self.waiting -= 1;
                 self.stats.wait.record(now - entry.arrived);
@@ -269,6 +276,28 @@ mod tests {
         assert_eq!(st.depart(t(10), t(0)), Some(Started { job: 3, arrived: t(2) }));
         assert_eq!(st.renege(t(11), t3), None, "a job in service does not renege");
         assert_eq!(st.stats().reneged, 1);
+    }
+
+    #[test]
+    fn tombstones_are_compacted_and_tickets_still_found() {
+        let mut st = Station::new(1, None);
+        st.arrive(t(0), 0u32);
+        let tickets: Vec<Ticket> = (1..=1000u32)
+            .map(|j| match st.arrive(t(j as u64), j) {
+                Admission::Queued(ticket) => ticket,
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        // All but every tenth job give up; the queue shrinks to the live ones.
+        for (i, ticket) in tickets.iter().enumerate() {
+            if i % 10 != 0 {
+                assert_eq!(st.renege(t(2000), *ticket), Some(i as u32 + 1));
+            }
+        }
+        assert_eq!(st.waiting(), 100);
+        assert!(st.queue.len() <= 2 * st.waiting() + 64, "queue holds {}", st.queue.len());
+        assert_eq!(st.renege(t(2001), tickets[10]), Some(11), "found after compaction");
+        assert_eq!(st.depart(t(3000), t(0)).map(|s| s.job), Some(1));
     }
 
     #[test]

@@ -190,6 +190,25 @@ pub fn parse_duration(text: &str) -> Result<SimDuration, LiteralError> {
     }
 }
 
+/// Parses a signed offset such as `"-5s"`, `"+250ms"` or `"1.8s"` into signed nanoseconds, for
+/// times relative to a reference instant (e.g. an opening time).
+pub fn parse_offset_ns(text: &str) -> Result<i64, LiteralError> {
+    let trimmed = text.trim();
+    let (sign, rest) = match trimmed.strip_prefix('-') {
+        Some(rest) => (-1, rest),
+        None => (1, trimmed.strip_prefix('+').unwrap_or(trimmed)),
+    };
+    let magnitude = parse_duration(rest).map_err(|_| {
+        LiteralError(format!(
+            "cannot read \"{text}\" as a time offset: expected an optional sign, a number and a \
+             unit (ns, us, ms, s, m, h), e.g. \"-5s\", \"1.8s\""
+        ))
+    })?;
+    let ns = i64::try_from(magnitude.as_nanos())
+        .map_err(|_| LiteralError(format!("time offset \"{text}\" is too large")))?;
+    Ok(sign * ns)
+}
+
 /// A rate of events per unit time. Not a time itself; held as events per second.
 #[derive(Clone, Copy, Debug, PartialEq, PartialOrd)]
 pub struct Rate {
@@ -221,6 +240,9 @@ impl fmt::Display for Rate {
     }
 }
 
+/// The highest rate the integer-nanosecond clock can represent.
+pub const MAX_RATE_PER_SEC: f64 = 1e9;
+
 /// Parses a rate literal such as `"20k/s"`, `"0.9/s"`, `"500/ms"` or `"1.2M/h"`.
 pub fn parse_rate(text: &str) -> Result<Rate, LiteralError> {
     let bad = || LiteralError(format!("cannot read \"{text}\" as a rate: {RATE_HELP}"));
@@ -237,7 +259,13 @@ pub fn parse_rate(text: &str) -> Result<Rate, LiteralError> {
     let unit = unit.trim();
     let unit = unit.strip_prefix('1').unwrap_or(unit);
     let scale = unit_nanos(unit).ok_or_else(bad)?;
-    Ok(Rate::per_sec(value * multiplier * NANOS_PER_SEC as f64 / scale as f64))
+    let per_sec = value * multiplier * NANOS_PER_SEC as f64 / scale as f64;
+    if per_sec > MAX_RATE_PER_SEC {
+        return Err(LiteralError(format!(
+            "rate \"{text}\" is above one event per nanosecond, the clock's resolution"
+        )));
+    }
+    Ok(Rate::per_sec(per_sec))
 }
 
 #[cfg(test)]
@@ -271,9 +299,19 @@ mod tests {
         assert_eq!(parse_rate("500/ms").unwrap().as_per_sec(), 500_000.0);
         assert_eq!(parse_rate("3.6k/h").unwrap().as_per_sec(), 1.0);
         assert_eq!(parse_rate("1M/1s").unwrap().as_per_sec(), 1e6);
-        for bad in ["20k", "20x/s", "/s", "fast/s", "-1/s", "5/fortnight"] {
+        let huge = format!("1{}G/ns", "0".repeat(300));
+        for bad in ["20k", "20x/s", "/s", "fast/s", "-1/s", "5/fortnight", "2G/s", huge.as_str()] {
             assert!(parse_rate(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn offsets_are_signed() {
+        assert_eq!(parse_offset_ns("-5s").unwrap(), -5_000_000_000);
+        assert_eq!(parse_offset_ns("+250ms").unwrap(), 250_000_000);
+        assert_eq!(parse_offset_ns("1.8s").unwrap(), 1_800_000_000);
+        assert!(parse_offset_ns("--1s").is_err());
+        assert!(parse_offset_ns("-").is_err());
     }
 
     #[test]

@@ -117,7 +117,8 @@ pub struct RawRoute {
 #[derive(Clone, Debug)]
 pub enum Process {
     Poisson(Rate),
-    Deterministic(SimDuration),
+    /// Arrival k (from 0) at start + k / rate, computed from k so no rounding accumulates.
+    Deterministic(Rate),
     Renewal(Dist),
     /// `(window end from start, rate)`, ends increasing.
     Piecewise(Vec<(SimDuration, Rate)>),
@@ -128,7 +129,7 @@ impl Process {
     pub fn peak_rate_per_s(&self) -> f64 {
         match self {
             Process::Poisson(rate) => rate.as_per_sec(),
-            Process::Deterministic(gap) => 1.0 / gap.as_secs_f64(),
+            Process::Deterministic(rate) => rate.as_per_sec(),
             Process::Renewal(dist) => 1.0 / dist.mean_secs(),
             Process::Piecewise(windows) => {
                 windows.iter().map(|(_, r)| r.as_per_sec()).fold(0.0, f64::max)
@@ -369,7 +370,7 @@ impl RawProcess {
                 Some(if self.kind == ProcessKind::Poisson {
                     Process::Poisson(rate)
                 } else {
-                    Process::Deterministic(rate.mean_interval())
+                    Process::Deterministic(rate)
                 })
             }
             ProcessKind::Renewal => {

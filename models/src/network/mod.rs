@@ -28,6 +28,15 @@ pub fn simulate(net: &Network, run: &RunSettings, seed: u64) -> Result<VariantSu
         }
         Stop::Model(reason) => return Err(format!("variant `{}` stopped: {reason}", net.name)),
     }
+    if stats.last_event < run.warmup {
+        return Err(format!(
+            "variant `{}`: the warm-up (run.warmup = {}) outlasted the run, whose last event was \
+             at {}; shorten run.warmup or add arrivals",
+            net.name,
+            run.warmup - sim::SimTime::ZERO,
+            stats.last_event
+        ));
+    }
     let stations = model
         .stations()
         .zip(&net.offered_load)

@@ -100,7 +100,7 @@ impl NetworkModel {
                 emitted: 0,
                 window: 0,
             };
-            if let Some(first) = source.next_arrival(spec.start, true) {
+            if let Some(first) = source.next_arrival(spec.start) {
                 ctx.at(first, Event::Arrival { stream: i as u32 });
             }
             model.sources.push(source);
@@ -146,7 +146,7 @@ impl NetworkModel {
         let source = &mut self.sources[stream as usize];
         source.emitted += 1;
         let target = source.spec.to;
-        if let Some(next) = source.next_arrival(now, false) {
+        if let Some(next) = source.next_arrival(now) {
             ctx.at(next, Event::Arrival { stream });
         }
         self.totals.entered += 1;
@@ -211,9 +211,9 @@ fn route(routes: &[(usize, f64)], rng: &mut RngStream) -> Option<usize> {
 }
 
 impl Source {
-    /// The next arrival time after `now` (or the first at/after `now` when `first`), or `None`
-    /// when the stream is exhausted.
-    fn next_arrival(&mut self, now: SimTime, first: bool) -> Option<SimTime> {
+    /// The next arrival time after the one at `now` (the stream's start for the first), or
+    /// `None` when the stream is exhausted.
+    fn next_arrival(&mut self, now: SimTime) -> Option<SimTime> {
         if self.spec.customers.is_some_and(|n| self.emitted >= n) {
             return None;
         }
@@ -222,7 +222,10 @@ impl Source {
                 let gap: f64 = Exp1.sample(&mut self.rng);
                 Some(now + SimDuration::from_secs_f64(gap / rate.as_per_sec()))
             }
-            Process::Deterministic(gap) => Some(if first { now } else { now + *gap }),
+            Process::Deterministic(rate) => {
+                let offset = self.emitted as f64 / rate.as_per_sec();
+                Some(self.spec.start + SimDuration::from_secs_f64(offset))
+            }
             Process::Renewal(dist) => Some(now + dist.sample(&mut self.rng)),
             Process::Piecewise(windows) => {
                 let mut t = now;

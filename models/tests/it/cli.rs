@@ -60,3 +60,24 @@ fn committed_schema_is_current_and_strict() {
     let schema: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(schema["additionalProperties"], false, "unknown top-level keys are rejected");
 }
+
+/// The acceptance check through the binary: `run mmc.toml --format json --set …` at a
+/// parameter set of our choosing agrees with Erlang C (one long run, within 3%).
+#[test]
+fn cli_run_with_overrides_agrees_with_erlang_c() {
+    let out = Command::new(env!("CARGO_BIN_EXE_flashsim"))
+        .current_dir(workspace())
+        .args(["run", "scenarios/validation/mmc.toml", "--format", "json"])
+        .args(["--set", "variant[0].arrival[0].process.rate=2.1/s"])
+        .args(["--set", "variant[0].station[servers].servers=3"])
+        .args(["--set", "run.horizon=400000s"])
+        .arg("--out")
+        .arg(std::env::temp_dir().join(format!("flashsim-cli-mmc-{}", std::process::id())))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let wait = summary["variants"][0]["stations"][0]["mean_wait_s"].as_f64().unwrap();
+    let theory = crate::support::erlang_c(3, 2.1) / (3.0 - 2.1);
+    assert!((wait - theory).abs() / theory < 0.03, "simulated {wait}, Erlang C {theory}");
+}

@@ -265,3 +265,36 @@ fn no_mutation_of_a_bundled_scenario_makes_it_panic() {
     }
     assert!(loaded > 10, "some mutants are valid and run ({loaded})");
 }
+
+#[test]
+fn a_warmup_longer_than_the_run_is_an_error() {
+    let md1 = workspace().join("scenarios/validation/md1.toml");
+    let out = flashsim(&[
+        "run",
+        md1.to_str().unwrap(),
+        "--set",
+        "variant[0].arrival[0].customers=5",
+        "--set",
+        "run.horizon=2000000s",
+        "--set",
+        "run.warmup=1000000s",
+        "--out",
+        "/nonexistent/x",
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("warm-up (run.warmup = 1000000s) outlasted the run"), "{stderr}");
+}
+
+#[test]
+fn a_type_error_and_an_unknown_key_are_reported_together() {
+    let text =
+        mm1_text().replace("servers = 1", "servers = \"two\"").replace("[run]", "[run]\nspeed = 1");
+    let path = write_temp("mixed.toml", &text);
+    let out = flashsim(&["validate", path.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr.contains("`run.speed` unknown field"), "{stderr}");
+    assert!(stderr.contains("`variant[0].station[0].servers` invalid type"), "{stderr}");
+    assert!(!stderr.contains("missing field"), "a consequence of setting a key aside: {stderr}");
+}
