@@ -1,13 +1,18 @@
 //! # models — flash-sale systems on the `sim` engine
 //!
-//! The domain side of flashsim: the scenario file format ([`scenario`]), the architectures that
-//! can be simulated (today the generic open queueing [`network`]), the run summary ([`summary`])
-//! and the catalogue that plugs all of it into the generic command line ([`Flashsim`]).
+//! The domain side of flashsim: the scenario file format ([`scenario`]), flash-sale traffic
+//! ([`traffic`]), components ([`components`]), the architectures that can be simulated (the
+//! flash-sale ones in [`sale`], the generic open queueing [`network`]), the run summary
+//! ([`summary`]) and the catalogue that plugs all of it into the generic command line
+//! ([`Flashsim`]).
 
+pub mod components;
 pub mod network;
 pub mod run;
+pub mod sale;
 pub mod scenario;
 pub mod summary;
+pub mod traffic;
 
 use std::path::{Path, PathBuf};
 
@@ -49,12 +54,18 @@ impl Catalogue for Flashsim {
     }
 
     fn run(scenario: &Scenario, seed: Option<u64>) -> Result<RunOutput, RunFailure> {
-        let summary = run::run_scenario(scenario, seed).map_err(RunFailure)?;
+        let results = run::run_with_timeline(scenario, seed).map_err(RunFailure)?;
+        let summary = results.summary;
+        let mut files = Vec::new();
+        if !results.timeline_csv.is_empty() {
+            files.push(("timeline.csv".to_string(), results.timeline_csv.into_bytes()));
+        }
         Ok(RunOutput {
             table: summary.table(),
             events: summary.engine.events,
             summary: serde_json::to_value(&summary).expect("summaries serialise"),
             warnings: run::warnings(scenario),
+            files,
         })
     }
 }

@@ -1,20 +1,52 @@
 //! Running a validated scenario: every variant with the same seed, then one summary.
+//!
+//! Flash-sale variants share one population of clicks, generated once from the seed before any
+//! variant runs (common random numbers). Each variant also leaves a timeline, written next to the
+//! summary as `timeline.csv` (one block of rows per variant).
 
 use crate::network;
+use crate::sale;
 use crate::scenario::{Scenario, Variant};
 use crate::summary::{EngineFacts, Summary};
 
+/// A run's results: the summary and the per-interval timeline CSV (empty without sale variants).
+pub struct RunResults {
+    pub summary: Summary,
+    pub timeline_csv: String,
+}
+
 /// Runs every variant of `scenario` with `seed` (or the scenario's own seed).
 pub fn run_scenario(scenario: &Scenario, seed: Option<u64>) -> Result<Summary, String> {
+    run_with_timeline(scenario, seed).map(|r| r.summary)
+}
+
+/// Like [`run_scenario`], keeping the timeline.
+pub fn run_with_timeline(scenario: &Scenario, seed: Option<u64>) -> Result<RunResults, String> {
     let seed = seed.unwrap_or(scenario.run.seed);
+    let population =
+        scenario.sale.as_ref().map(|setup| setup.traffic.generate(seed, setup.sale.opens_at));
     let mut variants = Vec::new();
+    let mut timeline_csv = String::new();
     for variant in &scenario.variants {
         let summary = match variant {
             Variant::Network(net) => network::simulate(net, &scenario.run, seed)?,
+            Variant::Sale(v) => {
+                let setup = scenario.sale.as_ref().expect("validation requires [sale]");
+                let population = population.as_ref().expect("generated with the sale");
+                let (summary, csv) = sale::simulate(setup, v, population, &scenario.run, seed)?;
+                // One header for the whole file.
+                let body = if timeline_csv.is_empty() {
+                    &csv[..]
+                } else {
+                    csv.split_once('\n').map_or("", |(_, b)| b)
+                };
+                timeline_csv.push_str(body);
+                summary
+            }
         };
         variants.push(summary);
     }
-    Ok(Summary {
+    let summary = Summary {
         scenario: scenario.name.clone(),
         seed,
         engine: EngineFacts {
@@ -24,14 +56,15 @@ pub fn run_scenario(scenario: &Scenario, seed: Option<u64>) -> Result<Summary, S
             warmup_s: scenario.run.warmup.as_secs_f64(),
         },
         variants,
-    })
+    };
+    Ok(RunResults { summary, timeline_csv })
 }
 
 /// Warnings about a scenario worth telling before trusting its numbers.
 pub fn warnings(scenario: &Scenario) -> Vec<String> {
     let mut out = Vec::new();
     for variant in &scenario.variants {
-        let Variant::Network(net) = variant;
+        let Variant::Network(net) = variant else { continue };
         for (station, rho) in net.stations.iter().zip(&net.offered_load) {
             if *rho >= 1.0 {
                 out.push(format!(

@@ -26,7 +26,13 @@ use sim::config::{ConfigErrors, Issues, Override, join_index, join_key};
 use sim::literal::DurationLit;
 use sim::{SimDuration, SimTime};
 
+use crate::components::cdn::RawCdn;
+use crate::components::db::RawDb;
+use crate::components::gateway::RawGateway;
+use crate::components::redis::RawRedis;
 use crate::network::config::{Network, RawArrival, RawStation};
+use crate::sale::{RawSale, SaleArchitecture, SaleSetup, SaleVariant};
+use crate::traffic::RawTraffic;
 
 /// Default event budget: generous for any planned run, yet a runaway model stops within minutes.
 pub const DEFAULT_MAX_EVENTS: u64 = 500_000_000;
@@ -45,6 +51,10 @@ pub struct RawScenario {
     /// How long to simulate and with which seed.
     #[serde(default)]
     pub run: RawRun,
+    /// Flash-sale variants: the item on sale.
+    pub sale: Option<RawSale>,
+    /// Flash-sale variants: the buyers.
+    pub traffic: Option<RawTraffic>,
     /// The systems to compare; each sees the same seeded traffic.
     #[serde(rename = "variant")]
     pub variants: Vec<RawVariant>,
@@ -72,6 +82,10 @@ pub struct RawRun {
 pub enum Architecture {
     /// An open queueing network of stations: `arrival` streams and `station`s.
     Network,
+    /// CDN dedupe → gateway → atomic Redis stock script → DB final decrement.
+    ThreeTierRedis,
+    /// App server → DB: SELECT stock, then UPDATE.
+    NaiveDb,
 }
 
 /// One system to simulate: its architecture and that architecture's sections. (A flat table
@@ -86,6 +100,16 @@ pub struct RawVariant {
     pub arrival: Option<Vec<RawArrival>>,
     /// `network`: queueing stations.
     pub station: Option<Vec<RawStation>>,
+    /// Flash sale: client ↔ first tier round trip (default LN(30ms, 150ms)).
+    pub client_rtt: Option<sim::DistSpec>,
+    /// `three_tier_redis`: the CDN edge.
+    pub cdn: Option<RawCdn>,
+    /// Flash sale: the gateway / app tier.
+    pub gateway: Option<RawGateway>,
+    /// `three_tier_redis`: Redis.
+    pub redis: Option<RawRedis>,
+    /// Flash sale: the database.
+    pub db: Option<RawDb>,
 }
 
 /// Run settings, validated.
@@ -102,17 +126,20 @@ pub struct RunSettings {
 #[derive(Clone, Debug)]
 pub enum Variant {
     Network(Network),
+    Sale(Box<SaleVariant>),
 }
 
 impl Variant {
     pub fn name(&self) -> &str {
         match self {
             Variant::Network(n) => &n.name,
+            Variant::Sale(v) => &v.name,
         }
     }
     pub fn architecture(&self) -> &'static str {
         match self {
             Variant::Network(_) => "network",
+            Variant::Sale(v) => crate::sale::arch_name(v.architecture),
         }
     }
 }
@@ -123,6 +150,8 @@ pub struct Scenario {
     pub name: String,
     pub description: Option<String>,
     pub run: RunSettings,
+    /// The sale and its traffic, when there are flash-sale variants.
+    pub sale: Option<SaleSetup>,
     pub variants: Vec<Variant>,
 }
 
@@ -148,8 +177,9 @@ fn finish(
     doc: sim::config::Document,
 ) -> Result<Scenario, ConfigErrors> {
     let default_name = file.file_stem().and_then(|s| s.to_str()).unwrap_or("scenario");
+    let base = file.parent().unwrap_or(Path::new("."));
     let mut issues = Issues::new();
-    let scenario = validate(&raw, default_name, &mut issues);
+    let scenario = validate(&raw, default_name, base, &mut issues);
     doc.check(&issues)?;
     scenario.ok_or_else(|| {
         // Every rule that rejects a value records an issue; this guards against one that forgets.
@@ -159,7 +189,12 @@ fn finish(
 }
 
 /// Checks a raw scenario; `None` (with issues recorded) if any rule is broken.
-pub fn validate(raw: &RawScenario, default_name: &str, issues: &mut Issues) -> Option<Scenario> {
+pub fn validate(
+    raw: &RawScenario,
+    default_name: &str,
+    base: &Path,
+    issues: &mut Issues,
+) -> Option<Scenario> {
     let name = raw.name.clone().unwrap_or_else(|| default_name.to_string());
     if name.is_empty() || name.contains(['/', '\\']) || name.starts_with('.') {
         issues.push("name", format!("must be a plain folder name (got {name:?})"));
@@ -175,6 +210,14 @@ pub fn validate(raw: &RawScenario, default_name: &str, issues: &mut Issues) -> O
             Architecture::Network => {
                 crate::network::config::check(variant, &path, issues).map(Variant::Network)
             }
+            Architecture::ThreeTierRedis => {
+                crate::sale::check_variant(variant, SaleArchitecture::ThreeTierRedis, &path, issues)
+                    .map(|v| Variant::Sale(Box::new(v)))
+            }
+            Architecture::NaiveDb => {
+                crate::sale::check_variant(variant, SaleArchitecture::NaiveDb, &path, issues)
+                    .map(|v| Variant::Sale(Box::new(v)))
+            }
         };
         variants.extend(checked);
     }
@@ -186,10 +229,28 @@ pub fn validate(raw: &RawScenario, default_name: &str, issues: &mut Issues) -> O
             );
         }
     }
+    let wants_sale = raw.variants.iter().any(|v| v.architecture != Architecture::Network);
+    let sale = match (&raw.sale, &raw.traffic) {
+        (Some(sale), Some(traffic)) => {
+            let sale = sale.check(issues);
+            let traffic = traffic.check("traffic", base, issues);
+            sale.zip(traffic).map(|(sale, traffic)| SaleSetup { sale, traffic })
+        }
+        (sale, traffic) => {
+            if wants_sale && sale.is_none() {
+                issues.push("sale", "is required by flash-sale variants ([sale] with `stock`)");
+            }
+            if wants_sale && traffic.is_none() {
+                issues
+                    .push("traffic", "is required by flash-sale variants ([traffic] with `users`)");
+            }
+            None
+        }
+    };
     let run = run?;
     if run.horizon.is_none() {
         for (i, variant) in variants.iter().enumerate() {
-            let Variant::Network(net) = variant;
+            let Variant::Network(net) = variant else { continue };
             if let Some(stream) = net.arrivals.iter().find(|a| !a.is_finite()) {
                 issues.push(
                     "run.horizon",
@@ -205,7 +266,7 @@ pub fn validate(raw: &RawScenario, default_name: &str, issues: &mut Issues) -> O
     if !issues.is_empty() || variants.len() != raw.variants.len() {
         return None;
     }
-    Some(Scenario { name, description: raw.description.clone(), run, variants })
+    Some(Scenario { name, description: raw.description.clone(), run, sale, variants })
 }
 
 fn positive_count(value: Option<i64>, default: u64, path: &str, issues: &mut Issues) -> u64 {

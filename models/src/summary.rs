@@ -9,6 +9,8 @@ use sim::StationReport;
 use sim::stats::DurationSummary;
 use sim::table::{TextTable, human_count, human_secs};
 
+use crate::sale::metrics::SaleMetrics;
+
 /// The whole result of `flashsim run`.
 #[derive(Clone, Debug, Serialize)]
 pub struct Summary {
@@ -38,7 +40,12 @@ pub struct VariantSummary {
     pub end_s: f64,
     /// `horizon` (stopped at the horizon) or `drained` (no event left).
     pub stop: &'static str,
-    pub network: NetworkSummary,
+    /// `network` variants: jobs across the network.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub network: Option<NetworkSummary>,
+    /// Flash-sale variants: outcomes, stock, latency, cost.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metrics: Option<SaleMetrics>,
     pub stations: Vec<StationSummary>,
 }
 
@@ -58,16 +65,32 @@ pub struct NetworkSummary {
 #[derive(Clone, Debug, Serialize)]
 pub struct StationSummary {
     pub name: String,
-    /// ρ = λ·E[S]/c from the traffic equations at the peak arrival rates.
-    pub offered_load: f64,
+    /// `network` stations: ρ = λ·E[S]/c from the traffic equations at the peak arrival rates.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub offered_load: Option<f64>,
     #[serde(flatten)]
     pub report: StationReport,
 }
 
 impl Summary {
-    /// The comparison table printed by `flashsim run`.
+    /// The tables printed by `flashsim run`: network variants, then flash-sale variants side by
+    /// side.
     pub fn table(&self) -> String {
         let mut out = format!("scenario {}  seed {}\n\n", self.scenario, self.seed);
+        if self.variants.iter().any(|v| v.network.is_some()) {
+            out.push_str(&self.network_table());
+        }
+        if self.variants.iter().any(|v| v.metrics.is_some()) {
+            if self.variants.iter().any(|v| v.network.is_some()) {
+                out.push('\n');
+            }
+            out.push_str(&crate::sale::table::comparison(&self.variants));
+        }
+        out
+    }
+
+    fn network_table(&self) -> String {
+        let mut out = String::new();
         let mut t = TextTable::new([
             "variant / station",
             "servers",
@@ -83,7 +106,7 @@ impl Summary {
             "reneged",
         ]);
         for v in &self.variants {
-            let n = &v.network;
+            let Some(n) = &v.network else { continue };
             t.row([
                 format!("{} ({})", v.name, v.architecture),
                 String::new(),
@@ -103,7 +126,7 @@ impl Summary {
                 t.row([
                     format!("  {}", s.name),
                     r.servers.to_string(),
-                    format!("{:.3}", s.offered_load),
+                    s.offered_load.map_or(String::new(), |rho| format!("{rho:.3}")),
                     format!("{:.1}%", r.utilization * 100.0),
                     format!("{:.2}", r.mean_queue_len),
                     r.peak_queue_len.to_string(),

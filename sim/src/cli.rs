@@ -42,6 +42,8 @@ pub struct RunOutput {
     pub events: u64,
     /// Warnings worth a line on stderr (e.g. an overloaded station).
     pub warnings: Vec<String>,
+    /// Further result files (name, bytes), written next to the summary.
+    pub files: Vec<(String, Vec<u8>)>,
 }
 
 /// A run that could not produce trustworthy results, with the reason and a way to reproduce it.
@@ -164,7 +166,11 @@ fn run<C: Catalogue>(args: RunArgs) -> ExitCode {
         events_per_s: output.events as f64 / wall_s,
         peak_rss_bytes: peak_rss_bytes(),
     };
-    let written = write_atomic(&out_dir.join("summary.json"), &json_bytes(&output.summary))
+    let written = output
+        .files
+        .iter()
+        .try_for_each(|(name, bytes)| write_atomic(&out_dir.join(name), bytes))
+        .and_then(|()| write_atomic(&out_dir.join("summary.json"), &json_bytes(&output.summary)))
         .and_then(|()| write_atomic(&out_dir.join("perf.json"), &json_bytes(&perf)));
     if let Err(err) = written {
         eprintln!("error: cannot write results to {}: {err}", out_dir.display());

@@ -54,6 +54,21 @@ impl<T> Slab<T> {
         self.slots[key as usize].as_mut().expect("slab key is live")
     }
 
+    /// The value at `key` if it is live (for events that may outlive what they refer to).
+    #[inline]
+    pub fn get_opt_mut(&mut self, key: SlabKey) -> Option<&mut T> {
+        self.slots.get_mut(key as usize)?.as_mut()
+    }
+
+    /// Calls `f` with every live key, in key order.
+    pub fn for_each_key(&self, mut f: impl FnMut(SlabKey)) {
+        for (i, slot) in self.slots.iter().enumerate() {
+            if slot.is_some() {
+                f(i as SlabKey);
+            }
+        }
+    }
+
     /// Live entries.
     pub fn len(&self) -> usize {
         self.len

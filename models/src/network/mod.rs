@@ -42,7 +42,7 @@ pub fn simulate(net: &Network, run: &RunSettings, seed: u64) -> Result<VariantSu
         .zip(&net.offered_load)
         .map(|((spec, station), &rho)| StationSummary {
             name: spec.name.clone(),
-            offered_load: rho,
+            offered_load: Some(rho),
             report: station.report(stats.end),
         })
         .collect();
@@ -53,14 +53,15 @@ pub fn simulate(net: &Network, run: &RunSettings, seed: u64) -> Result<VariantSu
         events: stats.events,
         end_s: stats.end.as_secs_f64(),
         stop: if stats.stop == Stop::Horizon { "horizon" } else { "drained" },
-        network: NetworkSummary {
+        metrics: None,
+        network: Some(NetworkSummary {
             entered: totals.entered,
             completed: totals.completed,
             dropped: totals.dropped,
             reneged: totals.reneged,
             in_system_at_end: model.in_system() as u64,
             response: totals.response.summary(),
-        },
+        }),
         stations,
     })
 }

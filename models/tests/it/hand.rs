@@ -46,7 +46,7 @@ fn three_customers_through_one_server() {
     assert_eq!(r.peak_queue_len, 1);
     // Four events per customer? No: one arrival and one departure each.
     assert_eq!(v.events, 6);
-    assert_eq!(v.network.completed, 3);
+    assert_eq!(v.network.as_ref().unwrap().completed, 3);
 }
 
 /// Same, with a constant patience of 0.4 s: customer 2 (arrives 1 s, would start at 1.5 s)
@@ -59,7 +59,7 @@ fn impatient_customer_reneges_and_the_next_finds_the_server_idle() {
     let v = &s.variants[0];
     let r = &v.stations[0].report;
     assert_eq!((r.served, r.reneged), (2, 1));
-    assert_eq!(v.network.reneged, 1);
+    assert_eq!(v.network.as_ref().unwrap().reneged, 1);
     assert_eq!(v.end_s, 3.5);
     // Busy [0, 1.5) and [2, 3.5): 3 s of 3.5 s.
     assert!((r.utilization - 3.0 / 3.5).abs() < 1e-12);
@@ -75,7 +75,7 @@ fn zero_queue_capacity_drops_whoever_finds_the_server_busy() {
     let s = run_text(&text);
     let r = &s.variants[0].stations[0].report;
     assert_eq!((r.arrivals, r.served, r.dropped), (3, 2, 1));
-    assert_eq!(s.variants[0].network.dropped, 1);
+    assert_eq!(s.variants[0].network.as_ref().unwrap().dropped, 1);
 }
 
 /// Routing: with p = 1 to a second station, every job visits both, in order.
@@ -88,6 +88,6 @@ fn routed_jobs_visit_each_station() {
     let v = &s.variants[0];
     assert_eq!(v.stations[1].report.served, 3);
     // Departures from t at 1.6, 3.1, 4.6: responses 1.6, 2.1, 2.6 s.
-    assert!((v.network.response.mean_s - 2.1).abs() < 1e-12);
+    assert!((v.network.as_ref().unwrap().response.mean_s - 2.1).abs() < 1e-12);
     assert_eq!(v.end_s, 4.6);
 }

@@ -132,7 +132,7 @@ fn tandem(lambda: f64, reps: u64, horizon_s: u64) {
     );
     assert_agrees(
         &format!("{label} network response"),
-        estimate(&runs, |s| s.variants[0].network.response.mean_s),
+        estimate(&runs, |s| s.variants[0].network.as_ref().unwrap().response.mean_s),
         w1 + w2,
         TIGHT,
     );

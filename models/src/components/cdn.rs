@@ -1,0 +1,160 @@
+//! CDN edge: the first hop, where repeat requests can be dropped before they reach the origin.
+//!
+//! De-duplication keeps, per user fingerprint, the time of the last request it let through; a
+//! request from the same fingerprint within `window` is answered "duplicate" at the edge (an NGINX
+//! Lua check in the case study). The fingerprint table is counted exactly: an entry lives for
+//! `window` after its last refresh, so its peak size is the most fingerprints seen inside one
+//! window. Edge processing is a delay with no queue (edges are provisioned far above the origin).
+//! Defaults: processing LN(2 ms, 10 ms) [A, parameters.md §11]; window 1 s (NGINX example, §5);
+//! price $0.01 per 10,000 HTTPS requests (CloudFront, §5/§8); 64 B per table entry (NGINX zone
+//! state, §5).
+
+use std::collections::VecDeque;
+
+use schemars::JsonSchema;
+use serde::Deserialize;
+use sim::config::Issues;
+use sim::literal::DurationLit;
+use sim::{Dist, DistSpec, SimDuration, SimTime};
+
+use super::{dist_or, duration_or, lognormal, price_or};
+
+/// The `[variant.cdn]` table.
+#[derive(Clone, Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawCdn {
+    /// Drop repeat requests by fingerprint (default true).
+    pub dedupe: Option<bool>,
+    /// How long a fingerprint blocks repeats (default 1s).
+    pub window: Option<DurationLit>,
+    /// Edge processing time (default lognormal median 2ms, p99 10ms).
+    pub service: Option<DistSpec>,
+    /// Bytes per fingerprint entry (default 64).
+    pub entry_bytes: Option<f64>,
+    /// Price per 10,000 requests (default 0.01).
+    pub price_per_10k_requests: Option<f64>,
+}
+
+/// Validated CDN settings.
+#[derive(Clone, Debug)]
+pub struct CdnSpec {
+    pub dedupe: bool,
+    pub window: SimDuration,
+    pub service: Dist,
+    pub entry_bytes: f64,
+    pub price_per_10k_requests: f64,
+}
+
+impl RawCdn {
+    pub fn check(&self, at: &str, issues: &mut Issues) -> Option<CdnSpec> {
+        let before = issues.len();
+        let window = duration_or(&self.window, at, "window", SimDuration::from_secs(1), issues);
+        let service = dist_or(
+            &self.service,
+            at,
+            "service",
+            lognormal(SimDuration::from_millis(2), SimDuration::from_millis(10)),
+            issues,
+        );
+        let entry_bytes = price_or(self.entry_bytes, at, "entry_bytes", 64.0, issues);
+        let price =
+            price_or(self.price_per_10k_requests, at, "price_per_10k_requests", 0.01, issues);
+        if issues.len() > before {
+            return None;
+        }
+        Some(CdnSpec {
+            dedupe: self.dedupe.unwrap_or(true),
+            window: window?,
+            service: service?,
+            entry_bytes,
+            price_per_10k_requests: price,
+        })
+    }
+}
+
+/// The edge's state during a run.
+#[derive(Debug)]
+pub struct Cdn {
+    pub spec: CdnSpec,
+    /// Per user: when its fingerprint entry was last refreshed (`None`: never).
+    last_pass: Vec<Option<SimTime>>,
+    /// Expiry times of entries, oldest first, for the exact live count.
+    expiries: VecDeque<(SimTime, u32)>,
+    live_entries: u64,
+    pub peak_entries: u64,
+    pub requests: u64,
+    pub deduped: u64,
+}
+
+impl Cdn {
+    pub fn new(spec: CdnSpec, users: usize) -> Self {
+        Cdn {
+            spec,
+            last_pass: vec![None; users],
+            expiries: VecDeque::new(),
+            live_entries: 0,
+            peak_entries: 0,
+            requests: 0,
+            deduped: 0,
+        }
+    }
+
+    /// A request from `user` reaches the edge at `now`: `true` if it passes to the origin.
+    pub fn admit(&mut self, now: SimTime, user: u32) -> bool {
+        self.requests += 1;
+        if !self.spec.dedupe {
+            return true;
+        }
+        while let Some(&(expiry, who)) = self.expiries.front() {
+            if expiry > now {
+                break;
+            }
+            self.expiries.pop_front();
+            // Only the latest refresh of an entry counts; older expiry records are stale.
+            if self.last_pass[who as usize].is_some_and(|t| t + self.spec.window == expiry) {
+                self.last_pass[who as usize] = None;
+                self.live_entries -= 1;
+            }
+        }
+        let slot = &mut self.last_pass[user as usize];
+        if let Some(last) = *slot
+            && now < last + self.spec.window
+        {
+            self.deduped += 1;
+            return false;
+        }
+        if slot.is_none() {
+            self.live_entries += 1;
+            self.peak_entries = self.peak_entries.max(self.live_entries);
+        }
+        *slot = Some(now);
+        self.expiries.push_back((now + self.spec.window, user));
+        true
+    }
+
+    /// Peak fingerprint-table memory in bytes.
+    pub fn peak_table_bytes(&self) -> f64 {
+        self.peak_entries as f64 * self.spec.entry_bytes
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn repeats_inside_the_window_are_dropped_and_entries_expire() {
+        let spec = RawCdn::default().check("cdn", &mut Issues::new()).unwrap();
+        let mut cdn = Cdn::new(spec, 3);
+        let ms = |m| SimTime::ZERO + SimDuration::from_millis(m);
+        assert!(cdn.admit(ms(0), 0));
+        assert!(!cdn.admit(ms(500), 0), "repeat within 1 s");
+        assert!(cdn.admit(ms(600), 1));
+        assert_eq!(cdn.peak_entries, 2);
+        assert!(cdn.admit(ms(1000), 0), "window over");
+        assert!(cdn.admit(ms(1700), 2));
+        // At 1.7 s: user 1's entry (600 ms) expired, user 0 (1000 ms) and 2 live.
+        assert_eq!(cdn.live_entries, 2);
+        assert_eq!((cdn.requests, cdn.deduped), (5, 1));
+    }
+}

@@ -1,0 +1,153 @@
+//! API gateway / app tier: instances × workers behind one bounded queue, with a token-bucket
+//! rate limit in front.
+//!
+//! Load balancing is taken as perfect, so the tier is one station with instances × workers
+//! servers and instances × `queue_capacity` waiting places. A worker is held for the whole
+//! request, downstream calls included (a thread-pool server making blocking calls), so slow
+//! downstreams eat gateway capacity. The token bucket refills at `rate_limit` up to `burst`; a
+//! request finding no token is rejected at once ("rate limited"), one finding the queue full is
+//! shed. Defaults: service LN(2 ms, 20 ms) [A]; Envoy-like 1,024 pending per instance; price
+//! $0.0816 per instance-hour (m7g.large, parameters.md §8).
+
+use schemars::JsonSchema;
+use serde::Deserialize;
+use sim::config::{Issues, join_key};
+use sim::literal::RateLit;
+use sim::{Dist, DistSpec, SimDuration, SimTime};
+
+use super::{count_or, dist_or, lognormal, price_or};
+
+/// The `[variant.gateway]` table.
+#[derive(Clone, Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawGateway {
+    /// Instances behind the load balancer (default 4).
+    pub instances: Option<i64>,
+    /// Worker threads per instance (default 64).
+    pub workers: Option<i64>,
+    /// Waiting requests per instance before shedding (default 1024).
+    pub queue_capacity: Option<i64>,
+    /// Token-bucket refill rate for the whole tier (default: no limit).
+    pub rate_limit: Option<RateLit>,
+    /// Token-bucket size (default: one second of `rate_limit`).
+    pub burst: Option<i64>,
+    /// Processing time per request, excluding downstream calls (default LN(2ms, 20ms)).
+    pub service: Option<DistSpec>,
+    /// Price per instance-hour (default 0.0816).
+    pub price_per_instance_hour: Option<f64>,
+}
+
+/// Validated gateway settings.
+#[derive(Clone, Debug)]
+pub struct GatewaySpec {
+    pub instances: u32,
+    pub workers: u32,
+    pub queue_capacity: u64,
+    /// `(tokens per second, bucket size)`.
+    pub rate_limit: Option<(f64, f64)>,
+    pub service: Dist,
+    pub price_per_instance_hour: f64,
+}
+
+impl GatewaySpec {
+    pub fn servers(&self) -> u32 {
+        self.instances * self.workers
+    }
+}
+
+impl RawGateway {
+    pub fn check(&self, at: &str, issues: &mut Issues) -> Option<GatewaySpec> {
+        let before = issues.len();
+        let instances = count_or(self.instances, at, "instances", 4, (1, 100_000), issues) as u32;
+        let workers = count_or(self.workers, at, "workers", 64, (1, 100_000), issues) as u32;
+        let queue_capacity =
+            count_or(self.queue_capacity, at, "queue_capacity", 1024, (0, 100_000_000), issues);
+        if instances as u64 * workers as u64 > 10_000_000 {
+            issues.push(join_key(at, "workers"), "instances × workers must be ≤ 10,000,000");
+        }
+        let rate_limit =
+            self.rate_limit.as_ref().and_then(|r| r.check(&join_key(at, "rate_limit"), issues));
+        if rate_limit.is_some_and(|r| r.as_per_sec() <= 0.0) {
+            issues.push(join_key(at, "rate_limit"), "must be > 0/s");
+        }
+        let burst = self.burst.map(|b| {
+            if b < 1 {
+                issues.push(join_key(at, "burst"), format!("must be ≥ 1 (got {b})"));
+            }
+            b as f64
+        });
+        if burst.is_some() && rate_limit.is_none() && self.rate_limit.is_none() {
+            issues.push(join_key(at, "burst"), "needs `rate_limit`");
+        }
+        let service = dist_or(
+            &self.service,
+            at,
+            "service",
+            lognormal(SimDuration::from_millis(2), SimDuration::from_millis(20)),
+            issues,
+        );
+        let price =
+            price_or(self.price_per_instance_hour, at, "price_per_instance_hour", 0.0816, issues);
+        if issues.len() > before {
+            return None;
+        }
+        Some(GatewaySpec {
+            instances,
+            workers,
+            queue_capacity: queue_capacity * instances as u64,
+            rate_limit: rate_limit
+                .map(|r| (r.as_per_sec(), burst.unwrap_or(r.as_per_sec().max(1.0)))),
+            service: service?,
+            price_per_instance_hour: price,
+        })
+    }
+}
+
+/// A token bucket, refilled lazily from the elapsed time.
+#[derive(Clone, Debug)]
+pub struct TokenBucket {
+    rate_per_s: f64,
+    size: f64,
+    tokens: f64,
+    last: SimTime,
+    pub rejected: u64,
+}
+
+impl TokenBucket {
+    /// A full bucket.
+    pub fn new(rate_per_s: f64, size: f64) -> Self {
+        TokenBucket { rate_per_s, size, tokens: size, last: SimTime::ZERO, rejected: 0 }
+    }
+
+    /// Takes one token at `now` if there is one.
+    pub fn take(&mut self, now: SimTime) -> bool {
+        let elapsed = (now - self.last).as_secs_f64();
+        self.tokens = (self.tokens + elapsed * self.rate_per_s).min(self.size);
+        self.last = now;
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            self.rejected += 1;
+            false
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bucket_allows_its_burst_then_its_rate() {
+        let mut bucket = TokenBucket::new(10.0, 3.0);
+        let t0 = SimTime::ZERO;
+        let granted = (0..5).filter(|_| bucket.take(t0)).count();
+        assert_eq!(granted, 3);
+        // 100 ms later one token has come back.
+        let t1 = t0 + SimDuration::from_millis(100);
+        assert!(bucket.take(t1));
+        assert!(!bucket.take(t1));
+        assert_eq!(bucket.rejected, 3);
+    }
+}

@@ -1,0 +1,331 @@
+//! Flash-sale metrics, defined once for every architecture, and the cost model.
+//!
+//! Definitions (the README repeats them with units):
+//! - **attempt**: one request a client sends; each ends in exactly one outcome (checked).
+//! - **confirmed**: "purchased" answers the system sent, including those that reached a client
+//!   after it had timed out (the order is in the user's account either way).
+//! - **sold**: orders committed in the system of record (the database).
+//! - **oversold** = max(0, max(sold, confirmed) − stock).
+//! - **limit violations**: users holding more orders than the per-user limit.
+//! - **confirmed-then-cancelled**: confirmed orders later revoked (no mechanism in these
+//!   architectures revokes one yet; the field is there so every architecture reports it).
+//! - **undersold** = min(stock left unsold, human users who wanted an item and have none).
+//! - **user success rate** = min(humans holding an item, stock) ÷ min(stock, humans).
+//! - **order success rate** = honoured ÷ confirmed, honoured = min(confirmed, stock).
+//! - **amplification** = attempts ÷ users (bots included).
+//! - **cost** = Σ provisioned units × unit price × billed time + per-request charges.
+
+use serde::Serialize;
+use sim::stats::DurationSummary;
+use sim::{RunStats, SimTime, StationReport};
+
+use super::model::{AttemptKind, SaleModel, Tallies};
+use super::outcome::{OutcomeCounts, UserOutcomeCounts};
+use super::{SaleArchitecture, SaleSetup, SaleVariant, arch_name};
+use crate::summary::{StationSummary, VariantSummary};
+
+/// What a finished run leaves behind for the metrics.
+pub struct RunReport {
+    pub tallies: Tallies,
+    pub humans: u64,
+    pub bots: u64,
+    pub stock: u64,
+    pub per_user_limit: u16,
+    pub opens_at: SimTime,
+    pub end: SimTime,
+    pub orders: u64,
+    pub db_stock: i64,
+    pub sold_out_at: Option<SimTime>,
+    pub humans_with_item: u64,
+    pub bots_with_item: u64,
+    pub limit_violations: u64,
+    pub redis_stock: Option<i64>,
+    pub redis_min_stock: i64,
+    pub redis_peak_memory_bytes: Option<f64>,
+    pub redis_compensations: u64,
+    pub cdn_requests: u64,
+    pub cdn_deduped: u64,
+    pub cdn_peak_table_bytes: Option<f64>,
+    pub stations: Vec<(String, StationReport)>,
+    pub timeline: super::timeline::Timeline,
+}
+
+impl RunReport {
+    pub fn new(model: SaleModel<'_>, end: SimTime) -> Self {
+        let humans = model.setup.traffic.users as u64;
+        let bots = model.users.len() as u64 - humans;
+        let limit = model.setup.sale.per_user_limit;
+        let row = &model.tiers.row;
+        let holders = |range: std::ops::Range<usize>| {
+            row.per_user[range].iter().filter(|&&n| n > 0).count() as u64
+        };
+        let humans_with_item = holders(0..humans as usize);
+        let bots_with_item = holders(humans as usize..model.users.len());
+        let limit_violations = row.per_user.iter().filter(|&&n| n > limit).count() as u64;
+        let mut stations = vec![("gateway".to_string(), model.tiers.gateway.report(end))];
+        if let Some(shard) = &model.tiers.redis_shard {
+            stations.push(("redis_hot_shard".to_string(), shard.report(end)));
+        }
+        stations.push(("db_pool".to_string(), model.tiers.pool.report(end)));
+        stations.push(("stock_row_lock".to_string(), model.tiers.row_lock.report(end)));
+        let redis_spec = model.variant.redis.as_ref();
+        RunReport {
+            humans,
+            bots,
+            stock: model.setup.sale.stock,
+            per_user_limit: limit,
+            opens_at: model.setup.sale.opens_at,
+            end,
+            orders: row.orders,
+            db_stock: row.stock,
+            sold_out_at: row.sold_out_at,
+            humans_with_item,
+            bots_with_item,
+            limit_violations,
+            redis_stock: redis_spec.map(|_| model.tiers.redis.stock),
+            redis_min_stock: model.tiers.redis.min_stock,
+            redis_peak_memory_bytes: redis_spec
+                .map(|spec| model.tiers.redis.peak_memory_bytes(spec)),
+            redis_compensations: model.tiers.redis.compensations,
+            cdn_requests: model.tiers.cdn.as_ref().map_or(0, |c| c.requests),
+            cdn_deduped: model.tiers.cdn.as_ref().map_or(0, |c| c.deduped),
+            cdn_peak_table_bytes: model.tiers.cdn.as_ref().map(|c| c.peak_table_bytes()),
+            stations,
+            timeline: model.timeline,
+            tallies: model.tallies,
+        }
+    }
+
+    /// Every attempt ended in exactly one outcome, and every human user too.
+    pub fn check_conservation(&self) -> Result<(), String> {
+        let t = &self.tallies;
+        if t.outcomes.total() != t.attempts {
+            return Err(format!(
+                "conservation broken: {} attempts but {} outcomes ({:?})",
+                t.attempts,
+                t.outcomes.total(),
+                t.outcomes
+            ));
+        }
+        if t.users.total() != self.humans {
+            return Err(format!(
+                "conservation broken: {} users but {} user outcomes",
+                self.humans,
+                t.users.total()
+            ));
+        }
+        Ok(())
+    }
+
+    pub fn timeline_csv(&self, variant: &str) -> String {
+        self.timeline.csv(variant, self.stock as i64, self.redis_stock.is_some())
+    }
+}
+
+/// Attempts by why they were sent.
+#[derive(Clone, Debug, Serialize)]
+pub struct AttemptsByKind {
+    pub first: u64,
+    pub duplicate: u64,
+    pub retry: u64,
+    pub bot: u64,
+}
+
+/// Why downstream steps failed.
+#[derive(Clone, Debug, Serialize)]
+pub struct Failures {
+    pub db_pool_timeouts: u64,
+    pub lock_wait_timeouts: u64,
+    pub deadlock_victims: u64,
+    pub version_conflicts: u64,
+    /// Units reserved in Redis whose final write failed and were not given back.
+    pub leaked_reservations: u64,
+    pub compensations: u64,
+    pub retries_denied_by_budget: u64,
+}
+
+/// One component's share of the cost.
+#[derive(Clone, Debug, Serialize)]
+pub struct CostLine {
+    pub component: &'static str,
+    /// Instances, shards, or 10k-request blocks.
+    pub units: f64,
+    pub unit_price_usd: f64,
+    /// Hours billed (0 for per-request charges).
+    pub billed_hours: f64,
+    pub usd: f64,
+}
+
+/// The cost of a variant.
+#[derive(Clone, Debug, Serialize)]
+pub struct Cost {
+    pub total_usd: f64,
+    pub per_item_sold_usd: Option<f64>,
+    pub components: Vec<CostLine>,
+}
+
+/// The flash-sale metrics of one variant.
+#[derive(Clone, Debug, Serialize)]
+pub struct SaleMetrics {
+    pub stock: u64,
+    pub users: u64,
+    pub bots: u64,
+    pub attempts: u64,
+    pub attempts_by_kind: AttemptsByKind,
+    pub outcomes: OutcomeCounts,
+    /// Answers that arrived after their client had timed out.
+    pub late_answers: OutcomeCounts,
+    pub user_outcomes: UserOutcomeCounts,
+    pub confirmed: u64,
+    pub sold: u64,
+    pub oversold: u64,
+    pub undersold: u64,
+    pub limit_violations: u64,
+    pub confirmed_then_cancelled: u64,
+    pub users_with_item: u64,
+    pub bots_with_item: u64,
+    pub user_success_rate: f64,
+    pub order_success_rate: Option<f64>,
+    pub stock_left_db: i64,
+    pub stock_left_redis: Option<i64>,
+    /// Lowest value the Redis stock key reached (negative: over-admitted).
+    pub redis_min_stock: Option<i64>,
+    pub time_to_sell_out_s: Option<f64>,
+    pub amplification: f64,
+    /// First click → final answer, per human user.
+    pub user_latency: DurationSummary,
+    /// Send → answer or timeout, per attempt.
+    pub attempt_latency: DurationSummary,
+    pub failures: Failures,
+    pub redis_peak_memory_bytes: Option<f64>,
+    pub cdn_requests: u64,
+    pub cdn_deduped: u64,
+    pub cdn_fingerprint_peak_bytes: Option<f64>,
+    pub cost: Cost,
+}
+
+fn cost(setup: &SaleSetup, variant: &SaleVariant, report: &RunReport, sold: u64) -> Cost {
+    let hours = setup.sale.billed_time.as_secs_f64() / 3600.0;
+    let mut lines = Vec::new();
+    let mut line = |component, units: f64, unit_price_usd: f64, billed_hours: f64| {
+        let usd = if billed_hours > 0.0 {
+            units * unit_price_usd * billed_hours
+        } else {
+            units * unit_price_usd
+        };
+        lines.push(CostLine { component, units, unit_price_usd, billed_hours, usd });
+    };
+    if let Some(cdn) = &variant.cdn {
+        line("cdn", report.cdn_requests as f64 / 10_000.0, cdn.price_per_10k_requests, 0.0);
+    }
+    let gw = &variant.gateway;
+    line("gateway", gw.instances as f64, gw.price_per_instance_hour, hours);
+    if let Some(redis) = &variant.redis {
+        line("redis", redis.shards as f64, redis.price_per_shard_hour, hours);
+    }
+    line("db", 1.0, variant.db.price_per_hour, hours);
+    let total_usd: f64 = lines.iter().map(|l| l.usd).sum();
+    Cost {
+        total_usd,
+        per_item_sold_usd: (sold > 0).then(|| total_usd / sold as f64),
+        components: lines,
+    }
+}
+
+/// Builds the variant's summary from its run.
+pub fn variant_summary(
+    setup: &SaleSetup,
+    variant: &SaleVariant,
+    report: &RunReport,
+    stats: &RunStats,
+) -> VariantSummary {
+    let t = &report.tallies;
+    // Confirmed: every "purchased" answer the system sent, whether or not its client was still
+    // waiting (the order shows up in the user's account either way).
+    let purchased = super::outcome::Outcome::Purchased;
+    let confirmed = t.outcomes.get(purchased) + t.late_answers.get(purchased);
+    let sold = report.orders;
+    let stock = report.stock;
+    let oversold = sold.max(confirmed).saturating_sub(stock);
+    let stock_left = stock.saturating_sub(sold.min(stock));
+    let humans_without = report.humans - report.humans_with_item;
+    let could_serve = stock.min(report.humans);
+    let metrics = SaleMetrics {
+        stock,
+        users: report.humans,
+        bots: report.bots,
+        attempts: t.attempts,
+        attempts_by_kind: AttemptsByKind {
+            first: t.by_kind[AttemptKind::First as usize],
+            duplicate: t.by_kind[AttemptKind::Duplicate as usize],
+            retry: t.by_kind[AttemptKind::Retry as usize],
+            bot: t.by_kind[AttemptKind::Bot as usize],
+        },
+        outcomes: t.outcomes.clone(),
+        late_answers: t.late_answers.clone(),
+        user_outcomes: t.users.clone(),
+        confirmed,
+        sold,
+        oversold,
+        undersold: stock_left.min(humans_without),
+        limit_violations: report.limit_violations,
+        confirmed_then_cancelled: 0,
+        users_with_item: report.humans_with_item,
+        bots_with_item: report.bots_with_item,
+        // Orders beyond the stock cannot be honoured (they count under oversold), so at most
+        // `stock` users count as served.
+        user_success_rate: if could_serve == 0 {
+            1.0
+        } else {
+            report.humans_with_item.min(stock) as f64 / could_serve as f64
+        },
+        order_success_rate: (confirmed > 0).then(|| confirmed.min(stock) as f64 / confirmed as f64),
+        stock_left_db: report.db_stock,
+        stock_left_redis: report.redis_stock,
+        redis_min_stock: report.redis_stock.map(|_| report.redis_min_stock),
+        time_to_sell_out_s: report
+            .sold_out_at
+            .map(|t| (t.as_nanos() as f64 - report.opens_at.as_nanos() as f64) * 1e-9),
+        amplification: t.attempts as f64 / (report.humans + report.bots).max(1) as f64,
+        user_latency: t.user_latency.summary(),
+        attempt_latency: t.attempt_latency.summary(),
+        failures: Failures {
+            db_pool_timeouts: t.pool_timeouts,
+            lock_wait_timeouts: t.lock_timeouts,
+            deadlock_victims: t.deadlock_victims,
+            version_conflicts: t.version_conflicts,
+            leaked_reservations: t.leaked,
+            compensations: report.redis_compensations,
+            retries_denied_by_budget: t.budget_denied,
+        },
+        redis_peak_memory_bytes: report.redis_peak_memory_bytes,
+        cdn_requests: report.cdn_requests,
+        cdn_deduped: report.cdn_deduped,
+        cdn_fingerprint_peak_bytes: report.cdn_peak_table_bytes,
+        cost: cost(setup, variant, report, sold),
+    };
+    VariantSummary {
+        name: variant.name.clone(),
+        architecture: arch_name(variant.architecture),
+        events: stats.events,
+        end_s: stats.end.as_secs_f64(),
+        stop: if stats.stop == sim::Stop::Horizon { "horizon" } else { "drained" },
+        network: None,
+        metrics: Some(metrics),
+        stations: report
+            .stations
+            .iter()
+            .map(|(name, r)| StationSummary {
+                name: name.clone(),
+                offered_load: None,
+                report: r.clone(),
+            })
+            .collect(),
+    }
+}
+
+impl SaleArchitecture {
+    pub fn has_redis(self) -> bool {
+        self == SaleArchitecture::ThreeTierRedis
+    }
+}

@@ -1,0 +1,211 @@
+//! Flash-sale architectures: `three_tier_redis` and `naive_db`, on one shared client model.
+//!
+//! A scenario with a `[sale]` and a `[traffic]` table may hold flash-sale variants. Every variant
+//! is run on the same population of clicks (generated once per seed, see `crate::traffic`), and
+//! reports the same metrics ([`metrics`]), so the comparison is the architecture, not the noise.
+
+pub mod metrics;
+pub mod model;
+pub mod outcome;
+pub mod timeline;
+
+mod flow;
+pub mod table;
+
+use schemars::JsonSchema;
+use serde::Deserialize;
+use sim::config::{Issues, join_key};
+use sim::literal::DurationLit;
+use sim::{Context, Dist, Limits, SimDuration, SimTime, Stop};
+
+use crate::components::cdn::{CdnSpec, RawCdn};
+use crate::components::db::DbSpec;
+use crate::components::gateway::GatewaySpec;
+use crate::components::redis::{RawRedis, RedisSpec};
+use crate::components::{dist_or, lognormal};
+use crate::scenario::{RawVariant, RunSettings};
+use crate::summary::VariantSummary;
+use crate::traffic::{Population, Traffic};
+use model::SaleModel;
+
+/// The `[sale]` table.
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawSale {
+    /// Units for sale.
+    pub stock: i64,
+    /// Units one user may buy (default 1).
+    pub per_user_limit: Option<i64>,
+    /// Simulated time of the opening; clicks before it are answered "not open" (default 10s).
+    pub opens_at: Option<DurationLit>,
+    /// Provisioned time billed for every component (default 1h).
+    pub billed_time: Option<DurationLit>,
+}
+
+/// Validated sale settings.
+#[derive(Clone, Debug)]
+pub struct SaleSpec {
+    pub stock: u64,
+    pub per_user_limit: u16,
+    pub opens_at: SimTime,
+    pub billed_time: SimDuration,
+}
+
+impl RawSale {
+    pub fn check(&self, issues: &mut Issues) -> Option<SaleSpec> {
+        let before = issues.len();
+        if !(0..=1_000_000_000).contains(&self.stock) {
+            issues.push(
+                "sale.stock",
+                format!("must be between 0 and 1000000000 (got {})", self.stock),
+            );
+        }
+        let limit = self.per_user_limit.unwrap_or(1);
+        if !(1..=10_000).contains(&limit) {
+            issues
+                .push("sale.per_user_limit", format!("must be between 1 and 10000 (got {limit})"));
+        }
+        let opens_at = self
+            .opens_at
+            .as_ref()
+            .map_or(Some(SimDuration::from_secs(10)), |o| o.check("sale.opens_at", issues));
+        let billed = self
+            .billed_time
+            .as_ref()
+            .map_or(Some(SimDuration::from_secs(3600)), |b| b.check("sale.billed_time", issues));
+        if issues.len() > before {
+            return None;
+        }
+        Some(SaleSpec {
+            stock: self.stock as u64,
+            per_user_limit: limit as u16,
+            opens_at: SimTime::ZERO + opens_at?,
+            billed_time: billed?,
+        })
+    }
+}
+
+/// The flash-sale architectures.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SaleArchitecture {
+    /// CDN dedupe → gateway → Redis stock script → DB final decrement.
+    ThreeTierRedis,
+    /// App server → DB: SELECT stock, then UPDATE.
+    NaiveDb,
+}
+
+/// A validated flash-sale variant.
+#[derive(Clone, Debug)]
+pub struct SaleVariant {
+    pub name: String,
+    pub architecture: SaleArchitecture,
+    /// Client ↔ first tier round trip.
+    pub client_rtt: Dist,
+    pub cdn: Option<CdnSpec>,
+    pub gateway: GatewaySpec,
+    pub redis: Option<RedisSpec>,
+    pub db: DbSpec,
+}
+
+/// The sale and its traffic, shared by all variants.
+#[derive(Clone, Debug)]
+pub struct SaleSetup {
+    pub sale: SaleSpec,
+    pub traffic: Traffic,
+}
+
+/// Validates a flash-sale variant's sections.
+pub fn check_variant(
+    raw: &RawVariant,
+    architecture: SaleArchitecture,
+    at: &str,
+    issues: &mut Issues,
+) -> Option<SaleVariant> {
+    let before = issues.len();
+    let forbid = |present: bool, key: &str, issues: &mut Issues| {
+        if present {
+            issues.push(
+                join_key(at, key),
+                format!("is not a section of architecture {}", arch_name(architecture)),
+            );
+        }
+    };
+    forbid(raw.arrival.is_some(), "arrival", issues);
+    forbid(raw.station.is_some(), "station", issues);
+    if architecture == SaleArchitecture::NaiveDb {
+        forbid(raw.cdn.is_some(), "cdn", issues);
+        forbid(raw.redis.is_some(), "redis", issues);
+    }
+    let client_rtt = dist_or(
+        &raw.client_rtt,
+        at,
+        "client_rtt",
+        lognormal(SimDuration::from_millis(30), SimDuration::from_millis(150)),
+        issues,
+    );
+    let default_cdn = RawCdn::default();
+    let cdn = match architecture {
+        SaleArchitecture::ThreeTierRedis => {
+            raw.cdn.as_ref().unwrap_or(&default_cdn).check(&join_key(at, "cdn"), issues)
+        }
+        SaleArchitecture::NaiveDb => None,
+    };
+    let default_redis = RawRedis::default();
+    let redis = match architecture {
+        SaleArchitecture::ThreeTierRedis => {
+            raw.redis.as_ref().unwrap_or(&default_redis).check(&join_key(at, "redis"), issues)
+        }
+        SaleArchitecture::NaiveDb => None,
+    };
+    let gateway = raw.gateway.clone().unwrap_or_default().check(&join_key(at, "gateway"), issues);
+    let db = raw.db.clone().unwrap_or_default().check(&join_key(at, "db"), issues);
+    if issues.len() > before {
+        return None;
+    }
+    Some(SaleVariant {
+        name: raw.name.clone(),
+        architecture,
+        client_rtt: client_rtt?,
+        cdn,
+        gateway: gateway?,
+        redis,
+        db: db?,
+    })
+}
+
+pub fn arch_name(architecture: SaleArchitecture) -> &'static str {
+    match architecture {
+        SaleArchitecture::ThreeTierRedis => "three_tier_redis",
+        SaleArchitecture::NaiveDb => "naive_db",
+    }
+}
+
+/// Simulates one variant on the shared population.
+pub fn simulate(
+    setup: &SaleSetup,
+    variant: &SaleVariant,
+    population: &Population,
+    run: &RunSettings,
+    seed: u64,
+) -> Result<(VariantSummary, String), String> {
+    let mut ctx = Context::new();
+    let mut model = SaleModel::new(setup, variant, population, seed, &mut ctx);
+    let limits = Limits { horizon: run.horizon, warmup: SimTime::ZERO, max_events: run.max_events };
+    let stats = sim::run(&mut model, &mut ctx, limits);
+    match &stats.stop {
+        Stop::Drained | Stop::Horizon => {}
+        Stop::EventBudget => {
+            return Err(format!(
+                "variant `{}` spent its event budget (run.max_events = {}) at {} with {} events \
+                 still pending; raise run.max_events or shorten run.horizon",
+                variant.name, run.max_events, stats.end, stats.pending_at_end
+            ));
+        }
+        Stop::Model(reason) => return Err(format!("variant `{}` stopped: {reason}", variant.name)),
+    }
+    let report = model.finish(stats.end);
+    report.check_conservation().map_err(|e| format!("variant `{}`: {e}", variant.name))?;
+    let timeline = report.timeline_csv(&variant.name);
+    let summary = metrics::variant_summary(setup, variant, &report, &stats);
+    Ok((summary, timeline))
+}

@@ -1,0 +1,585 @@
+//! The flash-sale model: clients, their attempts, and the components an architecture wires up.
+//!
+//! This file holds the state, the closed event enum and the client side (sending, timeouts,
+//! answers, retries, giving up); `flow.rs` holds the server side of each architecture. Per-user
+//! state is a few dozen bytes and per-attempt state lives in a slab, freed when both the client
+//! and the server are done with it, so memory follows users and requests in flight.
+//!
+//! Random streams: clicks come from the shared population (`traffic/*`); inside a variant,
+//! `client/rtt`, `client/retry`, `gateway/service`, `cdn/service`, `redis/rtt`, `redis/service`,
+//! `db/statement`, `db/lock-hold`.
+
+use sim::rng::{self, RngStream};
+use sim::stats::DurationHistogram;
+use sim::{Context, Model, SimDuration, SimTime, Slab, SlabKey, Station, Ticket};
+
+use super::outcome::{Outcome, OutcomeCounts, UserOutcome, UserOutcomeCounts};
+use super::timeline::Timeline;
+use super::{SaleArchitecture, SaleSetup, SaleVariant};
+use crate::components::cdn::Cdn;
+use crate::components::db::StockRow;
+use crate::components::gateway::TokenBucket;
+use crate::components::redis::{RedisStock, StockAnswer};
+use crate::traffic::client::RetryBudget;
+use crate::traffic::{ClickKind, Population};
+
+/// Where a request is, for arrivals, service completions and wait timeouts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Hop {
+    Edge,
+    Gateway,
+    Redis,
+    /// Back at the gateway with Redis's answer.
+    RedisReply,
+    DbPool,
+    DbStatement,
+    RowLock,
+}
+
+/// Everything that can happen in a flash sale.
+#[derive(Clone, Copy, Debug)]
+pub enum Event {
+    /// The next click of the shared population.
+    Click { index: u32 },
+    /// A user retries after a backoff.
+    Retry { user: u32 },
+    /// A bot fires its next request.
+    Bot { user: u32 },
+    /// A client's timeout for one attempt.
+    Timeout { attempt: SlabKey, serial: u32 },
+    /// A request reaches `hop`.
+    Arrive { attempt: SlabKey, hop: Hop },
+    /// `hop` finishes its work on a request.
+    Served { attempt: SlabKey, hop: Hop },
+    /// A request waiting at `hop` gives up (connection or lock wait timeout).
+    WaitTimeout { attempt: SlabKey, hop: Hop, ticket: Ticket },
+    /// The answer reaches the client.
+    Reply { attempt: SlabKey },
+}
+
+/// What an attempt is for, from the client's side.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AttemptKind {
+    First,
+    Duplicate,
+    Retry,
+    Bot,
+}
+
+/// What the server does next with an attempt.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stage {
+    /// The atomic stock script.
+    Script,
+    /// Non-atomic: the read.
+    RedisRead,
+    /// Non-atomic: the decrement.
+    RedisDecr,
+    /// Giving a reserved unit back after a failed final write.
+    Compensate,
+    /// Reading the stock row (no lock).
+    Select,
+    /// Holding the row lock: update and commit (for `for_update`, the read too).
+    Locked,
+    Done,
+}
+
+/// One attempt in flight.
+#[derive(Clone, Debug)]
+pub struct Attempt {
+    pub user: u32,
+    pub serial: u32,
+    pub kind: AttemptKind,
+    pub sent: SimTime,
+    /// One-way client ↔ first tier delay for this attempt.
+    pub rtt_half: SimDuration,
+    /// When it reached the gateway (while it holds a worker).
+    pub gateway_since: Option<SimTime>,
+    /// When it reached the Redis shard.
+    pub redis_since: SimTime,
+    /// When it got (or asked for) a pooled connection, while it holds or waits for one.
+    pub pool_since: Option<SimTime>,
+    /// When it asked for the row lock, while it holds or waits for it.
+    pub lock_since: Option<SimTime>,
+    pub stage: Stage,
+    pub redis_answer: Option<StockAnswer>,
+    pub reserved_in_redis: bool,
+    pub read_stock: i64,
+    pub read_version: u64,
+    pub read_user_orders: u16,
+    pub occ_tries: u32,
+    /// The server's answer, once there is one.
+    pub answer: Option<Outcome>,
+    pub client_waiting: bool,
+    pub replied: bool,
+    pub server_done: bool,
+}
+
+/// Per-user state.
+#[derive(Clone, Debug, Default)]
+pub struct User {
+    pub first_click: Option<SimTime>,
+    /// First clicks and retries sent (duplicates not counted).
+    pub attempts: u32,
+    pub in_flight: u32,
+    pub told_purchased: bool,
+    pub told_limit: bool,
+    pub told_sold_out: bool,
+    /// A retryable failure has been seen since the last attempt was sent.
+    pub pending_failure: bool,
+    pub retry_pending: bool,
+    pub last_backoff: SimDuration,
+    pub outcome: Option<UserOutcome>,
+    pub is_bot: bool,
+}
+
+/// The components of a variant with their stations.
+pub struct Tiers {
+    pub cdn: Option<Cdn>,
+    pub gateway: Station<SlabKey>,
+    pub bucket: Option<TokenBucket>,
+    pub redis_shard: Option<Station<SlabKey>>,
+    pub redis: RedisStock,
+    pub pool: Station<SlabKey>,
+    pub row_lock: Station<SlabKey>,
+    pub row: StockRow,
+}
+
+/// Random streams of a variant.
+pub struct Streams {
+    pub rtt: RngStream,
+    pub retry: RngStream,
+    pub cdn: RngStream,
+    pub gateway: RngStream,
+    pub redis_rtt: RngStream,
+    pub redis: RngStream,
+    pub statement: RngStream,
+    pub lock_hold: RngStream,
+}
+
+/// Everything counted during a run.
+#[derive(Debug, Default)]
+pub struct Tallies {
+    pub attempts: u64,
+    pub by_kind: [u64; 4],
+    pub outcomes: OutcomeCounts,
+    /// Answers that reached a client that had already timed out, by outcome.
+    pub late_answers: OutcomeCounts,
+    pub attempt_latency: DurationHistogram,
+    pub user_latency: DurationHistogram,
+    pub users: UserOutcomeCounts,
+    pub deadlock_victims: u64,
+    pub lock_timeouts: u64,
+    pub pool_timeouts: u64,
+    pub version_conflicts: u64,
+    pub leaked: u64,
+    pub budget_denied: u64,
+}
+
+/// A flash-sale variant being simulated.
+pub struct SaleModel<'a> {
+    pub setup: &'a SaleSetup,
+    pub variant: &'a SaleVariant,
+    pub population: &'a Population,
+    pub tiers: Tiers,
+    pub streams: Streams,
+    pub attempts: Slab<Attempt>,
+    pub users: Vec<User>,
+    pub tallies: Tallies,
+    pub budget: RetryBudget,
+    pub timeline: Timeline,
+    next_serial: u32,
+}
+
+impl<'a> SaleModel<'a> {
+    /// Builds the model and schedules the first click and the bots.
+    pub fn new(
+        setup: &'a SaleSetup,
+        variant: &'a SaleVariant,
+        population: &'a Population,
+        seed: u64,
+        ctx: &mut Context<Event>,
+    ) -> Self {
+        let humans = setup.traffic.users as usize;
+        let bots = setup.traffic.bots.as_ref().map_or(0, |b| b.users as usize);
+        let all = humans + bots;
+        let stock = setup.sale.stock as i64;
+        let db = &variant.db;
+        let tiers = Tiers {
+            cdn: variant.cdn.clone().map(|spec| Cdn::new(spec, all)),
+            gateway: Station::new(
+                variant.gateway.servers(),
+                Some(variant.gateway.queue_capacity as usize),
+            ),
+            bucket: variant.gateway.rate_limit.map(|(rate, size)| TokenBucket::new(rate, size)),
+            redis_shard: variant.redis.as_ref().map(|_| Station::new(1, None)),
+            redis: RedisStock::new(stock, all),
+            pool: Station::new(db.pool, None),
+            row_lock: Station::new(1, Some(db.max_lock_waiters as usize)),
+            row: StockRow::new(stock, all),
+        };
+        let s = |label: &str| rng::stream(seed, label);
+        let streams = Streams {
+            rtt: s("client/rtt"),
+            retry: s("client/retry"),
+            cdn: s("cdn/service"),
+            gateway: s("gateway/service"),
+            redis_rtt: s("redis/rtt"),
+            redis: s("redis/service"),
+            statement: s("db/statement"),
+            lock_hold: s("db/lock-hold"),
+        };
+        let mut users = vec![User::default(); all];
+        for user in &mut users[humans..] {
+            user.is_bot = true;
+        }
+        if !population.clicks.is_empty() {
+            ctx.at(population.clicks[0].time, Event::Click { index: 0 });
+        }
+        if let Some(b) = &setup.traffic.bots {
+            let start = (setup.sale.opens_at.as_nanos() as i64 + b.start_ns).max(0) as u64;
+            for bot in 0..b.users {
+                // Bots start together, a microsecond apart, in a fixed order.
+                let at = SimTime::from_nanos(start + bot as u64 * 1_000);
+                ctx.at(at, Event::Bot { user: humans as u32 + bot });
+            }
+        }
+        SaleModel {
+            setup,
+            variant,
+            population,
+            tiers,
+            streams,
+            attempts: Slab::new(),
+            users,
+            tallies: Tallies::default(),
+            budget: RetryBudget::default(),
+            timeline: Timeline::new(SimDuration::from_millis(100)),
+            next_serial: 0,
+        }
+    }
+
+    pub fn architecture(&self) -> SaleArchitecture {
+        self.variant.architecture
+    }
+
+    /// Sends a new attempt for `user` at `now`.
+    fn send(&mut self, now: SimTime, user: u32, kind: AttemptKind, ctx: &mut Context<Event>) {
+        let rtt = self.variant.client_rtt.sample(&mut self.streams.rtt);
+        let rtt_half = SimDuration::from_nanos(rtt.as_nanos() / 2);
+        let serial = self.next_serial;
+        self.next_serial = self.next_serial.wrapping_add(1);
+        let attempt = self.attempts.insert(Attempt {
+            user,
+            serial,
+            kind,
+            sent: now,
+            rtt_half,
+            gateway_since: None,
+            redis_since: now,
+            pool_since: None,
+            lock_since: None,
+            stage: Stage::Done,
+            redis_answer: None,
+            reserved_in_redis: false,
+            read_stock: 0,
+            read_version: 0,
+            read_user_orders: 0,
+            occ_tries: 0,
+            answer: None,
+            client_waiting: true,
+            replied: false,
+            server_done: false,
+        });
+        self.tallies.attempts += 1;
+        self.tallies.by_kind[kind as usize] += 1;
+        self.timeline.attempt(now);
+        let u = &mut self.users[user as usize];
+        u.in_flight += 1;
+        u.pending_failure = false;
+        if kind != AttemptKind::Duplicate {
+            u.attempts += 1;
+        }
+        if u.first_click.is_none() {
+            u.first_click = Some(now);
+            if kind != AttemptKind::Bot {
+                self.budget.first_attempts += 1;
+            }
+        }
+        ctx.after(self.setup.traffic.client.timeout, Event::Timeout { attempt, serial });
+        let first_hop = if self.tiers.cdn.is_some() { Hop::Edge } else { Hop::Gateway };
+        ctx.after(rtt_half, Event::Arrive { attempt, hop: first_hop });
+    }
+
+    fn on_click(&mut self, now: SimTime, index: u32, ctx: &mut Context<Event>) {
+        let clicks = &self.population.clicks;
+        let click = clicks[index as usize];
+        if let Some(next) = clicks.get(index as usize + 1) {
+            ctx.at(next.time, Event::Click { index: index + 1 });
+        }
+        let user = &self.users[click.user as usize];
+        // A user who already has an answer does not click again (duplicates are sent by the
+        // front end regardless, while the first is in flight).
+        if user.outcome.is_some() {
+            return;
+        }
+        let kind = match click.kind {
+            ClickKind::First => AttemptKind::First,
+            ClickKind::Duplicate => AttemptKind::Duplicate,
+        };
+        self.send(now, click.user, kind, ctx);
+    }
+
+    fn on_bot(&mut self, now: SimTime, user: u32, ctx: &mut Context<Event>) {
+        let bots = self.setup.traffic.bots.as_ref().expect("bot events only with bots");
+        if self.users[user as usize].outcome.is_some() {
+            return;
+        }
+        if let Some(stop) = bots.stop_ns
+            && now.as_nanos() as i64 >= self.setup.sale.opens_at.as_nanos() as i64 + stop
+        {
+            self.finish_user(now, user, UserOutcome::GaveUp);
+            return;
+        }
+        self.send(now, user, AttemptKind::Bot, ctx);
+        ctx.after(bots.interval, Event::Bot { user });
+    }
+
+    /// The server's answer is ready at the first tier: release the gateway worker if held, send
+    /// the answer back, and mark the server side done unless compensation follows.
+    pub(super) fn answer(
+        &mut self,
+        now: SimTime,
+        attempt: SlabKey,
+        outcome: Outcome,
+        ctx: &mut Context<Event>,
+    ) {
+        self.release_gateway(now, attempt, ctx);
+        let a = self.attempts.get_mut(attempt);
+        a.stage = Stage::Done;
+        a.answer = Some(outcome);
+        let rtt_half = a.rtt_half;
+        let compensate = a.reserved_in_redis && outcome != Outcome::Purchased;
+        ctx.after(rtt_half, Event::Reply { attempt });
+        if compensate {
+            self.start_compensation(now, attempt, ctx);
+        } else {
+            self.server_done(attempt);
+        }
+    }
+
+    /// The server side has finished with `attempt`; free it once the client is done too.
+    pub(super) fn server_done(&mut self, attempt: SlabKey) {
+        let a = self.attempts.get_mut(attempt);
+        a.server_done = true;
+        if a.replied {
+            self.attempts.remove(attempt);
+        }
+    }
+
+    /// Frees the gateway worker held by `attempt`, starting the next waiting request.
+    pub(super) fn release_gateway(
+        &mut self,
+        now: SimTime,
+        attempt: SlabKey,
+        ctx: &mut Context<Event>,
+    ) {
+        let Some(since) = self.attempts.get_mut(attempt).gateway_since.take() else { return };
+        if let Some(next) = self.tiers.gateway.depart(now, since) {
+            let service = self.variant.gateway.service.sample(&mut self.streams.gateway);
+            ctx.after(service, Event::Served { attempt: next.job, hop: Hop::Gateway });
+        }
+        self.timeline.level(now, &self.tiers);
+    }
+
+    /// The answer reaches the client.
+    fn on_reply(&mut self, now: SimTime, attempt: SlabKey, ctx: &mut Context<Event>) {
+        let a = self.attempts.get_mut(attempt);
+        a.replied = true;
+        let outcome = a.answer.expect("a reply carries an answer");
+        let (waiting, server_done) = (a.client_waiting, a.server_done);
+        a.client_waiting = false;
+        if waiting {
+            self.client_outcome(now, attempt, outcome, ctx);
+        } else {
+            self.tallies.late_answers.add(outcome);
+        }
+        if server_done {
+            self.attempts.remove(attempt);
+        }
+    }
+
+    fn on_timeout(
+        &mut self,
+        now: SimTime,
+        attempt: SlabKey,
+        serial: u32,
+        ctx: &mut Context<Event>,
+    ) {
+        let Some(a) = self.attempts.get_opt_mut(attempt) else { return };
+        if a.serial != serial || !a.client_waiting {
+            return;
+        }
+        a.client_waiting = false;
+        self.client_outcome(now, attempt, Outcome::TimedOut, ctx);
+    }
+
+    /// An attempt ends for its client with `outcome`.
+    fn client_outcome(
+        &mut self,
+        now: SimTime,
+        attempt: SlabKey,
+        outcome: Outcome,
+        ctx: &mut Context<Event>,
+    ) {
+        let a = self.attempts.get(attempt);
+        let (user, sent) = (a.user, a.sent);
+        self.tallies.outcomes.add(outcome);
+        self.tallies.attempt_latency.record(now - sent);
+        self.timeline.outcome(now, outcome);
+        let u = &mut self.users[user as usize];
+        u.in_flight -= 1;
+        match outcome {
+            Outcome::Purchased => u.told_purchased = true,
+            Outcome::LimitReached => u.told_limit = true,
+            Outcome::SoldOut => u.told_sold_out = true,
+            o if o.retryable() => u.pending_failure = true,
+            _ => {}
+        }
+        if u.outcome.is_some() {
+            return;
+        }
+        if u.told_purchased {
+            self.finish_user(now, user, UserOutcome::Purchased);
+        } else if u.told_limit {
+            self.finish_user(now, user, UserOutcome::LimitReached);
+        } else if u.told_sold_out {
+            self.finish_user(now, user, UserOutcome::SoldOut);
+        } else if u.in_flight == 0 && !u.retry_pending && !u.is_bot {
+            if outcome == Outcome::NotOpen {
+                self.countdown(now, user, ctx);
+            } else if u.pending_failure {
+                self.maybe_retry(now, user, ctx);
+            } else {
+                // Only answers that end nothing (e.g. deduped) came back and nothing is left.
+                self.finish_user(now, user, UserOutcome::GaveUp);
+            }
+        }
+    }
+
+    /// Told "not open yet": the page counts down to the opening by the server's clock and the
+    /// user clicks again a reaction time after it. This is not a retry: it uses no attempt and no
+    /// retry budget.
+    fn countdown(&mut self, now: SimTime, user: u32, ctx: &mut Context<Event>) {
+        let opens = self.setup.sale.opens_at;
+        let reaction = self
+            .setup
+            .traffic
+            .reaction
+            .as_ref()
+            .map_or(SimDuration::ZERO, |r| r.sample(&mut self.streams.retry));
+        let u = &mut self.users[user as usize];
+        u.retry_pending = true;
+        u.attempts = u.attempts.saturating_sub(1);
+        ctx.at(opens.max(now) + reaction, Event::Retry { user });
+    }
+
+    /// After a retryable failure with nothing else in flight: retry, or give up.
+    fn maybe_retry(&mut self, now: SimTime, user: u32, ctx: &mut Context<Event>) {
+        let client = &self.setup.traffic.client;
+        let u = &self.users[user as usize];
+        let patient = self
+            .population
+            .give_up_at
+            .as_ref()
+            .is_none_or(|deadlines| deadlines.get(user as usize).is_none_or(|d| now < *d));
+        let may = client.retry != crate::traffic::client::RetryPolicy::None
+            && u.attempts < client.max_attempts
+            && patient;
+        if !may {
+            self.finish_user(now, user, UserOutcome::GaveUp);
+            return;
+        }
+        let elapsed = (now - SimTime::ZERO).as_secs_f64();
+        if !self.budget.try_spend(client.budget, elapsed) {
+            self.tallies.budget_denied += 1;
+            self.finish_user(now, user, UserOutcome::GaveUp);
+            return;
+        }
+        let n = u.attempts;
+        let wait = client.backoff(n, u.last_backoff, &mut self.streams.retry);
+        let u = &mut self.users[user as usize];
+        u.last_backoff = wait;
+        u.retry_pending = true;
+        ctx.after(wait, Event::Retry { user });
+    }
+
+    fn on_retry(&mut self, now: SimTime, user: u32, ctx: &mut Context<Event>) {
+        let u = &mut self.users[user as usize];
+        u.retry_pending = false;
+        if u.outcome.is_some() {
+            return;
+        }
+        self.send(now, user, AttemptKind::Retry, ctx);
+    }
+
+    fn finish_user(&mut self, now: SimTime, user: u32, outcome: UserOutcome) {
+        let u = &mut self.users[user as usize];
+        if u.outcome.is_some() {
+            return;
+        }
+        u.outcome = Some(outcome);
+        if let Some(first) = u.first_click
+            && !u.is_bot
+        {
+            self.tallies.user_latency.record(now - first);
+        }
+    }
+
+    /// Closes the books at `end`: attempts still in flight and users still trying get their
+    /// terminal outcomes.
+    pub fn finish(mut self, end: SimTime) -> super::metrics::RunReport {
+        let mut open: Vec<SlabKey> = Vec::new();
+        self.attempts.for_each_key(|k| open.push(k));
+        for key in open {
+            let a = self.attempts.get_mut(key);
+            if a.client_waiting {
+                a.client_waiting = false;
+                let user = a.user;
+                self.tallies.outcomes.add(Outcome::InFlightAtEnd);
+                self.users[user as usize].in_flight -= 1;
+            }
+        }
+        for user in 0..self.users.len() {
+            if self.users[user].outcome.is_none() {
+                self.finish_user(end, user as u32, UserOutcome::StillTrying);
+            }
+        }
+        for u in &self.users {
+            if let (Some(outcome), false) = (u.outcome, u.is_bot) {
+                self.tallies.users.add(outcome);
+            }
+        }
+        super::metrics::RunReport::new(self, end)
+    }
+}
+
+impl Model for SaleModel<'_> {
+    type Event = Event;
+
+    #[inline]
+    fn handle(&mut self, now: SimTime, event: Event, ctx: &mut Context<Event>) {
+        match event {
+            Event::Click { index } => self.on_click(now, index, ctx),
+            Event::Retry { user } => self.on_retry(now, user, ctx),
+            Event::Bot { user } => self.on_bot(now, user, ctx),
+            Event::Timeout { attempt, serial } => self.on_timeout(now, attempt, serial, ctx),
+            Event::Reply { attempt } => self.on_reply(now, attempt, ctx),
+            Event::Arrive { attempt, hop } => self.on_arrive(now, attempt, hop, ctx),
+            Event::Served { attempt, hop } => self.on_served(now, attempt, hop, ctx),
+            Event::WaitTimeout { attempt, hop, ticket } => {
+                self.on_wait_timeout(now, attempt, hop, ticket, ctx)
+            }
+        }
+    }
+}

@@ -1,0 +1,171 @@
+//! Terminal outcomes: every attempt ends in exactly one, every user in exactly one.
+//!
+//! An attempt's outcome is what its client saw: the server's answer if it arrived before the
+//! client's timeout, else `timed_out` (the server may still finish the work; its late answer is
+//! counted apart, in `late_answers`). A user's outcome is what they were last told, or that they
+//! gave up. The counts add up to the attempts and users — checked at the end of every run.
+
+use serde::Serialize;
+
+/// How one attempt ended, from the client's side.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// Told the purchase succeeded.
+    Purchased,
+    /// Told the item is sold out.
+    SoldOut,
+    /// Told they already hold their limit.
+    LimitReached,
+    /// Dropped at the edge as a repeat of a request still in flight.
+    Deduped,
+    /// Rejected by the gateway's rate limit.
+    RateLimited,
+    /// The gateway's queue was full.
+    Shed,
+    /// Arrived before the sale opened.
+    NotOpen,
+    /// A downstream step failed (pool or lock wait timeout, deadlock victim, version conflicts):
+    /// shown the waiting page.
+    Failed,
+    /// No answer within the client's timeout.
+    TimedOut,
+    /// Still in flight when the run ended (only with a horizon that cuts the sale short).
+    InFlightAtEnd,
+}
+
+impl Outcome {
+    pub const ALL: [Outcome; 10] = [
+        Outcome::Purchased,
+        Outcome::SoldOut,
+        Outcome::LimitReached,
+        Outcome::Deduped,
+        Outcome::RateLimited,
+        Outcome::Shed,
+        Outcome::NotOpen,
+        Outcome::Failed,
+        Outcome::TimedOut,
+        Outcome::InFlightAtEnd,
+    ];
+
+    pub fn index(self) -> usize {
+        self as usize
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Outcome::Purchased => "purchased",
+            Outcome::SoldOut => "sold_out",
+            Outcome::LimitReached => "limit_reached",
+            Outcome::Deduped => "deduped",
+            Outcome::RateLimited => "rate_limited",
+            Outcome::Shed => "shed",
+            Outcome::NotOpen => "not_open",
+            Outcome::Failed => "failed",
+            Outcome::TimedOut => "timed_out",
+            Outcome::InFlightAtEnd => "in_flight_at_end",
+        }
+    }
+
+    /// Whether a client may try again after this outcome.
+    pub fn retryable(self) -> bool {
+        matches!(
+            self,
+            Outcome::RateLimited
+                | Outcome::Shed
+                | Outcome::NotOpen
+                | Outcome::Failed
+                | Outcome::TimedOut
+        )
+    }
+}
+
+/// How one user's sale ended, from their side.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UserOutcome {
+    /// Told at least once that a purchase succeeded.
+    Purchased,
+    /// Told they already hold their limit (and never told "purchased").
+    LimitReached,
+    /// Told the item is sold out.
+    SoldOut,
+    /// Stopped trying: out of attempts, patience or retry budget.
+    GaveUp,
+    /// Still trying when the run ended.
+    StillTrying,
+}
+
+impl UserOutcome {
+    pub const ALL: [UserOutcome; 5] = [
+        UserOutcome::Purchased,
+        UserOutcome::LimitReached,
+        UserOutcome::SoldOut,
+        UserOutcome::GaveUp,
+        UserOutcome::StillTrying,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            UserOutcome::Purchased => "purchased",
+            UserOutcome::LimitReached => "limit_reached",
+            UserOutcome::SoldOut => "sold_out",
+            UserOutcome::GaveUp => "gave_up",
+            UserOutcome::StillTrying => "still_trying",
+        }
+    }
+}
+
+/// Counts per outcome, serialised as a map from outcome name to count, in a fixed order.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct OutcomeCounts(pub [u64; 10]);
+
+impl OutcomeCounts {
+    pub fn add(&mut self, outcome: Outcome) {
+        self.0[outcome.index()] += 1;
+    }
+    pub fn get(&self, outcome: Outcome) -> u64 {
+        self.0[outcome.index()]
+    }
+    pub fn total(&self) -> u64 {
+        self.0.iter().sum()
+    }
+}
+
+impl Serialize for OutcomeCounts {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = serializer.serialize_map(Some(Outcome::ALL.len()))?;
+        for outcome in Outcome::ALL {
+            map.serialize_entry(outcome.name(), &self.get(outcome))?;
+        }
+        map.end()
+    }
+}
+
+/// Counts per user outcome, serialised like [`OutcomeCounts`].
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct UserOutcomeCounts(pub [u64; 5]);
+
+impl UserOutcomeCounts {
+    pub fn add(&mut self, outcome: UserOutcome) {
+        self.0[outcome as usize] += 1;
+    }
+    pub fn get(&self, outcome: UserOutcome) -> u64 {
+        self.0[outcome as usize]
+    }
+    pub fn total(&self) -> u64 {
+        self.0.iter().sum()
+    }
+}
+
+impl Serialize for UserOutcomeCounts {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = serializer.serialize_map(Some(UserOutcome::ALL.len()))?;
+        for outcome in UserOutcome::ALL {
+            map.serialize_entry(outcome.name(), &self.get(outcome))?;
+        }
+        map.end()
+    }
+}

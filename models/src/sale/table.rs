@@ -1,0 +1,84 @@
+//! The side-by-side comparison table of flash-sale variants: one column per variant.
+
+use sim::table::{TextTable, human_count, human_secs};
+
+use crate::summary::VariantSummary;
+
+fn rate(r: f64) -> String {
+    format!("{:.2}%", r * 100.0)
+}
+
+fn opt<T>(value: Option<T>, show: impl Fn(T) -> String) -> String {
+    value.map_or_else(|| "-".to_string(), show)
+}
+
+/// Renders the comparison of every flash-sale variant in `variants`.
+pub fn comparison(variants: &[VariantSummary]) -> String {
+    let sale: Vec<&VariantSummary> = variants.iter().filter(|v| v.metrics.is_some()).collect();
+    let mut header = vec!["metric".to_string()];
+    header.extend(sale.iter().map(|v| v.name.clone()));
+    let mut t = TextTable::new(header);
+    let row = |t: &mut TextTable, name: &str, cell: &dyn Fn(&VariantSummary) -> String| {
+        let mut cells = vec![name.to_string()];
+        cells.extend(sale.iter().map(|v| cell(v)));
+        t.row(cells);
+    };
+    let m = |v: &VariantSummary| v.metrics.clone().expect("sale variant");
+    row(&mut t, "architecture", &|v| v.architecture.to_string());
+    row(&mut t, "attempts", &|v| human_count(m(v).attempts as f64));
+    row(&mut t, "amplification (attempts/user)", &|v| format!("{:.2}", m(v).amplification));
+    row(&mut t, "confirmed", &|v| human_count(m(v).confirmed as f64));
+    row(&mut t, "sold (committed)", &|v| human_count(m(v).sold as f64));
+    row(&mut t, "oversold", &|v| m(v).oversold.to_string());
+    row(&mut t, "undersold", &|v| m(v).undersold.to_string());
+    row(&mut t, "limit violations", &|v| m(v).limit_violations.to_string());
+    row(&mut t, "user success rate", &|v| rate(m(v).user_success_rate));
+    row(&mut t, "order success rate", &|v| opt(m(v).order_success_rate, rate));
+    row(&mut t, "time to sell-out", &|v| opt(m(v).time_to_sell_out_s, human_secs));
+    row(&mut t, "user latency p50", &|v| human_secs(m(v).user_latency.p50_s));
+    row(&mut t, "user latency p99", &|v| human_secs(m(v).user_latency.p99_s));
+    row(&mut t, "attempt latency p99", &|v| human_secs(m(v).attempt_latency.p99_s));
+    for (label, key) in [
+        ("purchased", "purchased"),
+        ("sold out", "sold_out"),
+        ("limit reached", "limit_reached"),
+        ("deduped", "deduped"),
+        ("rate limited", "rate_limited"),
+        ("shed", "shed"),
+        ("not open", "not_open"),
+        ("failed (waiting page)", "failed"),
+        ("timed out", "timed_out"),
+    ] {
+        row(&mut t, &format!("attempts {label}"), &|v| {
+            let outcomes = serde_json::to_value(&m(v).outcomes).expect("counts serialise");
+            human_count(outcomes[key].as_u64().unwrap_or(0) as f64)
+        });
+    }
+    row(&mut t, "gateway utilisation", &|v| station_util(v, "gateway"));
+    row(&mut t, "gateway peak queue", &|v| station_peak(v, "gateway"));
+    row(&mut t, "redis hot shard utilisation", &|v| station_util(v, "redis_hot_shard"));
+    row(&mut t, "db pool utilisation", &|v| station_util(v, "db_pool"));
+    row(&mut t, "row lock peak waiters", &|v| station_peak(v, "stock_row_lock"));
+    row(&mut t, "redis peak memory", &|v| {
+        opt(m(v).redis_peak_memory_bytes, |b| format!("{:.1} MB", b / 1e6))
+    });
+    row(&mut t, "cost", &|v| format!("${:.2}", m(v).cost.total_usd));
+    row(&mut t, "cost per item sold", &|v| {
+        opt(m(v).cost.per_item_sold_usd, |c| format!("${c:.4}"))
+    });
+    t.render()
+}
+
+fn station_util(v: &VariantSummary, name: &str) -> String {
+    v.stations
+        .iter()
+        .find(|s| s.name == name)
+        .map_or("-".into(), |s| format!("{:.1}%", s.report.utilization * 100.0))
+}
+
+fn station_peak(v: &VariantSummary, name: &str) -> String {
+    v.stations
+        .iter()
+        .find(|s| s.name == name)
+        .map_or("-".into(), |s| s.report.peak_queue_len.to_string())
+}
