@@ -170,6 +170,9 @@ pub struct SaleMetrics {
     pub stock: u64,
     pub users: u64,
     pub bots: u64,
+    /// Digest of the exogenous clicks this variant consumed: equal across variants means they
+    /// saw the same traffic (common random numbers).
+    pub traffic_digest: String,
     pub attempts: u64,
     pub attempts_by_kind: AttemptsByKind,
     pub outcomes: OutcomeCounts,
@@ -254,6 +257,7 @@ pub fn variant_summary(
         stock,
         users: report.humans,
         bots: report.bots,
+        traffic_digest: format!("{:016x}", t.traffic_digest),
         attempts: t.attempts,
         attempts_by_kind: AttemptsByKind {
             first: t.by_kind[AttemptKind::First as usize],

@@ -174,6 +174,19 @@ pub struct Tallies {
     pub version_conflicts: u64,
     pub leaked: u64,
     pub budget_denied: u64,
+    /// FNV-1a over every exogenous click consumed (time, user): equal across variants that saw
+    /// the same traffic.
+    pub traffic_digest: u64,
+}
+
+/// Folds one click into a running FNV-1a digest.
+fn digest(state: u64, time_ns: u64, user: u32) -> u64 {
+    let state = if state == 0 { 0xcbf2_9ce4_8422_2325 } else { state };
+    time_ns
+        .to_le_bytes()
+        .iter()
+        .chain(user.to_le_bytes().iter())
+        .fold(state, |h, b| (h ^ *b as u64).wrapping_mul(0x0000_0100_0000_01b3))
 }
 
 /// A flash-sale variant being simulated.
@@ -314,15 +327,13 @@ impl<'a> SaleModel<'a> {
     fn on_click(&mut self, now: SimTime, index: u32, ctx: &mut Context<Event>) {
         let clicks = &self.population.clicks;
         let click = clicks[index as usize];
+        self.tallies.traffic_digest =
+            digest(self.tallies.traffic_digest, click.time.as_nanos(), click.user);
         if let Some(next) = clicks.get(index as usize + 1) {
             ctx.at(next.time, Event::Click { index: index + 1 });
         }
-        let user = &self.users[click.user as usize];
-        // A user who already has an answer does not click again (duplicates are sent by the
-        // front end regardless, while the first is in flight).
-        if user.outcome.is_some() {
-            return;
-        }
+        // Duplicate clicks were clicked already: a front end that fails to de-duplicate sends
+        // them whatever the first click's answer.
         let kind = match click.kind {
             ClickKind::First => AttemptKind::First,
             ClickKind::Duplicate => AttemptKind::Duplicate,

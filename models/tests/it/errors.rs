@@ -298,3 +298,23 @@ fn a_type_error_and_an_unknown_key_are_reported_together() {
     assert!(stderr.contains("`variant[0].station[0].servers` invalid type"), "{stderr}");
     assert!(!stderr.contains("missing field"), "a consequence of setting a key aside: {stderr}");
 }
+
+/// Bad traffic parameters name the key and the value, with exit 2.
+#[test]
+fn bad_traffic_parameters_are_named() {
+    let edu = std::fs::read_to_string(workspace().join("scenarios/edu-live-class.toml")).unwrap();
+    let shares = edu.replace("share = 0.127", "share = 0.2");
+    assert_rejected(
+        "shares.toml",
+        &shares,
+        "profile = {",
+        "traffic.profile.windows",
+        "shares must add up to 1 (got 1.073)",
+    );
+    let users = edu.replace("users = 300_000", "users = -5");
+    assert_rejected("users.toml", &users, "users = -5", "traffic.users", "(got -5)");
+    let trace = "[sale]\nstock = 1\n[traffic]\nusers = 10\n\
+        profile = { kind = \"trace\", file = \"missing.csv\", format = \"counts\" }\n\
+        [[variant]]\nname = \"v\"\narchitecture = \"naive_db\"\n";
+    assert_rejected("trace.toml", trace, "missing.csv", "traffic.profile.file", "cannot read");
+}

@@ -5,5 +5,7 @@ mod cli;
 mod determinism;
 mod errors;
 mod hand;
+mod mechanisms;
 mod support;
 mod theory;
+mod traffic;

@@ -1,0 +1,159 @@
+//! Generated traffic against its profile: a χ² goodness-of-fit test (statrs quantiles), and
+//! over-dispersion of per-100 ms counts for bursty profiles.
+
+use std::path::Path;
+
+use models::traffic::profile::Profile;
+use models::traffic::{ClickKind, Population, Traffic};
+use sim::SimTime;
+use statrs::distribution::{ChiSquared, ContinuousCDF};
+
+/// Validated traffic from a `[traffic]` table body.
+fn traffic(body: &str) -> Traffic {
+    let text = format!(
+        "[sale]\nstock = 10\nopens_at = \"60s\"\n[traffic]\n{body}\n\
+         [[variant]]\nname = \"v\"\narchitecture = \"naive_db\"\n"
+    );
+    let scn = models::scenario::from_text(Path::new("traffic.toml"), &text, &[])
+        .unwrap_or_else(|e| panic!("{e}"));
+    scn.sale.unwrap().traffic
+}
+
+const OPENS: SimTime = SimTime::from_nanos(60_000_000_000);
+
+fn first_click_offsets_s(pop: &Population) -> Vec<f64> {
+    pop.clicks
+        .iter()
+        .filter(|c| c.kind == ClickKind::First)
+        .map(|c| (c.time.as_nanos() as f64 - OPENS.as_nanos() as f64) * 1e-9)
+        .collect()
+}
+
+/// Pearson's χ² of `offsets` against `profile` over equal-width bins of [lo, hi]; returns the
+/// statistic and the 99.9% critical value.
+fn chi_square(offsets: &[f64], profile: &Profile, lo: f64, hi: f64, bins: usize) -> (f64, f64) {
+    let width = (hi - lo) / bins as f64;
+    let mut observed = vec![0f64; bins];
+    for x in offsets {
+        let i = (((x - lo) / width).floor() as isize).clamp(0, bins as isize - 1) as usize;
+        observed[i] += 1.0;
+    }
+    let n = offsets.len() as f64;
+    let mut stat = 0.0;
+    let mut used = 0;
+    for (i, obs) in observed.iter().enumerate() {
+        let a = if i == 0 { f64::NEG_INFINITY } else { lo + i as f64 * width };
+        let b = if i == bins - 1 { f64::INFINITY } else { lo + (i + 1) as f64 * width };
+        let expected = n * (profile.cdf(b) - profile.cdf(a));
+        if expected >= 5.0 {
+            stat += (obs - expected).powi(2) / expected;
+            used += 1;
+        }
+    }
+    let critical = ChiSquared::new((used - 1) as f64).unwrap().inverse_cdf(0.999);
+    (stat, critical)
+}
+
+const WINDOWS: &str = r#"users = 200_000
+profile = { kind = "windows", windows = [
+  { from = "-5s", until = "-1.8s", share = 0.300 },
+  { from = "-1.8s", until = "0s", share = 0.573 },
+  { from = "0s", until = "10s", share = 0.127 },
+] }"#;
+
+const BURSTS: &str = r#"users = 200_000
+profile = { kind = "bursts", bursts = [
+  { at = "0s", spread = "300ms", share = 0.6 },
+  { at = "-2s", spread = "1s", share = 0.3, shape = "uniform" },
+  { at = "0s", spread = "2s", share = 0.1, shape = "exponential" },
+] }"#;
+
+#[test]
+fn click_times_fit_the_windows_profile() {
+    let t = traffic(WINDOWS);
+    let pop = t.generate(7, OPENS);
+    let (stat, critical) = chi_square(&first_click_offsets_s(&pop), &t.profile, -5.0, 10.0, 150);
+    assert!(stat < critical, "χ² {stat:.1} ≥ {critical:.1}");
+}
+
+#[test]
+fn click_times_fit_a_burst_mixture() {
+    let t = traffic(BURSTS);
+    let pop = t.generate(7, OPENS);
+    let (stat, critical) = chi_square(&first_click_offsets_s(&pop), &t.profile, -4.0, 6.0, 100);
+    assert!(stat < critical, "χ² {stat:.1} ≥ {critical:.1}");
+}
+
+#[test]
+fn the_fit_test_rejects_the_wrong_profile() {
+    // The same clicks judged against the other profile must fail: the test can fail.
+    let windows = traffic(WINDOWS);
+    let bursts = traffic(BURSTS);
+    let pop = windows.generate(7, OPENS);
+    let (stat, critical) =
+        chi_square(&first_click_offsets_s(&pop), &bursts.profile, -5.0, 10.0, 150);
+    assert!(stat > 10.0 * critical, "χ² {stat:.1} should far exceed {critical:.1}");
+}
+
+/// Index of dispersion (variance ÷ mean) of click counts per 100 ms over [from, until) s.
+fn dispersion(pop: &Population, from: f64, until: f64) -> f64 {
+    let bins = ((until - from) / 0.1).round() as usize;
+    let mut counts = vec![0f64; bins];
+    for x in first_click_offsets_s(pop) {
+        if x >= from && x < until {
+            counts[((x - from) / 0.1) as usize] += 1.0;
+        }
+    }
+    let mean = counts.iter().sum::<f64>() / bins as f64;
+    let var = counts.iter().map(|c| (c - mean).powi(2)).sum::<f64>() / (bins - 1) as f64;
+    var / mean
+}
+
+#[test]
+fn bursty_profiles_are_over_dispersed_and_a_flat_one_is_not() {
+    let bursty = traffic(WINDOWS).generate(3, OPENS);
+    let d = dispersion(&bursty, -5.0, 10.0);
+    assert!(d > 50.0, "index of dispersion {d:.1} for the case-study profile");
+    let mixture = traffic(BURSTS).generate(3, OPENS);
+    assert!(dispersion(&mixture, -4.0, 6.0) > 50.0);
+    // One uniform window: counts are multinomial, dispersion ≈ 1.
+    let flat = traffic(
+        r#"users = 100_000
+profile = { kind = "windows", windows = [{ from = "0s", until = "10s", share = 1.0 }] }"#,
+    )
+    .generate(3, OPENS);
+    let d = dispersion(&flat, 0.0, 10.0);
+    assert!((0.7..1.3).contains(&d), "flat profile dispersion {d:.2}");
+}
+
+#[test]
+fn duplicate_clicks_reach_the_configured_share() {
+    let t = traffic(&format!(
+        "{WINDOWS}\nduplicates = {{ share = 0.35, extra_clicks = 2.0, gap = {{ kind = \"constant\", value = \"100ms\" }} }}"
+    ));
+    let pop = t.generate(11, OPENS);
+    let duplicates = pop.clicks.iter().filter(|c| c.kind == ClickKind::Duplicate).count() as f64;
+    let share = duplicates / pop.clicks.len() as f64;
+    // 0.35 × 2 = 0.7 repeats per user: 0.7 / 1.7 ≈ 41% of clicks.
+    assert!((share - 0.7 / 1.7).abs() < 0.01, "repeat share {share:.3}");
+}
+
+#[test]
+fn a_csv_trace_is_replayed_in_shape() {
+    let dir = std::env::temp_dir().join(format!("flashsim-trace-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("counts.csv"), "start_s,count\n-1,100\n0,300\n1,0\n2,100\n").unwrap();
+    let text = "[sale]\nstock = 10\nopens_at = \"60s\"\n[traffic]\nusers = 50_000\n\
+        profile = { kind = \"trace\", file = \"counts.csv\", format = \"counts\", interval = \"1s\" }\n\
+        [[variant]]\nname = \"v\"\narchitecture = \"naive_db\"\n";
+    let scn = models::scenario::from_text(&dir.join("s.toml"), text, &[])
+        .unwrap_or_else(|e| panic!("{e}"));
+    let pop = scn.sale.unwrap().traffic.generate(1, OPENS);
+    let offsets = first_click_offsets_s(&pop);
+    let share = |a: f64, b: f64| {
+        offsets.iter().filter(|x| **x >= a && **x < b).count() as f64 / offsets.len() as f64
+    };
+    assert!((share(0.0, 1.0) - 0.6).abs() < 0.01);
+    assert_eq!(share(1.0, 2.0), 0.0, "an empty interval gets no clicks");
+    std::fs::remove_dir_all(dir).unwrap();
+}
