@@ -117,7 +117,7 @@ proptest! {
             "[[variant]]\nname = \"v\"\narchitecture = \"three_tier_redis\"\n[variant.db]\npool = {pool}\nguard = \"{guard}\"\n"
         );
         let scn = sale(users, stock, "duplicates = { share = 0.4, extra_clicks = 2.0, gap = { kind = \"exponential\", mean = \"50ms\" } }", &variants);
-        let s = run_scenario(&scn, Some(seed)).map_err(|e| TestCaseError::fail(e))?;
+        let s = run_scenario(&scn, Some(seed)).map_err(TestCaseError::fail)?;
         let m = metrics(&s, "v");
         prop_assert_eq!(m.oversold, 0);
         prop_assert_eq!(m.limit_violations, 0);
