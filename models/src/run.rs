@@ -4,10 +4,12 @@
 //! variant runs (common random numbers). Each variant also leaves a timeline, written next to the
 //! summary as `timeline.csv` (one block of rows per variant).
 
+use rayon::prelude::*;
+
 use crate::network;
 use crate::sale;
 use crate::scenario::{Scenario, Variant};
-use crate::summary::{EngineFacts, Summary};
+use crate::summary::{EngineFacts, Summary, VariantSummary};
 
 /// A run's results: the summary and the per-interval timeline CSV (empty without sale variants).
 pub struct RunResults {
@@ -25,25 +27,33 @@ pub fn run_with_timeline(scenario: &Scenario, seed: Option<u64>) -> Result<RunRe
     let seed = seed.unwrap_or(scenario.run.seed);
     let population =
         scenario.sale.as_ref().map(|setup| setup.traffic.generate(seed, setup.sale.opens_at));
-    let mut variants = Vec::new();
-    let mut timeline_csv = String::new();
-    for variant in &scenario.variants {
-        let summary = match variant {
-            Variant::Network(net) => network::simulate(net, &scenario.run, seed)?,
+    // Variants are independent runs on shared, read-only traffic: run them in parallel, and
+    // collect in file order so the output is the same whatever the thread count.
+    let results: Vec<Result<(VariantSummary, String), String>> = scenario
+        .variants
+        .par_iter()
+        .map(|variant| match variant {
+            Variant::Network(net) => {
+                network::simulate(net, &scenario.run, seed).map(|s| (s, String::new()))
+            }
             Variant::Sale(v) => {
                 let setup = scenario.sale.as_ref().expect("validation requires [sale]");
                 let population = population.as_ref().expect("generated with the sale");
-                let (summary, csv) = sale::simulate(setup, v, population, &scenario.run, seed)?;
-                // One header for the whole file.
-                let body = if timeline_csv.is_empty() {
-                    &csv[..]
-                } else {
-                    csv.split_once('\n').map_or("", |(_, b)| b)
-                };
-                timeline_csv.push_str(body);
-                summary
+                sale::simulate(setup, v, population, &scenario.run, seed)
             }
+        })
+        .collect();
+    let mut variants = Vec::new();
+    let mut timeline_csv = String::new();
+    for result in results {
+        let (summary, csv) = result?;
+        // One header for the whole file.
+        let body = if timeline_csv.is_empty() {
+            &csv[..]
+        } else {
+            csv.split_once('\n').map_or("", |(_, b)| b)
         };
+        timeline_csv.push_str(body);
         variants.push(summary);
     }
     let summary = Summary {

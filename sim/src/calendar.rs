@@ -24,6 +24,9 @@ use crate::time::SimTime;
 /// differing from it is bit `b - 1`.
 const BUCKETS: usize = 65;
 
+/// Largest bucket capacity kept after the bucket is emptied.
+const RETAINED_CAPACITY: usize = 1 << 12;
+
 /// A pending event with its time.
 struct Entry<E> {
     time: u64,
@@ -139,8 +142,11 @@ impl<E> Calendar<E> {
         for entry in moving.drain(..) {
             self.put(entry);
         }
-        // Give the emptied vector back so its capacity is reused.
-        self.buckets[source] = moving;
+        // Give the emptied vector back so its capacity is reused — unless it is large: every
+        // bucket keeping its own peak capacity would hold several times the pending events.
+        if moving.capacity() <= RETAINED_CAPACITY {
+            self.buckets[source] = moving;
+        }
     }
 }
 

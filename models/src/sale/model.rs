@@ -45,8 +45,8 @@ pub enum Event {
     Retry { user: u32 },
     /// A bot fires its next request.
     Bot { user: u32 },
-    /// A client's timeout for one attempt.
-    Timeout { attempt: SlabKey, serial: u32 },
+    /// The earliest pending client timeout is due.
+    TimeoutsDue,
     /// A request reaches `hop`.
     Arrive { attempt: SlabKey, hop: Hop },
     /// `hop` finishes its work on a request.
@@ -202,6 +202,10 @@ pub struct SaleModel<'a> {
     pub budget: RetryBudget,
     pub timeline: Timeline,
     next_serial: u32,
+    /// Client deadlines `(when, attempt, serial)`, in sending order.
+    timeouts: std::collections::VecDeque<(SimTime, SlabKey, u32)>,
+    /// Whether a `TimeoutsDue` event is pending.
+    timeout_armed: bool,
 }
 
 impl<'a> SaleModel<'a> {
@@ -269,6 +273,8 @@ impl<'a> SaleModel<'a> {
             budget: RetryBudget::default(),
             timeline: Timeline::new(SimDuration::from_millis(100)),
             next_serial: 0,
+            timeouts: std::collections::VecDeque::new(),
+            timeout_armed: false,
         }
     }
 
@@ -319,7 +325,15 @@ impl<'a> SaleModel<'a> {
                 self.budget.first_attempts += 1;
             }
         }
-        ctx.after(self.setup.traffic.client.timeout, Event::Timeout { attempt, serial });
+        // Every attempt has the same timeout, so deadlines come in sending order: a FIFO holds
+        // them, and one calendar event at a time wakes the earliest. Attempts answered before
+        // their deadline are dropped from the FIFO without ever reaching the calendar.
+        let deadline = now + self.setup.traffic.client.timeout;
+        self.timeouts.push_back((deadline, attempt, serial));
+        if !self.timeout_armed {
+            self.timeout_armed = true;
+            ctx.at(deadline, Event::TimeoutsDue);
+        }
         let first_hop = if self.tiers.cdn.is_some() { Hop::Edge } else { Hop::Gateway };
         ctx.after(rtt_half, Event::Arrive { attempt, hop: first_hop });
     }
@@ -420,19 +434,27 @@ impl<'a> SaleModel<'a> {
         }
     }
 
-    fn on_timeout(
-        &mut self,
-        now: SimTime,
-        attempt: SlabKey,
-        serial: u32,
-        ctx: &mut Context<Event>,
-    ) {
-        let Some(a) = self.attempts.get_opt_mut(attempt) else { return };
-        if a.serial != serial || !a.client_waiting {
-            return;
+    /// Times out every attempt whose deadline has come, then arms the next live deadline.
+    fn on_timeouts_due(&mut self, now: SimTime, ctx: &mut Context<Event>) {
+        self.timeout_armed = false;
+        while let Some(&(deadline, attempt, serial)) = self.timeouts.front() {
+            let live = self
+                .attempts
+                .get_opt_mut(attempt)
+                .is_some_and(|a| a.serial == serial && a.client_waiting);
+            if !live {
+                self.timeouts.pop_front();
+                continue;
+            }
+            if deadline > now {
+                self.timeout_armed = true;
+                ctx.at(deadline, Event::TimeoutsDue);
+                return;
+            }
+            self.timeouts.pop_front();
+            self.attempts.get_mut(attempt).client_waiting = false;
+            self.client_outcome(now, attempt, Outcome::TimedOut, ctx);
         }
-        a.client_waiting = false;
-        self.client_outcome(now, attempt, Outcome::TimedOut, ctx);
     }
 
     /// An attempt ends for its client with `outcome`.
@@ -584,7 +606,7 @@ impl Model for SaleModel<'_> {
             Event::Click { index } => self.on_click(now, index, ctx),
             Event::Retry { user } => self.on_retry(now, user, ctx),
             Event::Bot { user } => self.on_bot(now, user, ctx),
-            Event::Timeout { attempt, serial } => self.on_timeout(now, attempt, serial, ctx),
+            Event::TimeoutsDue => self.on_timeouts_due(now, ctx),
             Event::Reply { attempt } => self.on_reply(now, attempt, ctx),
             Event::Arrive { attempt, hop } => self.on_arrive(now, attempt, hop, ctx),
             Event::Served { attempt, hop } => self.on_served(now, attempt, hop, ctx),
