@@ -79,3 +79,28 @@ fn variants_share_traffic_through_named_streams() {
     assert_eq!(a.arrivals, b.arrivals, "both variants see the same arrivals");
     assert!(b.mean_wait_s < a.mean_wait_s, "the faster server waits less");
 }
+
+#[test]
+fn sale_output_is_byte_identical_whatever_the_thread_count() {
+    let run = |threads: &str, dir: &Path| {
+        let out = Command::new(env!("CARGO_BIN_EXE_flashsim"))
+            .current_dir(workspace())
+            .env("RAYON_NUM_THREADS", threads)
+            .args(["run", "scenarios/edu-live-class.toml", "--format", "json"])
+            .args(["--set", "traffic.users=20000", "--set", "sale.stock=200", "--out"])
+            .arg(dir)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let read = |name: &str| std::fs::read(dir.join(name)).unwrap();
+        (read("summary.json"), read("timeline.csv"))
+    };
+    let (a, b) = (temp_dir("threads-1"), temp_dir("threads-2"));
+    let one = run("1", &a);
+    let two = run("2", &b);
+    assert!(one == two, "1 thread and 2 threads differ");
+    assert!(one.1.starts_with(b"variant,t_s,attempts,purchased"));
+    for dir in [a, b] {
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}
