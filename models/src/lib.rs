@@ -22,7 +22,7 @@ use sim::config::{ConfigErrors, Override};
 pub use scenario::{Scenario, load};
 
 /// The scenario a bare `flashsim` (and `cargo run --release`) runs.
-pub const DEFAULT_SCENARIO: &str = "scenarios/default.toml";
+pub const DEFAULT_SCENARIO: &str = "scenarios/edu-live-class.toml";
 
 /// The catalogue of models the `flashsim` binary is built with.
 pub struct Flashsim;

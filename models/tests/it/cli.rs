@@ -13,11 +13,19 @@ fn bare_invocation_runs_the_default_scenario() {
     let out = Command::new(env!("CARGO_BIN_EXE_flashsim")).current_dir(&dir).output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert!(stdout.contains("scenario default") && stdout.contains("gateway"), "{stdout}");
+    assert!(stdout.contains("scenario edu-live-class") && stdout.contains("oversold"), "{stdout}");
+    let out_dir = dir.join("output/edu-live-class");
     let summary: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(dir.join("output/default/summary.json")).unwrap())
-            .unwrap();
-    assert_eq!(summary["scenario"], "default");
+        serde_json::from_slice(&std::fs::read(out_dir.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["scenario"], "edu-live-class");
+    for variant in summary["variants"].as_array().unwrap() {
+        let m = &variant["metrics"];
+        let outcomes: u64 =
+            m["outcomes"].as_object().unwrap().values().map(|v| v.as_u64().unwrap()).sum();
+        assert_eq!(outcomes, m["attempts"].as_u64().unwrap(), "outcomes add up to attempts");
+    }
+    let timeline = std::fs::read_to_string(out_dir.join("timeline.csv")).unwrap();
+    assert!(timeline.lines().count() > 100);
     assert!(summary["engine"]["events"].as_u64().unwrap() > 0);
     let station = &summary["variants"][0]["stations"][0];
     for key in [
@@ -40,8 +48,7 @@ fn bare_invocation_runs_the_default_scenario() {
         assert!(!station[key].is_null(), "summary station lacks `{key}`");
     }
     let perf: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(dir.join("output/default/perf.json")).unwrap())
-            .unwrap();
+        serde_json::from_slice(&std::fs::read(out_dir.join("perf.json")).unwrap()).unwrap();
     assert!(perf["events_per_s"].as_f64().unwrap() > 0.0);
     assert!(summary.get("wall_s").is_none() && summary["engine"].get("wall_s").is_none());
     std::fs::remove_dir_all(dir).unwrap();

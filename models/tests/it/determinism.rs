@@ -11,7 +11,7 @@ use crate::support::workspace;
 fn run_cli(out: &Path, extra: &[&str]) -> Vec<u8> {
     let status = Command::new(env!("CARGO_BIN_EXE_flashsim"))
         .current_dir(workspace())
-        .args(["run", "scenarios/default.toml", "--format", "json", "--out"])
+        .args(["run", "scenarios/checkout-network.toml", "--format", "json", "--out"])
         .arg(out)
         .args(extra)
         .output()

@@ -231,7 +231,7 @@ fn no_mutation_of_a_bundled_scenario_makes_it_panic() {
         "[{ to = \"nowhere\", p = 0.5 }]",
     ];
     let budget: sim::config::Override = "run.max_events=20000".parse().unwrap();
-    let mut files = vec![workspace().join("scenarios/default.toml")];
+    let mut files = vec![workspace().join("scenarios/checkout-network.toml")];
     for entry in std::fs::read_dir(workspace().join("scenarios/validation")).unwrap() {
         files.push(entry.unwrap().path());
     }
