@@ -202,6 +202,8 @@ pub struct SaleModel<'a> {
     pub budget: RetryBudget,
     pub timeline: Timeline,
     next_serial: u32,
+    /// Attempts whose client is still waiting.
+    in_flight: u64,
     /// Client deadlines `(when, attempt, serial)`, in sending order.
     timeouts: std::collections::VecDeque<(SimTime, SlabKey, u32)>,
     /// Whether a `TimeoutsDue` event is pending.
@@ -273,6 +275,7 @@ impl<'a> SaleModel<'a> {
             budget: RetryBudget::default(),
             timeline: Timeline::new(SimDuration::from_millis(100)),
             next_serial: 0,
+            in_flight: 0,
             timeouts: std::collections::VecDeque::new(),
             timeout_armed: false,
         }
@@ -312,7 +315,9 @@ impl<'a> SaleModel<'a> {
         });
         self.tallies.attempts += 1;
         self.tallies.by_kind[kind as usize] += 1;
+        self.in_flight += 1;
         self.timeline.attempt(now);
+        self.timeline.in_flight(now, self.in_flight);
         let u = &mut self.users[user as usize];
         u.in_flight += 1;
         u.pending_failure = false;
@@ -469,7 +474,9 @@ impl<'a> SaleModel<'a> {
         let (user, sent) = (a.user, a.sent);
         self.tallies.outcomes.add(outcome);
         self.tallies.attempt_latency.record(now - sent);
+        self.in_flight -= 1;
         self.timeline.outcome(now, outcome);
+        self.timeline.in_flight(now, self.in_flight);
         let u = &mut self.users[user as usize];
         u.in_flight -= 1;
         match outcome {

@@ -25,6 +25,7 @@ struct Row {
     db_stock: Option<i64>,
     redis_stock: Option<i64>,
     queues: Option<[u64; 4]>,
+    in_flight: Option<u64>,
 }
 
 /// Per-interval counters and levels.
@@ -68,6 +69,13 @@ impl Timeline {
         }
     }
 
+    /// Attempts sent whose client is still waiting.
+    pub fn in_flight(&mut self, now: SimTime, count: u64) {
+        if let Some(row) = self.row(now) {
+            row.in_flight = Some(count);
+        }
+    }
+
     pub fn redis_stock(&mut self, now: SimTime, stock: i64) {
         if let Some(row) = self.row(now) {
             row.redis_stock = Some(stock);
@@ -98,13 +106,15 @@ impl Timeline {
             write!(out, ",{}", outcome.name()).expect("writing to a string");
         }
         out.push_str(
-            ",db_stock,redis_stock,gateway_queue,gateway_busy,db_pool_queue,row_lock_queue\n",
+            ",db_stock,redis_stock,gateway_queue,gateway_busy,db_pool_queue,row_lock_queue,in_flight\n",
         );
         let (mut db, mut redis, mut queues) = (initial_stock, initial_stock, [0u64; 4]);
+        let mut in_flight = 0;
         for (i, row) in self.rows.iter().enumerate() {
             db = row.db_stock.unwrap_or(db);
             redis = row.redis_stock.unwrap_or(redis);
             queues = row.queues.unwrap_or(queues);
+            in_flight = row.in_flight.unwrap_or(in_flight);
             let t = (i as u64 * self.interval.as_nanos()) as f64 * 1e-9;
             write!(out, "{variant},{t:.3},{}", row.attempts).expect("writing to a string");
             for count in row.outcomes {
@@ -113,7 +123,7 @@ impl Timeline {
             let redis_text = if with_redis { redis.to_string() } else { String::new() };
             writeln!(
                 out,
-                ",{db},{redis_text},{},{},{},{}",
+                ",{db},{redis_text},{},{},{},{},{in_flight}",
                 queues[0], queues[1], queues[2], queues[3]
             )
             .expect("writing to a string");
