@@ -229,9 +229,25 @@ fn no_mutation_of_a_bundled_scenario_makes_it_panic() {
         "\"1ns\"",
         "{ kind = \"constant\" }",
         "[{ to = \"nowhere\", p = 0.5 }]",
+        "\"none\"",
+        "\"leak\"",
+        "\"get_then_decr\"",
+        "{ kind = \"bursts\", bursts = [] }",
+        "{ share = 1.0, extra_clicks = 1000.0, gap = { kind = \"constant\", value = \"0s\" } }",
     ];
-    let budget: sim::config::Override = "run.max_events=20000".parse().unwrap();
-    let mut files = vec![workspace().join("scenarios/checkout-network.toml")];
+    let budget: Vec<sim::config::Override> =
+        ["run.max_events=200000"].iter().map(|s| s.parse().unwrap()).collect();
+    // Flash-sale files run with a small crowd so that thousands of mutants stay quick.
+    let small: Vec<sim::config::Override> =
+        ["run.max_events=200000", "traffic.users=300", "sale.stock=30"]
+            .iter()
+            .map(|s| s.parse().unwrap())
+            .collect();
+    let mut files = vec![
+        workspace().join("scenarios/checkout-network.toml"),
+        workspace().join("scenarios/edu-live-class.toml"),
+        workspace().join("scenarios/singles-day.toml"),
+    ];
     for entry in std::fs::read_dir(workspace().join("scenarios/validation")).unwrap() {
         files.push(entry.unwrap().path());
     }
@@ -254,10 +270,10 @@ fn no_mutation_of_a_bundled_scenario_makes_it_panic() {
                 }
             }
         }
+        let overrides = if text.contains("[sale]") { &small } else { &budget };
         for text in variants {
             let path = Path::new("mutant.toml");
-            if let Ok(scn) = models::scenario::from_text(path, &text, std::slice::from_ref(&budget))
-            {
+            if let Ok(scn) = models::scenario::from_text(path, &text, overrides) {
                 loaded += 1;
                 let _ = models::run::run_scenario(&scn, None);
             }
