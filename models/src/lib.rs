@@ -53,6 +53,10 @@ impl Catalogue for Flashsim {
         scenario.name.clone()
     }
 
+    fn seed(scenario: &Scenario) -> u64 {
+        scenario.run.seed
+    }
+
     fn run(scenario: &Scenario, seed: Option<u64>) -> Result<RunOutput, RunFailure> {
         let results = run::run_with_timeline(scenario, seed).map_err(RunFailure)?;
         let summary = results.summary;

@@ -58,6 +58,8 @@ pub struct RawScenario {
     /// The systems to compare; each sees the same seeded traffic.
     #[serde(rename = "variant")]
     pub variants: Vec<RawVariant>,
+    /// Parameter sweep for `flashsim sweep` (ignored by `run`).
+    pub sweep: Option<sim::sweep::RawSweep>,
 }
 
 /// The `[run]` table.
@@ -200,6 +202,10 @@ pub fn validate(
         issues.push("name", format!("must be a plain folder name (got {name:?})"));
     }
     let run = validate_run(&raw.run, issues);
+    if let Some(sweep) = &raw.sweep {
+        // Checked here so that `validate` reports a bad sweep; `sweep` re-reads the table.
+        sweep.check(issues);
+    }
     if raw.variants.is_empty() {
         issues.push("variant", "needs at least one [[variant]] (got none)");
     }

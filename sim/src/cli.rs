@@ -30,11 +30,15 @@ pub trait Catalogue {
     fn load(file: &Path, overrides: &[Override]) -> Result<Self::Scenario, ConfigErrors>;
     /// The name of the scenario's output folder.
     fn name(scenario: &Self::Scenario) -> String;
+    /// The scenario's own seed.
+    fn seed(scenario: &Self::Scenario) -> u64;
     /// Simulates the scenario; `seed` replaces the file's seed when given.
     fn run(scenario: &Self::Scenario, seed: Option<u64>) -> Result<RunOutput, RunFailure>;
 }
 
-/// A finished run: the deterministic summary and its rendering for people.
+/// A finished run: the deterministic summary and its rendering for people. The summary is a JSON
+/// object with a `variants` array of objects, each with a `name`; sweeps flatten each variant's
+/// numbers into columns.
 pub struct RunOutput {
     pub summary: serde_json::Value,
     pub table: String,
@@ -73,6 +77,15 @@ enum Command {
     },
     /// Print the JSON Schema of the scenario format (for Taplo / Even Better TOML).
     Schema,
+    /// Sweep parameters: points × replications in parallel, with confidence intervals.
+    Sweep(crate::sweep_cli::SweepArgs),
+    /// Merge the shard files in DIR into sweep.csv and sweep-summary.csv.
+    Merge {
+        dir: PathBuf,
+        /// Output folder (default: DIR).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
 }
 
 #[derive(clap::Args, Debug, Default)]
@@ -123,12 +136,17 @@ pub fn peak_rss_bytes() -> Option<u64> {
 }
 
 /// Parses the process arguments and runs the command.
-pub fn main<C: Catalogue>() -> ExitCode {
+pub fn main<C: Catalogue>() -> ExitCode
+where
+    C::Scenario: Send,
+{
     let cli = Cli::parse();
     match cli.command {
         None => run::<C>(RunArgs::default()),
         Some(Command::Run(args)) => run::<C>(args),
         Some(Command::Validate { files }) => validate::<C>(&files),
+        Some(Command::Sweep(args)) => crate::sweep_cli::sweep::<C>(args),
+        Some(Command::Merge { dir, out }) => crate::sweep_cli::merge(&dir, out.as_deref()),
         Some(Command::Schema) => {
             let text = serde_json::to_string_pretty(&C::schema()).expect("schema serialises");
             // A closed pipe (`… schema | head`) is not worth a panic.

@@ -135,12 +135,18 @@ impl std::str::FromStr for Override {
         if path.is_empty() {
             return Err(format!("`{text}` has an empty key path"));
         }
-        let raw_value = raw_value.trim();
-        let value = match toml::from_str::<toml::Table>(&format!("v = {raw_value}")) {
-            Ok(mut table) => table.remove("v").expect("parsed key"),
-            Err(_) => toml::Value::String(raw_value.to_string()),
-        };
+        let value = Override::from_str_value(raw_value.trim());
         Ok(Override { path: path.to_string(), value, text: text.to_string() })
+    }
+}
+
+impl Override {
+    /// Reads a value as TOML (`2`, `0.5`, `true`, `"text"`), or as a bare string otherwise.
+    pub fn from_str_value(text: &str) -> toml::Value {
+        match toml::from_str::<toml::Table>(&format!("v = {text}")) {
+            Ok(mut table) => table.remove("v").expect("parsed key"),
+            Err(_) => toml::Value::String(text.to_string()),
+        }
     }
 }
 

@@ -18,6 +18,8 @@
 //!   they keep time-weighted levels and latency histograms ([`stats`]).
 //! - **Configuration** ([`config`], [`literal`]): TOML in, every error located by file, line and
 //!   key path; `--set` overrides applied before validation.
+//! - **Sweeps** ([`sweep`]): points × replications by key path, common random numbers across
+//!   points, parallel yet written in plan order, shardable across machines and merged back.
 //! - **Output** ([`output`], [`table`], [`cli`]): atomic files, terminal tables, and a command line
 //!   generic over the models a binary is built with.
 //!
@@ -34,6 +36,8 @@ pub mod rng;
 pub mod slab;
 pub mod station;
 pub mod stats;
+pub mod sweep;
+pub mod sweep_cli;
 pub mod table;
 pub mod time;
 

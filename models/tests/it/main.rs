@@ -7,5 +7,6 @@ mod errors;
 mod hand;
 mod mechanisms;
 mod support;
+mod sweep;
 mod theory;
 mod traffic;

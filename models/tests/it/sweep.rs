@@ -1,0 +1,248 @@
+//! Sweeps through the binary: determinism across job counts, shards merged back byte for byte,
+//! a point's row equal to the single run with the same values, bad points reported by their
+//! parameters, and shard selection from job-array variables.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use crate::support::workspace;
+
+const FILE: &str = "scenarios/sweep-gateway.toml";
+
+/// Small points so the tests stay quick: 3 instance counts × 2 crowd sizes × 2 replications.
+const SMALL: [&str; 6] =
+    ["--grid", "traffic.users=3000,6000", "--set", "sale.stock=100", "--replications", "2"];
+
+fn flashsim(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_flashsim"));
+    cmd.current_dir(workspace()).args(args);
+    for var in [
+        "SLURM_ARRAY_TASK_ID",
+        "SLURM_ARRAY_TASK_COUNT",
+        "JOB_COMPLETION_INDEX",
+        "AWS_BATCH_JOB_ARRAY_INDEX",
+    ] {
+        cmd.env_remove(var);
+    }
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().unwrap()
+}
+
+fn temp(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("flashsim-sweep-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+fn sweep(out: &Path, extra: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut args = vec!["sweep", FILE];
+    args.extend(SMALL);
+    args.extend(["--out", out.to_str().unwrap()]);
+    args.extend(extra);
+    let output = flashsim(&args, env);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    output
+}
+
+fn read(dir: &Path, name: &str) -> String {
+    std::fs::read_to_string(dir.join(name))
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.join(name).display()))
+}
+
+#[test]
+fn sweep_output_is_identical_across_job_counts() {
+    let (a, b) = (temp("jobs1"), temp("jobs2"));
+    sweep(&a, &["--jobs", "1"], &[]);
+    sweep(&b, &["--jobs", "2"], &[]);
+    assert_eq!(read(&a, "sweep.csv"), read(&b, "sweep.csv"));
+    assert_eq!(read(&a, "sweep-summary.csv"), read(&b, "sweep-summary.csv"));
+    let rows = read(&a, "sweep.csv");
+    // 3 × 2 points × 2 replications × 1 variant, plus the header.
+    assert_eq!(rows.lines().count(), 13);
+    let summary = read(&a, "sweep-summary.csv");
+    assert_eq!(summary.lines().count(), 7);
+    assert!(summary.lines().next().unwrap().contains("metrics.user_latency.p99_s.ci95"));
+    for dir in [a, b] {
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}
+
+#[test]
+fn shards_merge_into_exactly_the_unsharded_files() {
+    let (whole, parts, merged) = (temp("whole"), temp("parts"), temp("merged"));
+    sweep(&whole, &[], &[]);
+    for i in 0..4 {
+        sweep(&parts, &["--shard", &format!("{i}/4")], &[]);
+    }
+    // A missing shard is refused.
+    let hidden = parts.join("hidden");
+    std::fs::create_dir_all(&hidden).unwrap();
+    std::fs::rename(parts.join("sweep-shard-2-of-4.csv"), hidden.join("x.csv")).unwrap();
+    let out = flashsim(&["merge", parts.to_str().unwrap()], &[]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("missing shards of 4: 2"));
+    std::fs::rename(hidden.join("x.csv"), parts.join("sweep-shard-2-of-4.csv")).unwrap();
+    let out = flashsim(&["merge", parts.to_str().unwrap(), "--out", merged.to_str().unwrap()], &[]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(read(&merged, "sweep.csv"), read(&whole, "sweep.csv"));
+    assert_eq!(read(&merged, "sweep-summary.csv"), read(&whole, "sweep-summary.csv"));
+    // A shard of another sweep (another seed) does not mix in.
+    let other = temp("other");
+    sweep(&other, &["--shard", "1/4", "--seed", "7"], &[]);
+    std::fs::copy(other.join("sweep-shard-1-of-4.csv"), parts.join("sweep-shard-1-of-4.csv"))
+        .unwrap();
+    let out = flashsim(&["merge", parts.to_str().unwrap()], &[]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("disagrees"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for dir in [whole, parts, merged, other] {
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}
+
+#[test]
+fn job_array_variables_pick_the_shard() {
+    let dir = temp("env");
+    sweep(&dir, &[], &[("SLURM_ARRAY_TASK_ID", "1"), ("SLURM_ARRAY_TASK_COUNT", "3")]);
+    assert!(dir.join("sweep-shard-1-of-3.csv").exists());
+    sweep(&dir, &["--shards", "2"], &[("JOB_COMPLETION_INDEX", "0")]);
+    assert!(dir.join("sweep-shard-0-of-2.csv").exists());
+    // An explicit flag wins over the environment.
+    sweep(
+        &dir,
+        &["--shard", "2/3"],
+        &[("SLURM_ARRAY_TASK_ID", "0"), ("SLURM_ARRAY_TASK_COUNT", "3")],
+    );
+    assert!(dir.join("sweep-shard-2-of-3.csv").exists());
+    // Half a pair is an error.
+    let mut args = vec!["sweep", FILE];
+    args.extend(SMALL);
+    args.extend(["--out", dir.to_str().unwrap()]);
+    let out = flashsim(&args, &[("SLURM_ARRAY_TASK_ID", "1")]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("SLURM_ARRAY_TASK_ID is set but"));
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn a_point_row_equals_the_single_run_with_its_values() {
+    let dir = temp("point");
+    sweep(&dir, &[], &[]);
+    let rows = read(&dir, "sweep.csv");
+    let header: Vec<&str> = rows.lines().next().unwrap().split(',').collect();
+    // Point 3 = instances 4, users 6000 (file axis first, CLI axis last); replication 0.
+    let row: Vec<&str> = rows.lines().find(|l| l.starts_with("3,0,")).unwrap().split(',').collect();
+    assert_eq!((row[4], row[5]), ("4", "6000"));
+    let out = flashsim(
+        &[
+            "run",
+            FILE,
+            "--format",
+            "json",
+            "--set",
+            "sale.stock=100",
+            "--set",
+            "variant[three-tier].gateway.instances=4",
+            "--set",
+            "traffic.users=6000",
+            "--out",
+            dir.join("single").to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let single = sim::sweep::flatten_numbers(&summary["variants"][0]);
+    assert!(single.len() > 50);
+    for (key, value) in single {
+        let column =
+            header.iter().position(|h| *h == key).unwrap_or_else(|| panic!("no column {key}"));
+        assert_eq!(row[column], sim::sweep::number_cell(value), "column {key}");
+    }
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn a_bad_point_is_named_and_the_others_are_written() {
+    let dir = temp("bad");
+    let out = flashsim(
+        &[
+            "sweep",
+            FILE,
+            "--grid",
+            "traffic.users=3000",
+            "--grid",
+            "variant[three-tier].gateway.instances=0,2",
+            "--set",
+            "sale.stock=100",
+            "--replications",
+            "1",
+            "--out",
+            dir.to_str().unwrap(),
+        ],
+        &[],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("point 0 (traffic.users=3000, variant[three-tier].gateway.instances=0)"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("must be between 1 and 100000 (got 0)"), "{stderr}");
+    let rows = read(&dir, "sweep.csv");
+    assert_eq!(rows.lines().count(), 2, "the good point's row is written:\n{rows}");
+    assert!(rows.lines().nth(1).unwrap().starts_with("1,0,"));
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn ctrl_c_stops_cleanly_and_keeps_completed_rows() {
+    let dir = temp("interrupt");
+    let child = Command::new(env!("CARGO_BIN_EXE_flashsim"))
+        .current_dir(workspace())
+        .args([
+            "sweep",
+            FILE,
+            "--replications",
+            "30",
+            "--jobs",
+            "2",
+            "--out",
+            dir.to_str().unwrap(),
+        ])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until the first chunk of rows is on disk (the file is written as it goes).
+    let partial = || {
+        std::fs::read_dir(&dir).ok().into_iter().flatten().flatten().any(|e| {
+            e.file_name().to_string_lossy().contains("sweep.csv.partial")
+                && e.metadata().is_ok_and(|m| m.len() > 0)
+        })
+    };
+    let started = std::time::Instant::now();
+    while !partial() && started.elapsed() < std::time::Duration::from_secs(60) {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    assert!(stderr.contains("interrupted: completed rows kept"), "{stderr}");
+    let rows = read(&dir, "sweep.csv");
+    let done = rows.lines().count() - 1;
+    assert!(done > 0 && done < 9 * 30, "{done} rows kept");
+    assert!(dir.join("sweep-summary.csv").exists());
+    assert!(
+        !std::fs::read_dir(&dir)
+            .unwrap()
+            .flatten()
+            .any(|e| e.file_name().to_string_lossy().contains("partial"))
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}

@@ -1,0 +1,331 @@
+//! `sweep` and `merge` on the command line: the plan from the file and flags, the parallel run
+//! in chunks written in plan order, progress on stderr, Ctrl-C, shards.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{BufWriter, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
+
+use rayon::prelude::*;
+use serde::Deserialize;
+
+use crate::cli::Catalogue;
+use crate::config::{ConfigErrors, Issues, Override};
+use crate::output::write_atomic;
+use crate::sweep::{
+    self, Axis, Plan, RawSweep, Row, Shard, flatten_numbers, row_line, rows_header, summary_header,
+    summary_lines,
+};
+
+/// Arguments of `sweep`.
+#[derive(clap::Args, Debug)]
+pub struct SweepArgs {
+    /// Scenario file with an optional `[sweep]` table.
+    pub file: PathBuf,
+    /// An axis: `path=a,b,c`, `path=2..32:2` (linear) or `path=1..64*2` (geometric).
+    #[arg(long = "grid", value_name = "PATH=VALUES")]
+    pub grid: Vec<String>,
+    /// An axis paired with the other `--zip` axes (same length, advancing together).
+    #[arg(long = "zip", value_name = "PATH=VALUES")]
+    pub zip: Vec<String>,
+    /// Replications per point (overrides `sweep.replications`).
+    #[arg(long)]
+    pub replications: Option<u64>,
+    /// Worker threads (default: all cores).
+    #[arg(long)]
+    pub jobs: Option<usize>,
+    /// Output folder (default: output/<scenario>).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Seed replacing the scenario's.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Override a scalar for every point.
+    #[arg(long = "set", value_name = "KEY.PATH=VALUE", value_parser = parse_override)]
+    pub overrides: Vec<Override>,
+    /// Run only shard i of n (points k with k mod n = i) and write a shard file.
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<String>,
+    /// Shard count when the index comes from `JOB_COMPLETION_INDEX` (Kubernetes).
+    #[arg(long)]
+    pub shards: Option<u64>,
+}
+
+fn parse_override(text: &str) -> Result<Override, String> {
+    text.parse()
+}
+
+/// The `[sweep]` table of a file, the rest ignored (the catalogue validates it).
+#[derive(Deserialize)]
+struct SweepFile {
+    sweep: Option<RawSweep>,
+    #[serde(flatten)]
+    _rest: BTreeMap<String, toml::Value>,
+}
+
+fn fingerprint(file: &Path, args: &SweepArgs, plan: &Plan) -> String {
+    let mut text = std::fs::read_to_string(file).unwrap_or_default();
+    for part in args.grid.iter().chain(&args.zip) {
+        text.push_str(part);
+    }
+    for set in &args.overrides {
+        text.push_str(&set.text);
+    }
+    text.push_str(&format!("{:?}{:?}", plan.paths, plan.replications));
+    format!("{:016x}", crate::rng::label_hash(&text))
+}
+
+/// What one task produced.
+type TaskResult = Result<Vec<Row>, (usize, String)>;
+
+/// Runs `sweep`.
+pub fn sweep<C: Catalogue>(args: SweepArgs) -> ExitCode
+where
+    C::Scenario: Send,
+{
+    match plan_and_run::<C>(&args) {
+        Ok(code) => code,
+        Err(message) => {
+            eprintln!("{message}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn plan_and_run<C: Catalogue>(args: &SweepArgs) -> Result<ExitCode, String> {
+    let (file_sweep, doc) =
+        crate::config::load::<SweepFile>(&args.file, &[]).map_err(|e| e.to_string())?;
+    let mut issues = Issues::new();
+    let (mut axes, file_reps) = file_sweep.sweep.unwrap_or_default().check(&mut issues);
+    if !issues.is_empty() {
+        return Err(doc.errors(&issues).to_string());
+    }
+    let cli_axes: Vec<Axis> = args
+        .grid
+        .iter()
+        .map(|g| sweep::parse_cli_axis(g, None))
+        .chain(args.zip.iter().map(|z| sweep::parse_cli_axis(z, Some("--zip"))))
+        .collect::<Result<_, _>>()
+        .map_err(|e| format!("error: {e}"))?;
+    for axis in cli_axes {
+        axes.retain(|a| a.path != axis.path);
+        axes.push(axis);
+    }
+    let replications = args.replications.or(file_reps).unwrap_or(1);
+    let plan = Plan::new(&axes, replications).map_err(|e| format!("error: {e}"))?;
+    let base = C::load(&args.file, &args.overrides).map_err(|e| e.to_string())?;
+    let seed = args.seed.unwrap_or_else(|| C::seed(&base));
+    let shard = match &args.shard {
+        Some(text) => Some(Shard::parse(text).map_err(|e| format!("error: --shard {e}"))?),
+        None => Shard::from_env(|name| std::env::var(name).ok(), args.shards)
+            .map_err(|e| format!("error: {e}"))?,
+    };
+    let out_dir = args.out.clone().unwrap_or_else(|| Path::new("output").join(C::name(&base)));
+    let jobs =
+        args.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(jobs.max(1))
+        .build()
+        .map_err(|e| format!("error: cannot start {jobs} workers: {e}"))?;
+    let fingerprint = fingerprint(&args.file, args, &plan);
+    pool.install(|| run_plan::<C>(args, &plan, seed, shard, &out_dir, jobs, &fingerprint))
+}
+
+fn run_plan<C: Catalogue>(
+    args: &SweepArgs,
+    plan: &Plan,
+    seed: u64,
+    shard: Option<Shard>,
+    out_dir: &Path,
+    jobs: usize,
+    fingerprint: &str,
+) -> Result<ExitCode, String> {
+    let tasks: Vec<(usize, u64)> = (0..plan.points.len())
+        .filter(|k| shard.is_none_or(|s| *k as u64 % s.count == s.index))
+        .flat_map(|k| (0..plan.replications).map(move |r| (k, r)))
+        .collect();
+    let interrupted = Arc::new(AtomicBool::new(false));
+    {
+        let flag = interrupted.clone();
+        // A second Ctrl-C falls through to the default (the handler is installed once).
+        let _ = ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst));
+    }
+    let progress = std::io::stderr().is_terminal().then(|| {
+        let bar = indicatif::ProgressBar::new(tasks.len() as u64);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{bar:40} {pos}/{len} runs  {elapsed} elapsed, ETA {eta}  {msg}",
+            )
+            .expect("valid template"),
+        );
+        bar
+    });
+    std::fs::create_dir_all(out_dir)
+        .map_err(|e| format!("error: cannot create {}: {e}", out_dir.display()))?;
+    let (rows_name, summary_name) = match shard {
+        Some(s) => (s.file_name(), None),
+        None => ("sweep.csv".to_string(), Some("sweep-summary.csv")),
+    };
+    let rows_tmp = out_dir.join(format!(".{rows_name}.partial-{}", std::process::id()));
+    let mut rows_out = BufWriter::new(File::create(&rows_tmp).map_err(|e| format!("error: {e}"))?);
+    if let Some(s) = shard {
+        writeln!(
+            rows_out,
+            "{}",
+            sweep::shard_preamble(fingerprint, seed, env!("CARGO_PKG_VERSION"), s, plan)
+        )
+        .map_err(|e| format!("error: {e}"))?;
+    }
+    let mut summary = String::new();
+    let metrics: OnceLock<Vec<String>> = OnceLock::new();
+    let mut pending: Vec<Row> = Vec::new();
+    let mut failed_points: Vec<usize> = Vec::new();
+    let mut run_failures = 0;
+    let mut done = 0;
+    // Chunks several tasks per worker deep keep workers busy despite uneven task lengths,
+    // while memory stays bounded by the chunk, not the plan.
+    let chunk = (jobs * 8).max(8);
+    for batch in tasks.chunks(chunk) {
+        if interrupted.load(Ordering::SeqCst) {
+            break;
+        }
+        let results: Vec<TaskResult> =
+            batch.par_iter().map(|&(k, r)| run_task::<C>(args, plan, seed, k, r)).collect();
+        for result in results {
+            done += 1;
+            if let Some(bar) = &progress {
+                bar.inc(1);
+            }
+            let rows = match result {
+                Ok(rows) => rows,
+                Err((k, message)) => {
+                    if !failed_points.contains(&k) {
+                        eprintln!("error: point {k} ({}): {message}", plan.describe(k));
+                        failed_points.push(k);
+                        if !message.starts_with("invalid") {
+                            run_failures += 1;
+                        }
+                    }
+                    continue;
+                }
+            };
+            let metrics = metrics.get_or_init(|| {
+                let mut keys: Vec<String> = Vec::new();
+                for row in &rows {
+                    for (key, _) in &row.metrics {
+                        if !keys.contains(key) {
+                            keys.push(key.clone());
+                        }
+                    }
+                }
+                let header = rows_header(&plan.paths, &keys);
+                let _ = writeln!(rows_out, "{header}");
+                summary = summary_header(&plan.paths, &keys) + "\n";
+                keys
+            });
+            for row in &rows {
+                writeln!(rows_out, "{}", row_line(plan, metrics, row))
+                    .map_err(|e| format!("error: {e}"))?;
+            }
+            // A point's replications are contiguous: summarise it once its last one is in.
+            if pending.first().is_some_and(|p| p.point != rows[0].point) {
+                summary.push_str(&summary_lines(&plan.points[pending[0].point], metrics, &pending));
+                pending.clear();
+            }
+            pending.extend(rows);
+        }
+    }
+    if let (Some(metrics), false) = (metrics.get(), pending.is_empty()) {
+        summary.push_str(&summary_lines(&plan.points[pending[0].point], metrics, &pending));
+    }
+    if let Some(bar) = &progress {
+        bar.finish_and_clear();
+    }
+    rows_out.flush().map_err(|e| format!("error: {e}"))?;
+    drop(rows_out);
+    if metrics.get().is_none() {
+        // Nothing succeeded: leave no empty file behind.
+        let _ = std::fs::remove_file(&rows_tmp);
+    } else {
+        std::fs::rename(&rows_tmp, out_dir.join(&rows_name)).map_err(|e| format!("error: {e}"))?;
+        if let Some(name) = summary_name {
+            write_atomic(&out_dir.join(name), summary.as_bytes())
+                .map_err(|e| format!("error: {e}"))?;
+        }
+    }
+    let stopped = interrupted.load(Ordering::SeqCst);
+    let failed = if failed_points.is_empty() {
+        String::new()
+    } else {
+        format!(", {} points failed", failed_points.len())
+    };
+    eprintln!(
+        "{done} of {} runs{failed}{}; {} in {}",
+        tasks.len(),
+        if stopped { " (interrupted: completed rows kept)" } else { "" },
+        if summary_name.is_some() { "sweep.csv and sweep-summary.csv" } else { rows_name.as_str() },
+        out_dir.display()
+    );
+    Ok(if stopped {
+        ExitCode::from(130)
+    } else if !failed_points.is_empty() {
+        ExitCode::from(if run_failures > 0 { 1 } else { 2 })
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn run_task<C: Catalogue>(
+    args: &SweepArgs,
+    plan: &Plan,
+    seed: u64,
+    k: usize,
+    r: u64,
+) -> TaskResult {
+    let mut overrides = args.overrides.clone();
+    overrides.extend(plan.overrides(k));
+    let scenario =
+        C::load(&args.file, &overrides).map_err(|e: ConfigErrors| (k, format!("invalid:\n{e}")))?;
+    let seed = Plan::seed(seed, r);
+    let output = C::run(&scenario, Some(seed)).map_err(|e| (k, e.to_string()))?;
+    let variants =
+        output.summary.get("variants").and_then(|v| v.as_array()).cloned().unwrap_or_default();
+    Ok(variants
+        .iter()
+        .map(|v| Row {
+            point: k,
+            replication: r,
+            seed,
+            variant: v.get("name").and_then(|n| n.as_str()).unwrap_or("").to_string(),
+            metrics: flatten_numbers(v),
+        })
+        .collect())
+}
+
+/// Runs `merge DIR`.
+pub fn merge(dir: &Path, out: Option<&Path>) -> ExitCode {
+    match sweep::merge(dir) {
+        Ok((rows, summary)) => {
+            let out = out.unwrap_or(dir);
+            let written = write_atomic(&out.join("sweep.csv"), rows.as_bytes())
+                .and_then(|()| write_atomic(&out.join("sweep-summary.csv"), summary.as_bytes()));
+            match written {
+                Ok(()) => {
+                    eprintln!("merged into {}", out.display());
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("error: cannot write to {}: {e}", out.display());
+                    ExitCode::from(1)
+                }
+            }
+        }
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::from(2)
+        }
+    }
+}
