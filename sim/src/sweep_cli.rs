@@ -7,9 +7,8 @@ use std::io::{BufWriter, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Condvar, Mutex, OnceLock};
 
-use rayon::prelude::*;
 use serde::Deserialize;
 
 use crate::cli::Catalogue;
@@ -126,12 +125,8 @@ fn plan_and_run<C: Catalogue>(args: &SweepArgs) -> Result<ExitCode, String> {
     let out_dir = args.out.clone().unwrap_or_else(|| Path::new("output").join(C::name(&base)));
     let jobs =
         args.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(jobs.max(1))
-        .build()
-        .map_err(|e| format!("error: cannot start {jobs} workers: {e}"))?;
     let fingerprint = fingerprint(&args.file, args, &plan);
-    pool.install(|| run_plan::<C>(args, &plan, seed, shard, &out_dir, jobs, &fingerprint))
+    run_plan::<C>(args, &plan, seed, shard, &out_dir, jobs.max(1), &fingerprint)
 }
 
 fn run_plan<C: Catalogue>(
@@ -185,58 +180,64 @@ fn run_plan<C: Catalogue>(
     let mut failed_points: Vec<usize> = Vec::new();
     let mut run_failures = 0;
     let mut done = 0;
-    // Chunks several tasks per worker deep keep workers busy despite uneven task lengths,
-    // while memory stays bounded by the chunk, not the plan.
-    let chunk = (jobs * 8).max(8);
-    for batch in tasks.chunks(chunk) {
-        if interrupted.load(Ordering::SeqCst) {
-            break;
+    let mut write_error: Option<String> = None;
+    let mut handle = |result: TaskResult| {
+        done += 1;
+        if let Some(bar) = &progress {
+            bar.inc(1);
         }
-        let results: Vec<TaskResult> =
-            batch.par_iter().map(|&(k, r)| run_task::<C>(args, plan, seed, k, r)).collect();
-        for result in results {
-            done += 1;
-            if let Some(bar) = &progress {
-                bar.inc(1);
+        let rows = match result {
+            Ok(rows) => rows,
+            Err((k, message)) => {
+                if !failed_points.contains(&k) {
+                    eprintln!("error: point {k} ({}): {message}", plan.describe(k));
+                    failed_points.push(k);
+                    if !message.starts_with("invalid") {
+                        run_failures += 1;
+                    }
+                }
+                return;
             }
-            let rows = match result {
-                Ok(rows) => rows,
-                Err((k, message)) => {
-                    if !failed_points.contains(&k) {
-                        eprintln!("error: point {k} ({}): {message}", plan.describe(k));
-                        failed_points.push(k);
-                        if !message.starts_with("invalid") {
-                            run_failures += 1;
-                        }
-                    }
-                    continue;
-                }
-            };
-            let metrics = metrics.get_or_init(|| {
-                let mut keys: Vec<String> = Vec::new();
-                for row in &rows {
-                    for (key, _) in &row.metrics {
-                        if !keys.contains(key) {
-                            keys.push(key.clone());
-                        }
-                    }
-                }
-                let header = rows_header(&plan.paths, &keys);
-                let _ = writeln!(rows_out, "{header}");
-                summary = summary_header(&plan.paths, &keys) + "\n";
-                keys
-            });
+        };
+        if rows.is_empty() {
+            return;
+        }
+        let metrics = metrics.get_or_init(|| {
+            let mut keys: Vec<String> = Vec::new();
             for row in &rows {
-                writeln!(rows_out, "{}", row_line(plan, metrics, row))
-                    .map_err(|e| format!("error: {e}"))?;
+                for (key, _) in &row.metrics {
+                    if !keys.contains(key) {
+                        keys.push(key.clone());
+                    }
+                }
             }
-            // A point's replications are contiguous: summarise it once its last one is in.
-            if pending.first().is_some_and(|p| p.point != rows[0].point) {
-                summary.push_str(&summary_lines(&plan.points[pending[0].point], metrics, &pending));
-                pending.clear();
+            if let Err(e) = writeln!(rows_out, "{}", rows_header(&plan.paths, &keys)) {
+                write_error.get_or_insert(e.to_string());
             }
-            pending.extend(rows);
+            summary = summary_header(&plan.paths, &keys) + "\n";
+            keys
+        });
+        for row in &rows {
+            if let Err(e) = writeln!(rows_out, "{}", row_line(plan, metrics, row)) {
+                write_error.get_or_insert(e.to_string());
+            }
         }
+        // A point's replications are contiguous: summarise it once the next point starts.
+        if pending.first().is_some_and(|p| p.point != rows[0].point) {
+            summary.push_str(&summary_lines(&plan.points[pending[0].point], metrics, &pending));
+            pending.clear();
+        }
+        pending.extend(rows);
+    };
+    run_in_order(
+        &tasks,
+        jobs,
+        &interrupted,
+        |&(k, r)| run_task::<C>(args, plan, seed, k, r),
+        &mut handle,
+    );
+    if let Some(e) = write_error {
+        return Err(format!("error: cannot write results to {}: {e}", out_dir.display()));
     }
     if let (Some(metrics), false) = (metrics.get(), pending.is_empty()) {
         summary.push_str(&summary_lines(&plan.points[pending[0].point], metrics, &pending));
@@ -328,4 +329,76 @@ pub fn merge(dir: &Path, out: Option<&Path>) -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// Runs `work` on every task with `jobs` threads and hands the results to `handle` in task
+/// order, as soon as each is next in line. A worker does not start a task more than a window
+/// ahead of the last one handled, so memory is bounded by the window, not by the plan; unlike
+/// fixed chunks there is no barrier, so uneven task lengths do not idle the workers.
+fn run_in_order<T: Sync, R: Send>(
+    tasks: &[T],
+    jobs: usize,
+    interrupted: &AtomicBool,
+    work: impl Fn(&T) -> R + Sync,
+    handle: &mut impl FnMut(R),
+) {
+    struct Shared<R> {
+        results: BTreeMap<usize, R>,
+        handled: usize,
+        active: usize,
+    }
+    let window = jobs * 8;
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let shared = Mutex::new(Shared { results: BTreeMap::new(), handled: 0, active: jobs });
+    let changed = Condvar::new();
+    std::thread::scope(|scope| {
+        for _ in 0..jobs {
+            scope.spawn(|| {
+                loop {
+                    if interrupted.load(Ordering::SeqCst) {
+                        break;
+                    }
+                    let i = next.fetch_add(1, Ordering::SeqCst);
+                    if i >= tasks.len() {
+                        break;
+                    }
+                    {
+                        let mut state = shared.lock().expect("no worker panics holding the lock");
+                        while i >= state.handled + window && !interrupted.load(Ordering::SeqCst) {
+                            state = changed.wait(state).expect("lock");
+                        }
+                    }
+                    if interrupted.load(Ordering::SeqCst) {
+                        break;
+                    }
+                    let result = work(&tasks[i]);
+                    shared.lock().expect("lock").results.insert(i, result);
+                    changed.notify_all();
+                }
+                shared.lock().expect("lock").active -= 1;
+                changed.notify_all();
+            });
+        }
+        loop {
+            let result = {
+                let mut state = shared.lock().expect("lock");
+                loop {
+                    let wanted = state.handled;
+                    if let Some(result) = state.results.remove(&wanted) {
+                        state.handled += 1;
+                        break Some(result);
+                    }
+                    if state.active == 0 {
+                        break None;
+                    }
+                    state = changed.wait(state).expect("lock");
+                }
+            };
+            changed.notify_all();
+            match result {
+                Some(result) => handle(result),
+                None => break,
+            }
+        }
+    });
 }
