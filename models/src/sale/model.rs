@@ -110,6 +110,8 @@ pub struct Attempt {
     pub occ_tries: u32,
     /// The server's answer, once there is one.
     pub answer: Option<Outcome>,
+    /// The answer was counted as late while the client still waited for its timeout.
+    pub answered_late: bool,
     pub client_waiting: bool,
     pub replied: bool,
     pub server_done: bool,
@@ -309,6 +311,7 @@ impl<'a> SaleModel<'a> {
             read_user_orders: 0,
             occ_tries: 0,
             answer: None,
+            answered_late: false,
             client_waiting: true,
             replied: false,
             server_done: false,
@@ -390,7 +393,21 @@ impl<'a> SaleModel<'a> {
         a.answer = Some(outcome);
         let rtt_half = a.rtt_half;
         let compensate = a.reserved_in_redis && outcome != Outcome::Purchased;
-        ctx.after(rtt_half, Event::Reply { attempt });
+        // An answer that will reach its client only after the client's deadline is late: its
+        // timeout fires first (deadlines are handled before a reply at the same instant, and
+        // strictly earlier ones certainly). Count it now instead of scheduling its arrival.
+        let deadline = a.sent + self.setup.traffic.client.timeout;
+        if a.client_waiting && now + rtt_half < deadline {
+            ctx.after(rtt_half, Event::Reply { attempt });
+        } else {
+            self.tallies.late_answers.add(outcome);
+            if a.client_waiting {
+                // The entry lives on until the timeout has been handled.
+                a.answered_late = true;
+            } else {
+                a.replied = true;
+            }
+        }
         if compensate {
             self.start_compensation(now, attempt, ctx);
         } else {
@@ -459,6 +476,13 @@ impl<'a> SaleModel<'a> {
             self.timeouts.pop_front();
             self.attempts.get_mut(attempt).client_waiting = false;
             self.client_outcome(now, attempt, Outcome::TimedOut, ctx);
+            let a = self.attempts.get_mut(attempt);
+            if a.answered_late {
+                a.replied = true;
+                if a.server_done {
+                    self.attempts.remove(attempt);
+                }
+            }
         }
     }
 

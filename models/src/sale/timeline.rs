@@ -33,15 +33,27 @@ struct Row {
 pub struct Timeline {
     interval: SimDuration,
     rows: Vec<Row>,
+    current_index: usize,
+    current_start: u64,
 }
 
 impl Timeline {
     pub fn new(interval: SimDuration) -> Self {
-        Timeline { interval, rows: Vec::new() }
+        Timeline { interval, rows: Vec::new(), current_index: 0, current_start: 0 }
     }
 
     fn row(&mut self, now: SimTime) -> Option<&mut Row> {
-        let index = (now.as_nanos() / self.interval.as_nanos()) as usize;
+        // Most calls land in the current interval: skip the division then.
+        let ns = now.as_nanos();
+        let index =
+            if ns >= self.current_start && ns - self.current_start < self.interval.as_nanos() {
+                self.current_index
+            } else {
+                let index = (ns / self.interval.as_nanos()) as usize;
+                self.current_index = index;
+                self.current_start = index as u64 * self.interval.as_nanos();
+                index
+            };
         if index >= MAX_ROWS {
             return None;
         }
