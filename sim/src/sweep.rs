@@ -70,6 +70,9 @@ pub struct Axis {
     pub zip: Option<String>,
 }
 
+/// Most points one sweep may have.
+pub const MAX_POINTS: usize = 1_000_000;
+
 /// Most values one range may produce.
 const MAX_RANGE_VALUES: usize = 100_000;
 
@@ -263,10 +266,11 @@ impl Plan {
                 None => dims.push(vec![i]),
             }
         }
-        let total: usize = dims.iter().map(|d| axes[d[0]].values.len()).product();
-        if total > 10_000_000 {
-            return Err(format!("the sweep has {total} points; at most 10,000,000"));
-        }
+        let total = dims
+            .iter()
+            .try_fold(1usize, |acc, d| acc.checked_mul(axes[d[0]].values.len()))
+            .filter(|t| *t <= MAX_POINTS)
+            .ok_or_else(|| format!("the sweep has more than {MAX_POINTS} points"))?;
         let mut points = Vec::with_capacity(total);
         for k in 0..total {
             let mut point = vec![toml::Value::Boolean(false); axes.len()];
@@ -331,7 +335,8 @@ pub fn number_cell(x: f64) -> String {
 }
 
 /// Flattens one variant's summary object into `(dotted key, number)` pairs, in field order.
-/// Arrays of objects are keyed by their `name` (or `component`) field; strings are skipped.
+/// Arrays of objects are keyed by their `name` (or `component`) field; strings are skipped;
+/// nulls give NaN (an empty cell), so the columns do not depend on which values a run had.
 pub fn flatten_numbers(value: &serde_json::Value) -> Vec<(String, f64)> {
     fn walk(prefix: &str, value: &serde_json::Value, out: &mut Vec<(String, f64)>) {
         match value {
@@ -343,6 +348,8 @@ pub fn flatten_numbers(value: &serde_json::Value) -> Vec<(String, f64)> {
             serde_json::Value::Bool(b) => {
                 out.push((prefix.to_string(), if *b { 1.0 } else { 0.0 }))
             }
+            // A metric without a value here (e.g. no sell-out) keeps its column, empty.
+            serde_json::Value::Null => out.push((prefix.to_string(), f64::NAN)),
             serde_json::Value::Object(map) => {
                 for (key, v) in map {
                     walk(&join_key(prefix, key), v, out);
@@ -436,6 +443,7 @@ pub fn summary_lines(point_values: &[toml::Value], metrics: &[String], rows: &[R
             let samples: Vec<f64> = of_variant
                 .iter()
                 .filter_map(|r| r.metrics.iter().find(|(k, _)| k == key).map(|(_, x)| *x))
+                .filter(|x| x.is_finite())
                 .collect();
             let e = Estimate::from_samples(&samples, 0.95);
             write!(
@@ -471,7 +479,7 @@ pub fn parse_rows(text: &str, paths: usize) -> Result<(Vec<String>, Vec<Row>), S
     let mut lines = text.lines().filter(|l| !l.starts_with('#'));
     let header = lines.next().ok_or("no header")?;
     let columns: Vec<&str> = split_csv(header);
-    let metrics: Vec<String> = columns.iter().skip(4 + paths).map(|c| c.to_string()).collect();
+    let metrics: Vec<String> = columns.iter().skip(4 + paths).map(|c| unquote(c)).collect();
     let mut rows = Vec::new();
     for (n, line) in lines.enumerate() {
         let cells = split_csv(line);
@@ -488,7 +496,7 @@ pub fn parse_rows(text: &str, paths: usize) -> Result<(Vec<String>, Vec<Row>), S
             point: cells[0].parse().map_err(|_| bad("point"))?,
             replication: cells[1].parse().map_err(|_| bad("replication"))?,
             seed: cells[2].parse().map_err(|_| bad("seed"))?,
-            variant: cells[3].trim_matches('"').to_string(),
+            variant: unquote(cells[3]),
             metrics: metrics
                 .iter()
                 .zip(&cells[4 + paths..])
@@ -498,6 +506,14 @@ pub fn parse_rows(text: &str, paths: usize) -> Result<(Vec<String>, Vec<Row>), S
         });
     }
     Ok((metrics, rows))
+}
+
+/// Undoes [`csv_cell`]'s quoting.
+fn unquote(cell: &str) -> String {
+    match cell.strip_prefix('"').and_then(|c| c.strip_suffix('"')) {
+        Some(inner) => inner.replace("\"\"", "\""),
+        None => cell.to_string(),
+    }
 }
 
 /// Splits a CSV line on commas outside quotes.
@@ -584,14 +600,20 @@ impl Shard {
                     ));
                 }
                 (Some(mut index), Some(total)) => {
-                    if index_var == "SLURM_ARRAY_TASK_ID"
-                        && let Some(min) = number("SLURM_ARRAY_TASK_MIN")?
-                    {
-                        index = index.saturating_sub(min);
+                    if index_var == "SLURM_ARRAY_TASK_ID" {
+                        // Arrays like --array=1-31:2 number tasks MIN, MIN+STEP, …
+                        let min = number("SLURM_ARRAY_TASK_MIN")?.unwrap_or(0);
+                        let step = number("SLURM_ARRAY_TASK_STEP")?.unwrap_or(1).max(1);
+                        index = index.saturating_sub(min) / step;
                     }
                     return Shard::parse(&format!("{index}/{total}")).map(Some);
                 }
             }
+        }
+        if count.is_some() {
+            return Err(
+                "--shards N needs a shard index: JOB_COMPLETION_INDEX (or use --shard i/n)".into(),
+            );
         }
         Ok(None)
     }
@@ -621,10 +643,21 @@ pub fn shard_preamble(
     )
 }
 
+/// The last line of a shard that ran all its tasks.
+pub fn shard_trailer(runs: usize) -> String {
+    format!("# complete runs={runs}")
+}
+
+/// Tasks (point × replication) of `shard` in a plan of `points` points.
+pub fn shard_runs(shard: Shard, points: usize, replications: u64) -> u64 {
+    let mine = (0..points as u64).filter(|k| k % shard.count == shard.index).count() as u64;
+    mine * replications
+}
+
 /// Merges the shard files in `dir` into `sweep.csv` and `sweep-summary.csv` text, exactly as an
-/// unsharded run writes them. Returns `(sweep.csv, sweep-summary.csv)`.
+/// unsharded run writes them. Every shard of the split must be there once, complete, and agree
+/// with the others on the plan, seed, version and header. Returns `(sweep.csv, summary)`.
 pub fn merge(dir: &Path) -> Result<(String, String), String> {
-    let mut shards: Vec<(PathBuf, String)> = Vec::new();
     let entries =
         std::fs::read_dir(dir).map_err(|e| format!("cannot read {}: {e}", dir.display()))?;
     let mut names: Vec<PathBuf> = entries
@@ -636,96 +669,127 @@ pub fn merge(dir: &Path) -> Result<(String, String), String> {
         })
         .collect();
     names.sort();
-    for path in names {
-        let text = std::fs::read_to_string(&path)
-            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-        shards.push((path, text));
-    }
-    let Some((first_path, first)) = shards.first() else {
+    if names.is_empty() {
         return Err(format!("no sweep-shard-*.csv files in {}", dir.display()));
-    };
-    let preamble = |text: &str| text.lines().next().unwrap_or("").to_string();
+    }
     let field = |line: &str, key: &str| {
         line.split_whitespace().find_map(|w| w.strip_prefix(&format!("{key}="))).map(str::to_string)
     };
-    let first_line = preamble(first);
-    if !first_line.starts_with("# sweep-shard ") {
-        return Err(format!("{} is not a sweep shard file", first_path.display()));
-    }
-    let shard_of = |line: &str| field(line, "shard").and_then(|s| Shard::parse(&s).ok());
-    let count = shard_of(&first_line).ok_or("the shard line lacks shard=i/n")?.count;
-    let mut seen = vec![false; count as usize];
-    for (path, text) in &shards {
-        let line = preamble(text);
+    let mut first_line: Option<String> = None;
+    let mut header: Option<String> = None;
+    let mut seen: Vec<bool> = Vec::new();
+    // (point, replication, line order, line)
+    let mut body: Vec<(usize, u64, usize, String)> = Vec::new();
+    for path in &names {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let name = path.display();
+        let lines: Vec<&str> = text.lines().collect();
+        let line = *lines.first().ok_or_else(|| format!("{name} is empty"))?;
+        if !line.starts_with("# sweep-shard ") {
+            return Err(format!("{name} is not a sweep shard file"));
+        }
+        let reference = first_line.get_or_insert_with(|| line.to_string()).clone();
         for key in ["plan", "seed", "version", "points", "replications", "axes"] {
-            if field(&line, key) != field(&first_line, key) {
+            if field(line, key) != field(&reference, key) {
                 return Err(format!(
-                    "{} disagrees with {} on {key} ({:?} vs {:?}): shards of different sweeps",
-                    path.display(),
-                    first_path.display(),
-                    field(&line, key),
-                    field(&first_line, key)
+                    "{name} disagrees with {} on {key} ({:?} vs {:?}): shards of different sweeps",
+                    names[0].display(),
+                    field(line, key),
+                    field(&reference, key)
                 ));
             }
         }
-        let shard = shard_of(&line).ok_or_else(|| format!("{}: bad shard=", path.display()))?;
-        if shard.count != count {
+        let shard = field(line, "shard")
+            .and_then(|s| Shard::parse(&s).ok())
+            .ok_or_else(|| format!("{name}: bad shard=i/n"))?;
+        if shard.count > MAX_POINTS as u64 {
+            return Err(format!("{name}: implausible shard count {}", shard.count));
+        }
+        if seen.is_empty() {
+            seen = vec![false; shard.count as usize];
+        }
+        if shard.count as usize != seen.len() {
             return Err(format!(
-                "{} belongs to a {}-way split, not {count}",
-                path.display(),
-                shard.count
+                "{name} belongs to a {}-way split, not {}",
+                shard.count,
+                seen.len()
             ));
         }
-        seen[shard.index as usize] = true;
+        if std::mem::replace(&mut seen[shard.index as usize], true) {
+            return Err(format!("shard {} of {} appears twice", shard.index, shard.count));
+        }
+        let number = |key: &str| field(line, key).and_then(|v| v.parse::<u64>().ok());
+        let (points, replications) = (
+            number("points").ok_or_else(|| format!("{name}: bad points="))? as usize,
+            number("replications").ok_or_else(|| format!("{name}: bad replications="))?,
+        );
+        let expected = shard_runs(shard, points.min(MAX_POINTS), replications);
+        let trailer = lines.last().copied().unwrap_or("");
+        if trailer != shard_trailer(expected as usize) {
+            return Err(format!(
+                "{name} is incomplete (it does not end with `{}`): the shard was interrupted or \
+                 failed; run it again",
+                shard_trailer(expected as usize)
+            ));
+        }
+        let rows = &lines[1..lines.len() - 1];
+        let (shard_header, rows) = match rows.first() {
+            Some(h) if !h.starts_with('#') => (Some(h.to_string()), &rows[1..]),
+            _ => (None, rows),
+        };
+        if let Some(h) = shard_header {
+            match &header {
+                None => header = Some(h),
+                Some(existing) if *existing != h => {
+                    return Err(format!("{name} has a different header"));
+                }
+                Some(_) => {}
+            }
+        }
+        for (order, row) in rows.iter().enumerate() {
+            let mut cells = row.splitn(3, ',');
+            let bad = || format!("{name}: bad row `{row}`");
+            let point: usize = cells.next().and_then(|c| c.parse().ok()).ok_or_else(bad)?;
+            let replication: u64 = cells.next().and_then(|c| c.parse().ok()).ok_or_else(bad)?;
+            if point >= points || point as u64 % shard.count != shard.index {
+                return Err(format!("{name}: row for point {point} does not belong to this shard"));
+            }
+            body.push((point, replication, order, row.to_string()));
+        }
     }
     let missing: Vec<String> =
         seen.iter().enumerate().filter(|(_, s)| !**s).map(|(i, _)| i.to_string()).collect();
     if !missing.is_empty() {
-        return Err(format!("missing shards of {count}: {}", missing.join(", ")));
+        return Err(format!("missing shards of {}: {}", seen.len(), missing.join(", ")));
     }
-    // The header (second line) must agree too; it carries the axis paths and metrics.
-    let header = first.lines().nth(1).ok_or("a shard lacks its header")?.to_string();
-    for (path, text) in &shards {
-        if text.lines().nth(1) != Some(header.as_str()) {
-            return Err(format!("{} has a different header", path.display()));
-        }
-    }
-    let axis_count: usize = field(&first_line, "axes").and_then(|a| a.parse().ok()).unwrap_or(0);
-    let mut rows = Vec::new();
-    let mut body_lines: Vec<(usize, u64, usize, String)> = Vec::new();
-    for (_, text) in &shards {
-        for (order, line) in text.lines().skip(2).enumerate() {
-            let mut cells = line.splitn(3, ',');
-            let point: usize = cells.next().and_then(|c| c.parse().ok()).ok_or("bad point cell")?;
-            let replication: u64 =
-                cells.next().and_then(|c| c.parse().ok()).ok_or("bad replication cell")?;
-            body_lines.push((point, replication, order, line.to_string()));
-        }
-    }
-    body_lines.sort_by_key(|l| (l.0, l.1, l.2));
+    let reference = first_line.unwrap_or_default();
+    let Some(header) = header else {
+        return Err("no shard has any successful run: nothing to merge".into());
+    };
+    let axis_count: usize = field(&reference, "axes").and_then(|a| a.parse().ok()).unwrap_or(0);
+    let points: usize = field(&reference, "points").and_then(|p| p.parse().ok()).unwrap_or(0);
+    body.sort_by_key(|l| (l.0, l.1, l.2));
     let mut sweep_csv = header.clone();
     sweep_csv.push('\n');
-    for (_, _, _, line) in &body_lines {
+    for (_, _, _, line) in &body {
         sweep_csv.push_str(line);
         sweep_csv.push('\n');
     }
-    let (metrics, parsed) = parse_rows(&sweep_csv, axis_count)?;
-    rows.extend(parsed);
-    let paths: Vec<String> = split_csv(&header)
-        .iter()
-        .skip(4)
-        .take(axis_count)
-        .map(|s| s.trim_matches('"').to_string())
-        .collect();
-    let points = field(&first_line, "points").and_then(|p| p.parse::<usize>().ok()).unwrap_or(0);
+    let (metrics, rows) = parse_rows(&sweep_csv, axis_count)?;
+    let header_cells = split_csv(&header);
+    if header_cells.len() < 4 + axis_count {
+        return Err("the header has fewer columns than the plan has axes".into());
+    }
+    let paths: Vec<String> = header_cells[4..4 + axis_count].iter().map(|c| unquote(c)).collect();
     // Point values come back from the rows' parameter cells.
-    let mut point_values: Vec<Vec<toml::Value>> = vec![Vec::new(); points];
-    for (point, _, _, line) in &body_lines {
+    let mut point_values: Vec<Vec<toml::Value>> = vec![Vec::new(); points.min(MAX_POINTS)];
+    for (point, _, _, line) in &body {
         if point_values[*point].is_empty() {
             let cells = split_csv(line);
             point_values[*point] = cells[4..4 + axis_count]
                 .iter()
-                .map(|c| Override::from_str_value(c.trim_matches('"')))
+                .map(|c| Override::from_str_value(&unquote(c)))
                 .collect();
         }
     }
@@ -844,6 +908,15 @@ mod tests {
             .is_err()
         );
         assert_eq!(Shard::from_env(env(&[]), None).unwrap(), None);
+        // --array=1-7:2 numbers tasks 1, 3, 5, 7: task 5 is the third shard.
+        let stepped = env(&[
+            ("SLURM_ARRAY_TASK_ID", "5"),
+            ("SLURM_ARRAY_TASK_MIN", "1"),
+            ("SLURM_ARRAY_TASK_STEP", "2"),
+            ("SLURM_ARRAY_TASK_COUNT", "4"),
+        ]);
+        assert_eq!(Shard::from_env(stepped, None).unwrap(), Some(Shard { index: 2, count: 4 }));
+        assert!(Shard::from_env(env(&[]), Some(4)).is_err(), "--shards without an index");
     }
 
     #[test]

@@ -114,6 +114,11 @@ fn plan_and_run<C: Catalogue>(args: &SweepArgs) -> Result<ExitCode, String> {
         axes.push(axis);
     }
     let replications = args.replications.or(file_reps).unwrap_or(1);
+    if !(1..=1_000_000).contains(&replications) {
+        return Err(format!(
+            "error: --replications must be between 1 and 1000000 (got {replications})"
+        ));
+    }
     let plan = Plan::new(&axes, replications).map_err(|e| format!("error: {e}"))?;
     let base = C::load(&args.file, &args.overrides).map_err(|e| e.to_string())?;
     let seed = args.seed.unwrap_or_else(|| C::seed(&base));
@@ -138,10 +143,13 @@ fn run_plan<C: Catalogue>(
     jobs: usize,
     fingerprint: &str,
 ) -> Result<ExitCode, String> {
-    let tasks: Vec<(usize, u64)> = (0..plan.points.len())
+    // Only the points are listed; task i is replication i mod R of point i / R.
+    let points: Vec<usize> = (0..plan.points.len())
         .filter(|k| shard.is_none_or(|s| *k as u64 % s.count == s.index))
-        .flat_map(|k| (0..plan.replications).map(move |r| (k, r)))
         .collect();
+    let reps = plan.replications as usize;
+    let task_count = points.len() * reps;
+    let task = |i: usize| (points[i / reps], (i % reps) as u64);
     let interrupted = Arc::new(AtomicBool::new(false));
     {
         let flag = interrupted.clone();
@@ -149,7 +157,7 @@ fn run_plan<C: Catalogue>(
         let _ = ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst));
     }
     let progress = std::io::stderr().is_terminal().then(|| {
-        let bar = indicatif::ProgressBar::new(tasks.len() as u64);
+        let bar = indicatif::ProgressBar::new(task_count as u64);
         bar.set_style(
             indicatif::ProgressStyle::with_template(
                 "{bar:40} {pos}/{len} runs  {elapsed} elapsed, ETA {eta}  {msg}",
@@ -229,13 +237,11 @@ fn run_plan<C: Catalogue>(
         }
         pending.extend(rows);
     };
-    run_in_order(
-        &tasks,
-        jobs,
-        &interrupted,
-        |&(k, r)| run_task::<C>(args, plan, seed, k, r),
-        &mut handle,
-    );
+    let work = |i: usize| {
+        let (k, r) = task(i);
+        run_task::<C>(args, plan, seed, k, r)
+    };
+    run_in_order(task_count, jobs, &interrupted, work, &mut handle);
     if let Some(e) = write_error {
         return Err(format!("error: cannot write results to {}: {e}", out_dir.display()));
     }
@@ -245,9 +251,15 @@ fn run_plan<C: Catalogue>(
     if let Some(bar) = &progress {
         bar.finish_and_clear();
     }
+    let stopped = interrupted.load(Ordering::SeqCst);
+    if shard.is_some() && !stopped {
+        // The trailer tells `merge` this shard ran every task it owns.
+        writeln!(rows_out, "{}", sweep::shard_trailer(task_count))
+            .map_err(|e| format!("error: {e}"))?;
+    }
     rows_out.flush().map_err(|e| format!("error: {e}"))?;
     drop(rows_out);
-    if metrics.get().is_none() {
+    if metrics.get().is_none() && shard.is_none() {
         // Nothing succeeded: leave no empty file behind.
         let _ = std::fs::remove_file(&rows_tmp);
     } else {
@@ -257,15 +269,13 @@ fn run_plan<C: Catalogue>(
                 .map_err(|e| format!("error: {e}"))?;
         }
     }
-    let stopped = interrupted.load(Ordering::SeqCst);
     let failed = if failed_points.is_empty() {
         String::new()
     } else {
         format!(", {} points failed", failed_points.len())
     };
     eprintln!(
-        "{done} of {} runs{failed}{}; {} in {}",
-        tasks.len(),
+        "{done} of {task_count} runs{failed}{}; {} in {}",
         if stopped { " (interrupted: completed rows kept)" } else { "" },
         if summary_name.is_some() { "sweep.csv and sweep-summary.csv" } else { rows_name.as_str() },
         out_dir.display()
@@ -280,6 +290,25 @@ fn run_plan<C: Catalogue>(
 }
 
 fn run_task<C: Catalogue>(
+    args: &SweepArgs,
+    plan: &Plan,
+    seed: u64,
+    k: usize,
+    r: u64,
+) -> TaskResult {
+    // A model bug must not hang the sweep: a panicking run becomes that point's error.
+    let run = std::panic::AssertUnwindSafe(|| run_task_inner::<C>(args, plan, seed, k, r));
+    std::panic::catch_unwind(run).unwrap_or_else(|panic| {
+        let what = panic
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        Err((k, format!("the run panicked (a bug: please report it): {what}")))
+    })
+}
+
+fn run_task_inner<C: Catalogue>(
     args: &SweepArgs,
     plan: &Plan,
     seed: u64,
@@ -335,11 +364,11 @@ pub fn merge(dir: &Path, out: Option<&Path>) -> ExitCode {
 /// order, as soon as each is next in line. A worker does not start a task more than a window
 /// ahead of the last one handled, so memory is bounded by the window, not by the plan; unlike
 /// fixed chunks there is no barrier, so uneven task lengths do not idle the workers.
-fn run_in_order<T: Sync, R: Send>(
-    tasks: &[T],
+fn run_in_order<R: Send>(
+    count: usize,
     jobs: usize,
     interrupted: &AtomicBool,
-    work: impl Fn(&T) -> R + Sync,
+    work: impl Fn(usize) -> R + Sync,
     handle: &mut impl FnMut(R),
 ) {
     struct Shared<R> {
@@ -359,7 +388,7 @@ fn run_in_order<T: Sync, R: Send>(
                         break;
                     }
                     let i = next.fetch_add(1, Ordering::SeqCst);
-                    if i >= tasks.len() {
+                    if i >= count {
                         break;
                     }
                     {
@@ -371,7 +400,7 @@ fn run_in_order<T: Sync, R: Send>(
                     if interrupted.load(Ordering::SeqCst) {
                         break;
                     }
-                    let result = work(&tasks[i]);
+                    let result = work(i);
                     shared.lock().expect("lock").results.insert(i, result);
                     changed.notify_all();
                 }

@@ -246,3 +246,61 @@ fn ctrl_c_stops_cleanly_and_keeps_completed_rows() {
     );
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+/// More shards than points (some shards own none), a metric that is null at point 0 (no
+/// sell-out with a tiny crowd) but not later, and an interrupted shard, which merge refuses.
+#[test]
+fn merge_handles_empty_shards_and_null_metrics_and_refuses_incomplete_ones() {
+    let (whole, parts) = (temp("nulls-whole"), temp("nulls-parts"));
+    let args = |out: &Path, shard: Option<String>| {
+        let mut v: Vec<String> = [
+            "sweep",
+            FILE,
+            "--grid",
+            "traffic.users=150,3000",
+            "--set",
+            "sale.stock=200",
+            "--replications",
+            "1",
+            "--out",
+            out.to_str().unwrap(),
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        if let Some(s) = shard {
+            v.extend(["--shard".to_string(), s]);
+        }
+        v
+    };
+    let run = |v: Vec<String>| {
+        let refs: Vec<&str> = v.iter().map(String::as_str).collect();
+        let out = flashsim(&refs, &[]);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    };
+    run(args(&whole, None));
+    let rows = read(&whole, "sweep.csv");
+    let header: Vec<&str> = rows.lines().next().unwrap().split(',').collect();
+    let col = header.iter().position(|h| *h == "metrics.time_to_sell_out_s").expect("column kept");
+    let first: Vec<&str> = rows.lines().nth(1).unwrap().split(',').collect();
+    assert_eq!(first[col], "", "150 users cannot buy 200 seats: no sell-out, an empty cell");
+    // 6 points over 8 shards: shards 6 and 7 own nothing.
+    for i in 0..8 {
+        run(args(&parts, Some(format!("{i}/8"))));
+    }
+    let out = flashsim(&["merge", parts.to_str().unwrap()], &[]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(read(&parts, "sweep.csv"), rows);
+    assert_eq!(read(&parts, "sweep-summary.csv"), read(&whole, "sweep-summary.csv"));
+    // Cut the trailer off one shard: it now looks interrupted, and merge refuses it.
+    let path = parts.join("sweep-shard-3-of-8.csv");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let cut: Vec<&str> = text.lines().filter(|l| !l.starts_with("# complete")).collect();
+    std::fs::write(&path, cut.join("\n") + "\n").unwrap();
+    let out = flashsim(&["merge", parts.to_str().unwrap()], &[]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is incomplete"));
+    for dir in [whole, parts] {
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}
