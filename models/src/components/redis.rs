@@ -105,8 +105,11 @@ pub enum StockAnswer {
 #[derive(Debug)]
 pub struct RedisStock {
     pub stock: i64,
-    /// Per user: units counted against the limit (0 = no key).
+    /// Per user: units counted against the limit.
     pub per_user: Vec<u16>,
+    /// Per user: whether the user's key exists (a compensation brings the count back to 0 but
+    /// leaves the key).
+    has_key: Vec<bool>,
     pub user_keys: u64,
     pub peak_user_keys: u64,
     pub compensations: u64,
@@ -119,6 +122,7 @@ impl RedisStock {
         RedisStock {
             stock,
             per_user: vec![0; users],
+            has_key: vec![false; users],
             user_keys: 0,
             peak_user_keys: 0,
             compensations: 0,
@@ -153,11 +157,11 @@ impl RedisStock {
     pub fn decrement(&mut self, user: u32) {
         self.stock -= 1;
         self.min_stock = self.min_stock.min(self.stock);
-        let count = &mut self.per_user[user as usize];
-        if *count == 0 {
+        if !std::mem::replace(&mut self.has_key[user as usize], true) {
             self.user_keys += 1;
             self.peak_user_keys = self.peak_user_keys.max(self.user_keys);
         }
+        let count = &mut self.per_user[user as usize];
         *count = count.saturating_add(1);
     }
 

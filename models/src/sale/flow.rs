@@ -172,6 +172,7 @@ impl SaleModel<'_> {
             let service = self.redis_service(stage);
             ctx.after(service, Event::Served { attempt, hop: Hop::Redis });
         }
+        self.timeline.level(now, &self.tiers);
     }
 
     /// The shard runs the command: its reads and writes all happen now, one command at a time.

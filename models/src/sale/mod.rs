@@ -69,6 +69,9 @@ impl RawSale {
             .opens_at
             .as_ref()
             .map_or(Some(SimDuration::from_secs(10)), |o| o.check("sale.opens_at", issues));
+        if opens_at.is_some_and(|o| o.as_nanos() > crate::traffic::profile::MAX_OFFSET_NS as u64) {
+            issues.push("sale.opens_at", "must be within a year of time zero");
+        }
         let billed = self
             .billed_time
             .as_ref()

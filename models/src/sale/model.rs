@@ -129,6 +129,8 @@ pub struct User {
     pub told_sold_out: bool,
     /// A retryable failure has been seen since the last attempt was sent.
     pub pending_failure: bool,
+    /// Told "not open" since the last attempt was sent: the countdown decides the next click.
+    pub saw_not_open: bool,
     pub retry_pending: bool,
     pub last_backoff: SimDuration,
     pub outcome: Option<UserOutcome>,
@@ -507,27 +509,41 @@ impl<'a> SaleModel<'a> {
             Outcome::Purchased => u.told_purchased = true,
             Outcome::LimitReached => u.told_limit = true,
             Outcome::SoldOut => u.told_sold_out = true,
+            Outcome::NotOpen => u.saw_not_open = true,
             o if o.retryable() => u.pending_failure = true,
             _ => {}
         }
-        if u.outcome.is_some() {
+        if let Some(decided) = u.outcome {
+            // A duplicate click sent earlier can still bring "purchased" to a user already
+            // decided: what they were told last about holding an item wins.
+            if outcome == Outcome::Purchased && decided != UserOutcome::Purchased {
+                u.outcome = Some(UserOutcome::Purchased);
+            }
             return;
         }
-        if u.told_purchased {
-            self.finish_user(now, user, UserOutcome::Purchased);
-        } else if u.told_limit {
-            self.finish_user(now, user, UserOutcome::LimitReached);
-        } else if u.told_sold_out {
-            self.finish_user(now, user, UserOutcome::SoldOut);
-        } else if u.in_flight == 0 && !u.retry_pending && !u.is_bot {
-            if outcome == Outcome::NotOpen {
-                self.countdown(now, user, ctx);
-            } else if u.pending_failure {
-                self.maybe_retry(now, user, ctx);
+        let settled = u.told_purchased || u.told_limit || u.told_sold_out;
+        // Humans decide once nothing of theirs is in flight; bots as soon as they are told.
+        if !u.is_bot && (u.in_flight > 0 || u.retry_pending) {
+            return;
+        }
+        if settled {
+            let final_outcome = if u.told_purchased {
+                UserOutcome::Purchased
+            } else if u.told_limit {
+                UserOutcome::LimitReached
             } else {
-                // Only answers that end nothing (e.g. deduped) came back and nothing is left.
-                self.finish_user(now, user, UserOutcome::GaveUp);
-            }
+                UserOutcome::SoldOut
+            };
+            self.finish_user(now, user, final_outcome);
+        } else if u.is_bot {
+            // Bots fire on their own schedule.
+        } else if u.saw_not_open {
+            u.saw_not_open = false;
+            self.countdown(now, user, ctx);
+        } else if u.pending_failure {
+            self.maybe_retry(now, user, ctx);
+        } else {
+            self.finish_user(now, user, UserOutcome::GaveUp);
         }
     }
 
@@ -564,7 +580,8 @@ impl<'a> SaleModel<'a> {
             self.finish_user(now, user, UserOutcome::GaveUp);
             return;
         }
-        let elapsed = (now - SimTime::ZERO).as_secs_f64();
+        // The budget's per-second floor accrues from the opening, not from time zero.
+        let elapsed = now.since(self.setup.sale.opens_at).as_secs_f64();
         if !self.budget.try_spend(client.budget, elapsed) {
             self.tallies.budget_denied += 1;
             self.finish_user(now, user, UserOutcome::GaveUp);
@@ -593,8 +610,10 @@ impl<'a> SaleModel<'a> {
             return;
         }
         u.outcome = Some(outcome);
+        // Users still trying when the run ends saw no final answer: no latency for them.
         if let Some(first) = u.first_click
             && !u.is_bot
+            && outcome != UserOutcome::StillTrying
         {
             self.tallies.user_latency.record(now - first);
         }

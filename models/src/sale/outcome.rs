@@ -17,7 +17,7 @@ pub enum Outcome {
     SoldOut,
     /// Told they already hold their limit.
     LimitReached,
-    /// Dropped at the edge as a repeat of a request still in flight.
+    /// Dropped at the edge: the user's fingerprint passed less than the dedupe window ago.
     Deduped,
     /// Rejected by the gateway's rate limit.
     RateLimited,
@@ -71,7 +71,8 @@ impl Outcome {
     pub fn retryable(self) -> bool {
         matches!(
             self,
-            Outcome::RateLimited
+            Outcome::Deduped
+                | Outcome::RateLimited
                 | Outcome::Shed
                 | Outcome::NotOpen
                 | Outcome::Failed
@@ -84,7 +85,7 @@ impl Outcome {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum UserOutcome {
-    /// Told at least once that a purchase succeeded.
+    /// Told at least once that a purchase succeeded (also when told so after deciding).
     Purchased,
     /// Told they already hold their limit (and never told "purchased").
     LimitReached,

@@ -12,9 +12,9 @@ use sim::{SimDuration, SimTime};
 use super::model::Tiers;
 use super::outcome::Outcome;
 
-/// At most this many intervals are kept (a 100 ms timeline of 11.5 days); later events are not
-/// drawn, which the CSV's last row makes visible.
-const MAX_ROWS: usize = 10_000_000;
+/// At most this many intervals are kept (a 100 ms timeline of 29 hours, ~180 MB at most); later
+/// events are not drawn, which the CSV's last row makes visible.
+const MAX_ROWS: usize = 1 << 20;
 
 #[derive(Clone, Debug, Default)]
 struct Row {
@@ -24,7 +24,7 @@ struct Row {
     /// lock queue, gateway busy).
     db_stock: Option<i64>,
     redis_stock: Option<i64>,
-    queues: Option<[u64; 4]>,
+    queues: Option<[u64; 5]>,
     in_flight: Option<u64>,
 }
 
@@ -100,6 +100,7 @@ impl Timeline {
             tiers.gateway.busy() as u64,
             tiers.pool.waiting() as u64,
             tiers.row_lock.waiting() as u64,
+            tiers.redis_shard.as_ref().map_or(0, |s| s.waiting() as u64),
         ];
         if let Some(row) = self.row(now) {
             row.queues = Some(queues);
@@ -118,9 +119,9 @@ impl Timeline {
             write!(out, ",{}", outcome.name()).expect("writing to a string");
         }
         out.push_str(
-            ",db_stock,redis_stock,gateway_queue,gateway_busy,db_pool_queue,row_lock_queue,in_flight\n",
+            ",db_stock,redis_stock,gateway_queue,gateway_busy,db_pool_queue,row_lock_queue,redis_queue,in_flight\n",
         );
-        let (mut db, mut redis, mut queues) = (initial_stock, initial_stock, [0u64; 4]);
+        let (mut db, mut redis, mut queues) = (initial_stock, initial_stock, [0u64; 5]);
         let mut in_flight = 0;
         for (i, row) in self.rows.iter().enumerate() {
             db = row.db_stock.unwrap_or(db);
@@ -135,8 +136,8 @@ impl Timeline {
             let redis_text = if with_redis { redis.to_string() } else { String::new() };
             writeln!(
                 out,
-                ",{db},{redis_text},{},{},{},{},{in_flight}",
-                queues[0], queues[1], queues[2], queues[3]
+                ",{db},{redis_text},{},{},{},{},{},{in_flight}",
+                queues[0], queues[1], queues[2], queues[3], queues[4]
             )
             .expect("writing to a string");
         }

@@ -106,6 +106,9 @@ pub struct Traffic {
 /// Most users a scenario may hold (per-user state is a few dozen bytes each).
 pub const MAX_USERS: i64 = 50_000_000;
 
+/// Most exogenous clicks (first and duplicate) a scenario may generate (16 bytes each).
+pub const MAX_CLICKS: u64 = 200_000_000;
+
 impl RawTraffic {
     pub fn check(&self, at: &str, base: &Path, issues: &mut Issues) -> Option<Traffic> {
         let before = issues.len();
@@ -151,7 +154,14 @@ impl RawTraffic {
                 .start
                 .as_ref()
                 .map_or(Some(-1_000_000_000), |s| s.check(&join_key(&b_at, "start"), issues));
-            let stop = b.stop.as_ref().map(|s| s.check(&join_key(&b_at, "stop"), issues));
+            let start = profile::check_offset(start, &join_key(&b_at, "start"), issues);
+            let stop = b.stop.as_ref().map(|s| {
+                profile::check_offset(
+                    s.check(&join_key(&b_at, "stop"), issues),
+                    &join_key(&b_at, "stop"),
+                    issues,
+                )
+            });
             Some(Bots {
                 users: b.users.max(1) as u32,
                 interval: interval?,
@@ -159,6 +169,18 @@ impl RawTraffic {
                 stop_ns: stop.map(|s| s.unwrap_or(0)),
             })
         });
+        if let Some(Some(d)) = &duplicates {
+            let expected = self.users as f64 * (1.0 + d.share * d.extra_clicks);
+            if expected > MAX_CLICKS as f64 {
+                issues.push(
+                    join_key(at, "duplicates"),
+                    format!(
+                        "with {} users this means about {expected:.0} clicks; at most {MAX_CLICKS}",
+                        self.users
+                    ),
+                );
+            }
+        }
         if issues.len() > before {
             return None;
         }

@@ -123,6 +123,20 @@ pub enum Profile {
     Bursts(Vec<Burst>),
 }
 
+/// Largest offset from the opening a profile may use: a year. Keeps every sum of times far from
+/// the clock's limits.
+pub const MAX_OFFSET_NS: i64 = 365 * 24 * 3_600 * 1_000_000_000;
+
+/// Records an issue if `offset` (ns) is beyond a year from the opening.
+pub fn check_offset(offset: Option<i64>, at: &str, issues: &mut Issues) -> Option<i64> {
+    let offset = offset?;
+    if offset.abs() > MAX_OFFSET_NS {
+        issues.push(at, "must be within a year of the opening");
+        return None;
+    }
+    Some(offset)
+}
+
 /// Shares may miss 1 by this much (rounding in hand-written files).
 const SHARE_TOLERANCE: f64 = 1e-6;
 
@@ -325,8 +339,16 @@ fn check_windows(
     let mut windows = Vec::new();
     for (i, w) in raw.iter().enumerate() {
         let w_at = join_index(at, i);
-        let from = w.from.check(&join_key(&w_at, "from"), issues);
-        let until = w.until.check(&join_key(&w_at, "until"), issues);
+        let from = check_offset(
+            w.from.check(&join_key(&w_at, "from"), issues),
+            &join_key(&w_at, "from"),
+            issues,
+        );
+        let until = check_offset(
+            w.until.check(&join_key(&w_at, "until"), issues),
+            &join_key(&w_at, "until"),
+            issues,
+        );
         check_share(w.share, &w_at, issues);
         if let (Some(from), Some(until)) = (from, until) {
             if until <= from {
@@ -351,8 +373,15 @@ fn check_bursts(raw: &[RawBurst], at: &str, issues: &mut Issues) -> Option<Vec<B
     let mut bursts = Vec::new();
     for (i, b) in raw.iter().enumerate() {
         let b_at = join_index(at, i);
-        let at_ns = b.at.check(&join_key(&b_at, "at"), issues);
+        let at_ns = check_offset(
+            b.at.check(&join_key(&b_at, "at"), issues),
+            &join_key(&b_at, "at"),
+            issues,
+        );
         let spread = b.spread.check(&join_key(&b_at, "spread"), issues);
+        if spread.is_some_and(|s| s.as_nanos() > MAX_OFFSET_NS as u64) {
+            issues.push(join_key(&b_at, "spread"), "must be at most a year");
+        }
         check_share(b.share, &b_at, issues);
         if spread.is_some_and(|s| s.is_zero()) {
             issues.push(join_key(&b_at, "spread"), "must be > 0 (got 0s)");
@@ -392,14 +421,18 @@ fn read_trace(
         let number = |text: &str| text.trim().parse::<f64>().ok().filter(|v| v.is_finite());
         match format {
             TraceFormat::Timestamps => {
-                let t = number(line).ok_or_else(|| bad("expected seconds as a number"))?;
+                let t = number(line)
+                    .filter(|t| t.abs() * 1e9 <= MAX_OFFSET_NS as f64)
+                    .ok_or_else(|| bad("expected seconds (within a year) as a number"))?;
                 let ns = (t * 1e9).round() as i64;
                 bins.push((ns.div_euclid(interval_ns) * interval_ns, 1.0));
             }
             TraceFormat::Counts => {
                 let (start, count) =
                     line.split_once(',').ok_or_else(|| bad("expected start_s,count"))?;
-                let start = number(start).ok_or_else(|| bad("expected start_s as a number"))?;
+                let start = number(start)
+                    .filter(|t| t.abs() * 1e9 <= MAX_OFFSET_NS as f64)
+                    .ok_or_else(|| bad("expected start_s (within a year) as a number"))?;
                 let count = number(count)
                     .filter(|c| *c >= 0.0)
                     .ok_or_else(|| bad("expected a count ≥ 0"))?;
