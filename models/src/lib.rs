@@ -11,6 +11,7 @@ pub mod network;
 pub mod run;
 pub mod sale;
 pub mod scenario;
+pub mod server;
 pub mod summary;
 pub mod traffic;
 
@@ -63,6 +64,10 @@ impl Catalogue for Flashsim {
         let mut files = Vec::new();
         if !results.timeline_csv.is_empty() {
             files.push(("timeline.csv".to_string(), results.timeline_csv.into_bytes()));
+        }
+        if !results.server_timeline_csv.is_empty() {
+            let csv = format!("{}{}", server::TIMELINE_HEADER, results.server_timeline_csv);
+            files.push(("server-timeline.csv".to_string(), csv.into_bytes()));
         }
         Ok(RunOutput {
             table: summary.table(),

@@ -15,6 +15,8 @@ use crate::summary::{EngineFacts, Summary, VariantSummary};
 pub struct RunResults {
     pub summary: Summary,
     pub timeline_csv: String,
+    /// `server` variants' timeline rows (header in `server::TIMELINE_HEADER`).
+    pub server_timeline_csv: String,
 }
 
 /// Runs every variant of `scenario` with `seed` (or the scenario's own seed).
@@ -41,12 +43,22 @@ pub fn run_with_timeline(scenario: &Scenario, seed: Option<u64>) -> Result<RunRe
                 let population = population.as_ref().expect("generated with the sale");
                 sale::simulate(setup, v, population, &scenario.run, seed)
             }
+            Variant::Server(spec) => {
+                let load = scenario.load.as_ref().expect("validation requires [load]");
+                crate::server::simulate(spec, load, &scenario.run, seed)
+            }
         })
         .collect();
     let mut variants = Vec::new();
     let mut timeline_csv = String::new();
+    let mut server_timeline_csv = String::new();
     for result in results {
         let (summary, csv) = result?;
+        if summary.server.is_some() {
+            server_timeline_csv.push_str(&csv);
+            variants.push(summary);
+            continue;
+        }
         // One header for the whole file.
         let body = if timeline_csv.is_empty() {
             &csv[..]
@@ -67,7 +79,7 @@ pub fn run_with_timeline(scenario: &Scenario, seed: Option<u64>) -> Result<RunRe
         },
         variants,
     };
-    Ok(RunResults { summary, timeline_csv })
+    Ok(RunResults { summary, timeline_csv, server_timeline_csv })
 }
 
 /// Warnings about a scenario worth telling before trusting its numbers.

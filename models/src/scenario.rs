@@ -55,6 +55,8 @@ pub struct RawScenario {
     pub sale: Option<RawSale>,
     /// Flash-sale variants: the buyers.
     pub traffic: Option<RawTraffic>,
+    /// `server` variants: closed-loop connections.
+    pub load: Option<crate::server::config::RawLoad>,
     /// The systems to compare; each sees the same seeded traffic.
     #[serde(rename = "variant")]
     pub variants: Vec<RawVariant>,
@@ -84,6 +86,8 @@ pub struct RawRun {
 pub enum Architecture {
     /// An open queueing network of stations: `arrival` streams and `station`s.
     Network,
+    /// One server tier with an execution model under the closed-loop `[load]`.
+    Server,
     /// CDN dedupe → gateway → atomic Redis stock script → DB final decrement.
     ThreeTierRedis,
     /// App server → DB: SELECT stock, then UPDATE.
@@ -112,6 +116,8 @@ pub struct RawVariant {
     pub redis: Option<RawRedis>,
     /// Flash sale: the database.
     pub db: Option<RawDb>,
+    /// `server`: the server tier and its execution model.
+    pub server: Option<crate::server::config::RawServer>,
 }
 
 /// Run settings, validated.
@@ -129,6 +135,7 @@ pub struct RunSettings {
 pub enum Variant {
     Network(Network),
     Sale(Box<SaleVariant>),
+    Server(crate::server::config::ServerSpec),
 }
 
 impl Variant {
@@ -136,12 +143,14 @@ impl Variant {
         match self {
             Variant::Network(n) => &n.name,
             Variant::Sale(v) => &v.name,
+            Variant::Server(s) => &s.name,
         }
     }
     pub fn architecture(&self) -> &'static str {
         match self {
             Variant::Network(_) => "network",
             Variant::Sale(v) => crate::sale::arch_name(v.architecture),
+            Variant::Server(_) => "server",
         }
     }
 }
@@ -154,6 +163,8 @@ pub struct Scenario {
     pub run: RunSettings,
     /// The sale and its traffic, when there are flash-sale variants.
     pub sale: Option<SaleSetup>,
+    /// Closed-loop load, when there are `server` variants.
+    pub load: Option<crate::server::config::LoadSpec>,
     pub variants: Vec<Variant>,
 }
 
@@ -224,6 +235,9 @@ pub fn validate(
                 crate::sale::check_variant(variant, SaleArchitecture::NaiveDb, &path, issues)
                     .map(|v| Variant::Sale(Box::new(v)))
             }
+            Architecture::Server => {
+                crate::server::check_variant(variant, &path, issues).map(Variant::Server)
+            }
         };
         variants.extend(checked);
     }
@@ -235,7 +249,20 @@ pub fn validate(
             );
         }
     }
-    let wants_sale = raw.variants.iter().any(|v| v.architecture != Architecture::Network);
+    let wants_sale = raw
+        .variants
+        .iter()
+        .any(|v| matches!(v.architecture, Architecture::ThreeTierRedis | Architecture::NaiveDb));
+    let wants_load = raw.variants.iter().any(|v| v.architecture == Architecture::Server);
+    let load = match &raw.load {
+        Some(load) => load.check(issues),
+        None => {
+            if wants_load {
+                issues.push("load", "is required by server variants ([load] with `connections`)");
+            }
+            None
+        }
+    };
     let sale = match (&raw.sale, &raw.traffic) {
         (Some(sale), Some(traffic)) => {
             let sale = sale.check(issues);
@@ -272,7 +299,7 @@ pub fn validate(
     if !issues.is_empty() || variants.len() != raw.variants.len() {
         return None;
     }
-    Some(Scenario { name, description: raw.description.clone(), run, sale, variants })
+    Some(Scenario { name, description: raw.description.clone(), run, sale, load, variants })
 }
 
 fn positive_count(value: Option<i64>, default: u64, path: &str, issues: &mut Issues) -> u64 {

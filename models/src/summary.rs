@@ -46,6 +46,9 @@ pub struct VariantSummary {
     /// Flash-sale variants: outcomes, stock, latency, cost.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub metrics: Option<SaleMetrics>,
+    /// `server` variants: throughput, latency, frozen intervals, tasks.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub server: Option<crate::server::ServerMetrics>,
     pub stations: Vec<StationSummary>,
 }
 
@@ -85,6 +88,12 @@ impl Summary {
                 out.push('\n');
             }
             out.push_str(&crate::sale::table::comparison(&self.variants));
+        }
+        if self.variants.iter().any(|v| v.server.is_some()) {
+            if self.variants.iter().any(|v| v.network.is_some() || v.metrics.is_some()) {
+                out.push('\n');
+            }
+            out.push_str(&crate::server::comparison(&self.variants));
         }
         out
     }

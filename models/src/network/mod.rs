@@ -54,6 +54,7 @@ pub fn simulate(net: &Network, run: &RunSettings, seed: u64) -> Result<VariantSu
         end_s: stats.end.as_secs_f64(),
         stop: if stats.stop == Stop::Horizon { "horizon" } else { "drained" },
         metrics: None,
+        server: None,
         network: Some(NetworkSummary {
             entered: totals.entered,
             completed: totals.completed,

@@ -316,6 +316,7 @@ pub fn variant_summary(
         stop: if stats.stop == sim::Stop::Horizon { "horizon" } else { "drained" },
         network: None,
         metrics: Some(metrics),
+        server: None,
         stations: report
             .stations
             .iter()

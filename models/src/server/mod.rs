@@ -1,0 +1,195 @@
+//! The `server` architecture: one server tier under closed-loop load, run by an execution model
+//! (thread pool, event loop, goroutines) — the experiment of an event loop frozen by one
+//! blocking call, and the general lesson behind it.
+
+pub mod config;
+pub mod model;
+
+use std::fmt::Write as _;
+
+use serde::Serialize;
+use sim::stats::DurationSummary;
+use sim::table::{TextTable, human_count, human_secs};
+use sim::{Context, Limits, Stop};
+
+use crate::scenario::RunSettings;
+use crate::summary::{StationSummary, VariantSummary};
+use config::{Execution, LoadSpec, ServerSpec};
+use model::ServerModel;
+
+/// The server metrics of one variant.
+#[derive(Clone, Debug, Serialize)]
+pub struct ServerMetrics {
+    pub execution: &'static str,
+    pub connections: u32,
+    pub load_duration_s: f64,
+    /// Requests sent by the connections.
+    pub sent: u64,
+    /// Requests the server finished (answered or not).
+    pub completed: u64,
+    /// Requests answered while their connection still waited.
+    pub answered: u64,
+    pub timeouts: u64,
+    /// Requests finished after their connection had given up.
+    pub late: u64,
+    /// Answered requests per second of load.
+    pub throughput_per_s: f64,
+    /// Send → answer, for answered requests.
+    pub latency: DurationSummary,
+    /// 100 ms intervals within the load in which the server finished nothing.
+    pub zero_throughput_intervals: u64,
+    pub intervals: u64,
+    pub peak_tasks_alive: u64,
+    /// Peak live tasks × memory per task (thread pool: all threads, pooled).
+    pub peak_task_memory_bytes: f64,
+    /// Per instance: loop-seconds spent in blocking calls (event loops; 0 otherwise).
+    pub loop_blocked_s: Vec<f64>,
+}
+
+pub fn execution_name(e: Execution) -> &'static str {
+    match e {
+        Execution::ThreadPool => "thread_pool",
+        Execution::EventLoop => "event_loop",
+        Execution::Goroutines => "goroutines",
+    }
+}
+
+/// Simulates one server variant; returns its summary and timeline rows (CSV without header).
+pub fn simulate(
+    spec: &ServerSpec,
+    load: &LoadSpec,
+    run: &RunSettings,
+    seed: u64,
+) -> Result<(VariantSummary, String), String> {
+    let mut ctx = Context::new();
+    let mut model = ServerModel::new(spec, load, seed, &mut ctx);
+    let limits =
+        Limits { horizon: run.horizon, warmup: sim::SimTime::ZERO, max_events: run.max_events };
+    let stats = sim::run(&mut model, &mut ctx, limits);
+    match &stats.stop {
+        Stop::Drained | Stop::Horizon => {}
+        Stop::EventBudget => {
+            return Err(format!(
+                "variant `{}` spent its event budget (run.max_events = {}) at {}; raise \
+                 run.max_events or shorten load.duration",
+                spec.name, run.max_events, stats.end
+            ));
+        }
+        Stop::Model(reason) => return Err(format!("variant `{}` stopped: {reason}", spec.name)),
+    }
+    let stations = model.stations(stats.end);
+    let (report, end_of_load) = model.finish();
+    let interval_ns = report.interval.as_nanos();
+    let intervals = end_of_load.as_nanos().div_ceil(interval_ns);
+    let zero = (0..intervals as usize)
+        .filter(|&i| report.rows.get(i).is_none_or(|r| r.completed == 0))
+        .count() as u64;
+    let memory = match spec.execution {
+        Execution::ThreadPool => (spec.workers * spec.instances) as f64 * spec.task_memory_bytes,
+        _ => report.peak_tasks as f64 * spec.task_memory_bytes,
+    };
+    let duration_s = load.duration.as_secs_f64();
+    let metrics = ServerMetrics {
+        execution: execution_name(spec.execution),
+        connections: load.connections,
+        load_duration_s: duration_s,
+        sent: report.sent,
+        completed: report.completed,
+        answered: report.answered,
+        timeouts: report.timeouts,
+        late: report.late,
+        throughput_per_s: report.answered as f64 / duration_s,
+        latency: report.latency.summary(),
+        zero_throughput_intervals: zero,
+        intervals,
+        peak_tasks_alive: report.peak_tasks,
+        peak_task_memory_bytes: memory,
+        loop_blocked_s: report.loop_blocked_s.clone(),
+    };
+    let mut csv = String::new();
+    let mut tasks = 0;
+    for (i, row) in report.rows.iter().enumerate() {
+        tasks = row.tasks_alive.unwrap_or(tasks);
+        let t = (i as u64 * interval_ns) as f64 * 1e-9;
+        writeln!(
+            csv,
+            "{},{t:.3},{},{},{},{},{tasks},{}",
+            spec.name, row.sent, row.completed, row.answered, row.timeouts, row.loop_blocked_s
+        )
+        .expect("writing to a string");
+    }
+    let summary = VariantSummary {
+        name: spec.name.clone(),
+        architecture: "server",
+        events: stats.events,
+        end_s: stats.end.as_secs_f64(),
+        stop: if stats.stop == Stop::Horizon { "horizon" } else { "drained" },
+        network: None,
+        metrics: None,
+        server: Some(metrics),
+        stations: stations
+            .into_iter()
+            .map(|(name, report)| StationSummary { name, offered_load: None, report })
+            .collect(),
+    };
+    Ok((summary, csv))
+}
+
+/// The header of `server-timeline.csv`.
+pub const TIMELINE_HEADER: &str =
+    "variant,t_s,sent,completed,answered,timeouts,tasks_alive,loop_blocked_s\n";
+
+/// Side-by-side table of server variants.
+pub fn comparison(variants: &[VariantSummary]) -> String {
+    let servers: Vec<(&str, &ServerMetrics)> =
+        variants.iter().filter_map(|v| v.server.as_ref().map(|m| (v.name.as_str(), m))).collect();
+    let mut header = vec!["metric".to_string()];
+    header.extend(servers.iter().map(|(n, _)| n.to_string()));
+    let mut t = TextTable::new(header);
+    let mut row = |name: &str, cell: &dyn Fn(&ServerMetrics) -> String| {
+        let mut cells = vec![name.to_string()];
+        cells.extend(servers.iter().map(|(_, m)| cell(m)));
+        t.row(cells);
+    };
+    row("execution", &|m| m.execution.to_string());
+    row("answered", &|m| human_count(m.answered as f64));
+    row("throughput (answered/s)", &|m| human_count(m.throughput_per_s));
+    row("timeouts", &|m| human_count(m.timeouts as f64));
+    row("latency p50", &|m| human_secs(m.latency.p50_s));
+    row("latency p99", &|m| human_secs(m.latency.p99_s));
+    row("latency max", &|m| human_secs(m.latency.max_s));
+    row("zero-throughput 100 ms intervals", &|m| {
+        format!("{} of {}", m.zero_throughput_intervals, m.intervals)
+    });
+    row("loop blocked", &|m| human_secs(m.loop_blocked_s.iter().sum()));
+    row("peak tasks alive", &|m| human_count(m.peak_tasks_alive as f64));
+    row("task memory", &|m| format!("{:.1} MB", m.peak_task_memory_bytes / 1e6));
+    t.render()
+}
+
+/// Validates a `server` variant's sections.
+pub fn check_variant(
+    raw: &crate::scenario::RawVariant,
+    at: &str,
+    issues: &mut sim::config::Issues,
+) -> Option<ServerSpec> {
+    use sim::config::join_key;
+    for (present, key) in [
+        (raw.arrival.is_some(), "arrival"),
+        (raw.station.is_some(), "station"),
+        (raw.client_rtt.is_some(), "client_rtt"),
+        (raw.cdn.is_some(), "cdn"),
+        (raw.gateway.is_some(), "gateway"),
+        (raw.redis.is_some(), "redis"),
+        (raw.db.is_some(), "db"),
+    ] {
+        if present {
+            issues.push(join_key(at, key), "is not a section of architecture server");
+        }
+    }
+    let Some(server) = &raw.server else {
+        issues.push(at, "architecture server needs a [variant.server] table");
+        return None;
+    };
+    server.check(&raw.name, &join_key(at, "server"), issues)
+}

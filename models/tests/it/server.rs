@@ -1,0 +1,73 @@
+//! Execution models under closed-loop load: the event loop frozen by a blocking call, and the
+//! closed-loop M/M/1 (machine-repairman) law.
+
+use std::path::Path;
+
+use models::run::run_scenario;
+use models::server::ServerMetrics;
+
+use crate::support::*;
+
+fn server(summary: &models::summary::Summary, name: &str) -> ServerMetrics {
+    summary.variants.iter().find(|v| v.name == name).unwrap().server.clone().unwrap()
+}
+
+#[test]
+fn a_blocking_call_freezes_the_event_loop_and_nothing_else() {
+    let scn = scenario("scenarios/blocking-event-loop.toml", &[]);
+    let s = run_scenario(&scn, None).unwrap();
+    let blocking = server(&s, "event-loop-blocking");
+    let non_blocking = server(&s, "event-loop-non-blocking");
+    let goroutines = server(&s, "goroutines-blocking");
+    assert!(blocking.zero_throughput_intervals >= 10, "frozen: {blocking:?}");
+    assert!(blocking.loop_blocked_s[0] >= 1.0);
+    assert_eq!(non_blocking.zero_throughput_intervals, 0);
+    assert_eq!(goroutines.zero_throughput_intervals, 0, "a goroutine parks alone");
+    assert!(blocking.throughput_per_s < 0.7 * non_blocking.throughput_per_s);
+    // Goroutines only get slower: the requests making the call take a second.
+    assert!(goroutines.latency.max_s >= 1.0);
+    assert!(goroutines.throughput_per_s > 0.95 * non_blocking.throughput_per_s);
+}
+
+#[test]
+fn a_thread_pool_with_enough_threads_rides_out_the_blocking_call() {
+    let text = std::fs::read_to_string(workspace().join("scenarios/blocking-event-loop.toml"))
+        .unwrap()
+        .replacen("execution = \"event_loop\"", "execution = \"thread_pool\"\nworkers = 64", 1);
+    let scn = models::scenario::from_text(Path::new("pool.toml"), &text, &[]).unwrap();
+    let s = run_scenario(&scn, None).unwrap();
+    let pool = server(&s, "event-loop-blocking");
+    assert_eq!(pool.execution, "thread_pool");
+    assert_eq!(
+        pool.zero_throughput_intervals, 0,
+        "one blocked thread of 64 does not stop the rest"
+    );
+    // With a single thread, the same call stops everything.
+    let one = text.replacen("workers = 64", "workers = 1", 1);
+    let scn = models::scenario::from_text(Path::new("pool1.toml"), &one, &[]).unwrap();
+    let s = run_scenario(&scn, None).unwrap();
+    assert!(server(&s, "event-loop-blocking").zero_throughput_intervals > 0);
+}
+
+/// N connections, no think time, one exponential server: the server never idles, so throughput
+/// is μ, and by Little's law the mean response time is N/μ.
+#[test]
+fn closed_loop_mm1_obeys_the_machine_repairman_law() {
+    let (n, mu) = (10.0, 1000.0);
+    let text = format!(
+        "[load]\nconnections = {n}\nduration = \"100s\"\ntimeout = \"1h\"\n\
+         [[variant]]\nname = \"mm1\"\narchitecture = \"server\"\n[variant.server]\n\
+         execution = \"event_loop\"\ntask_create = \"0s\"\ntask_switch = \"0s\"\n\
+         [[variant.server.step]]\nkind = \"cpu\"\ntime = {{ kind = \"exponential\", mean = \"1ms\" }}\n"
+    );
+    let scn = models::scenario::from_text(Path::new("closed.toml"), &text, &[]).unwrap();
+    let runs = replicate(&scn, 12);
+    let get = |s: &models::summary::Summary| server(s, "mm1");
+    assert_agrees("closed-loop throughput", estimate(&runs, |s| get(s).throughput_per_s), mu, 0.03);
+    assert_agrees(
+        "closed-loop mean response",
+        estimate(&runs, |s| get(s).latency.mean_s),
+        n / mu,
+        0.03,
+    );
+}
