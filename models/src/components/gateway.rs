@@ -1,5 +1,12 @@
 //! API gateway / app tier: instances × workers behind one bounded queue, with a token-bucket
-//! rate limit in front.
+//! rate limit in front, run by an execution model.
+//!
+//! `thread_pool` (default): a request holds its thread for the whole request, downstream calls
+//! included. `event_loop`: one loop per core runs a request's processing; awaiting Redis or the
+//! database frees the loop — unless `blocking_downstream` (a synchronous driver inside an async
+//! server), which holds the loop through the call and freezes everything queued behind it.
+//! `goroutines`: processing shares the cores, downstream calls park only their task. Loops and
+//! cores are pooled across the tier (perfect balancing).
 //!
 //! Load balancing is taken as perfect, so the tier is one station with instances × workers
 //! servers and instances × `queue_capacity` waiting places. A worker is held for the whole
@@ -33,6 +40,12 @@ pub struct RawGateway {
     pub burst: Option<i64>,
     /// Processing time per request, excluding downstream calls (default LN(2ms, 20ms)).
     pub service: Option<DistSpec>,
+    /// `thread_pool` (default), `event_loop` or `goroutines`.
+    pub execution: Option<crate::server::config::Execution>,
+    /// `event_loop` and `goroutines`: cores per instance (default 2).
+    pub cores: Option<i64>,
+    /// `event_loop`: downstream calls use a blocking driver and hold the loop (default false).
+    pub blocking_downstream: Option<bool>,
     /// Price per instance-hour (default 0.0816).
     pub price_per_instance_hour: Option<f64>,
 }
@@ -45,13 +58,29 @@ pub struct GatewaySpec {
     pub queue_capacity: u64,
     /// `(tokens per second, bucket size)`.
     pub rate_limit: Option<(f64, f64)>,
+    pub execution: crate::server::config::Execution,
+    pub cores: u32,
+    pub blocking_downstream: bool,
     pub service: Dist,
     pub price_per_instance_hour: f64,
 }
 
 impl GatewaySpec {
+    /// What serves requests: threads (thread pool) or loops and cores (the others).
     pub fn servers(&self) -> u32 {
-        self.instances * self.workers
+        match self.execution {
+            crate::server::config::Execution::ThreadPool => self.instances * self.workers,
+            _ => self.instances * self.cores,
+        }
+    }
+
+    /// Whether a request keeps its thread or loop through its downstream calls.
+    pub fn holds_through_downstream(&self) -> bool {
+        match self.execution {
+            crate::server::config::Execution::ThreadPool => true,
+            crate::server::config::Execution::EventLoop => self.blocking_downstream,
+            crate::server::config::Execution::Goroutines => false,
+        }
     }
 }
 
@@ -60,6 +89,15 @@ impl RawGateway {
         let before = issues.len();
         let instances = count_or(self.instances, at, "instances", 4, (1, 100_000), issues) as u32;
         let workers = count_or(self.workers, at, "workers", 64, (1, 100_000), issues) as u32;
+        let cores = count_or(self.cores, at, "cores", 2, (1, 1024), issues);
+        if self.blocking_downstream.is_some()
+            && self.execution != Some(crate::server::config::Execution::EventLoop)
+        {
+            issues.push(
+                join_key(at, "blocking_downstream"),
+                "applies to execution = \"event_loop\" only (threads always hold, goroutines park)",
+            );
+        }
         let queue_capacity =
             count_or(self.queue_capacity, at, "queue_capacity", 1024, (0, 100_000_000), issues);
         if instances as u64 * workers as u64 > 10_000_000 {
@@ -94,6 +132,9 @@ impl RawGateway {
         Some(GatewaySpec {
             instances,
             workers,
+            execution: self.execution.unwrap_or(crate::server::config::Execution::ThreadPool),
+            cores: cores as u32,
+            blocking_downstream: self.blocking_downstream.unwrap_or(false),
             queue_capacity: queue_capacity * instances as u64,
             rate_limit: rate_limit
                 .map(|r| (r.as_per_sec(), burst.unwrap_or(r.as_per_sec().max(1.0)))),

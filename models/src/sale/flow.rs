@@ -125,6 +125,10 @@ impl SaleModel<'_> {
             self.answer(now, attempt, Outcome::NotOpen, ctx);
             return;
         }
+        // An event loop awaiting a non-blocking call, or a parked goroutine, frees its server.
+        if !self.variant.gateway.holds_through_downstream() {
+            self.release_gateway(now, attempt, ctx);
+        }
         match self.architecture() {
             SaleArchitecture::ThreeTierRedis => {
                 let redis = self.variant.redis.as_ref().expect("three-tier has Redis");

@@ -247,7 +247,13 @@ fn no_mutation_of_a_bundled_scenario_makes_it_panic() {
         workspace().join("scenarios/checkout-network.toml"),
         workspace().join("scenarios/edu-live-class.toml"),
         workspace().join("scenarios/singles-day.toml"),
+        workspace().join("scenarios/blocking-event-loop.toml"),
     ];
+    let closed: Vec<sim::config::Override> =
+        ["run.max_events=200000", "load.connections=20", "load.duration=1s"]
+            .iter()
+            .map(|s| s.parse().unwrap())
+            .collect();
     for entry in std::fs::read_dir(workspace().join("scenarios/validation")).unwrap() {
         files.push(entry.unwrap().path());
     }
@@ -270,7 +276,13 @@ fn no_mutation_of_a_bundled_scenario_makes_it_panic() {
                 }
             }
         }
-        let overrides = if text.contains("[sale]") { &small } else { &budget };
+        let overrides = if text.contains("[sale]") {
+            &small
+        } else if text.contains("[load]") {
+            &closed
+        } else {
+            &budget
+        };
         for text in variants {
             let path = Path::new("mutant.toml");
             if let Ok(scn) = models::scenario::from_text(path, &text, overrides) {

@@ -265,3 +265,32 @@ fn variants_see_identical_traffic_and_the_timeline_adds_up() {
         assert_eq!(sum, m.attempts, "timeline attempts of `{name}` add up to the summary's");
     }
 }
+
+#[test]
+fn an_async_gateway_with_a_blocking_database_driver_freezes_its_loops() {
+    let variant = |name: &str, blocking: bool| {
+        format!(
+            "[[variant]]\nname = \"{name}\"\narchitecture = \"naive_db\"\n\
+             [variant.gateway]\ninstances = 1\nexecution = \"event_loop\"\ncores = 2\n\
+             blocking_downstream = {blocking}\nservice = {{ kind = \"constant\", value = \"200us\" }}\n\
+             [variant.db]\npool = 16\nguard = \"conditional\"\n"
+        )
+    };
+    let scn = sale(4000, 200, "", &(variant("awaits", false) + &variant("blocks", true)));
+    let s = run_scenario(&scn, None).unwrap();
+    let (awaits, blocks) = (metrics(&s, "awaits"), metrics(&s, "blocks"));
+    let shed = |m: &SaleMetrics| m.outcomes.get(models::sale::outcome::Outcome::Shed);
+    let gateway = |name: &str| {
+        let v = s.variants.iter().find(|v| v.name == name).unwrap();
+        v.stations.iter().find(|st| st.name == "gateway").unwrap().report.clone()
+    };
+    // Awaiting the database frees the loop after 200 µs of processing: two loops keep up.
+    assert_eq!(shed(&awaits), 0);
+    assert!(gateway("awaits").peak_queue_len < 100);
+    // A blocking driver holds each loop through the database call: the loops are frozen most
+    // of the time, the queue fills and the gateway sheds.
+    assert!(shed(&blocks) > 1000, "blocking driver: {} shed", shed(&blocks));
+    assert_eq!(gateway("blocks").peak_queue_len, 1024);
+    assert!(gateway("blocks").utilization > 5.0 * gateway("awaits").utilization);
+    assert_eq!((awaits.oversold, blocks.oversold), (0, 0));
+}
