@@ -58,6 +58,15 @@ impl Catalogue for Flashsim {
         scenario.run.seed
     }
 
+    fn select_variant(scenario: &mut Scenario, name: &str) -> Result<(), String> {
+        let names: Vec<String> = scenario.variants.iter().map(|v| v.name().to_string()).collect();
+        scenario.variants.retain(|v| v.name() == name);
+        if scenario.variants.is_empty() {
+            return Err(format!("no variant named `{name}` (variants: {})", names.join(", ")));
+        }
+        Ok(())
+    }
+
     fn run(scenario: &Scenario, seed: Option<u64>) -> Result<RunOutput, RunFailure> {
         let results = run::run_with_timeline(scenario, seed).map_err(RunFailure)?;
         let summary = results.summary;

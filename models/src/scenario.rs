@@ -62,6 +62,8 @@ pub struct RawScenario {
     pub variants: Vec<RawVariant>,
     /// Parameter sweep for `flashsim sweep` (ignored by `run`).
     pub sweep: Option<sim::sweep::RawSweep>,
+    /// Capacity plan for `flashsim plan` (ignored by `run`).
+    pub plan: Option<sim::plan::RawPlan>,
 }
 
 /// The `[run]` table.
@@ -213,6 +215,9 @@ pub fn validate(
         issues.push("name", format!("must be a plain folder name (got {name:?})"));
     }
     let run = validate_run(&raw.run, issues);
+    if let Some(plan) = &raw.plan {
+        plan.check(issues);
+    }
     if let Some(sweep) = &raw.sweep {
         // Checked here so that `validate` reports a bad sweep; `sweep` re-reads the table.
         sweep.check(issues);

@@ -18,8 +18,8 @@ use crate::output::{json_bytes, write_atomic};
 
 /// What a binary built on this library simulates.
 pub trait Catalogue {
-    /// A validated scenario, ready to run.
-    type Scenario;
+    /// A validated scenario, ready to run (shared by parallel replications).
+    type Scenario: Send + Sync;
     /// The binary's name, for messages.
     const BINARY: &'static str;
     /// The scenario a bare invocation runs.
@@ -32,6 +32,8 @@ pub trait Catalogue {
     fn name(scenario: &Self::Scenario) -> String;
     /// The scenario's own seed.
     fn seed(scenario: &Self::Scenario) -> u64;
+    /// Keeps only the variant called `name` (for planning one variant at a time).
+    fn select_variant(scenario: &mut Self::Scenario, name: &str) -> Result<(), String>;
     /// Simulates the scenario; `seed` replaces the file's seed when given.
     fn run(scenario: &Self::Scenario, seed: Option<u64>) -> Result<RunOutput, RunFailure>;
 }
@@ -79,6 +81,8 @@ enum Command {
     Schema,
     /// Sweep parameters: points × replications in parallel, with confidence intervals.
     Sweep(crate::sweep_cli::SweepArgs),
+    /// Find the cheapest capacities that meet every SLO, with headroom.
+    Plan(crate::plan_cli::PlanArgs),
     /// Merge the shard files in DIR into sweep.csv and sweep-summary.csv.
     Merge {
         dir: PathBuf,
@@ -146,6 +150,7 @@ where
         Some(Command::Run(args)) => run::<C>(args),
         Some(Command::Validate { files }) => validate::<C>(&files),
         Some(Command::Sweep(args)) => crate::sweep_cli::sweep::<C>(args),
+        Some(Command::Plan(args)) => crate::plan_cli::plan::<C>(args),
         Some(Command::Merge { dir, out }) => crate::sweep_cli::merge(&dir, out.as_deref()),
         Some(Command::Schema) => {
             let text = serde_json::to_string_pretty(&C::schema()).expect("schema serialises");

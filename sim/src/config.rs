@@ -187,6 +187,27 @@ fn parse_key_path(path: &str) -> Result<Vec<Step>, String> {
     Ok(steps)
 }
 
+/// The value at `key_path` in a parsed tree (`a.b[2].c`, or `a.b[name].c` by `name` field).
+pub fn lookup<'a>(root: &'a toml::Value, key_path: &str) -> Option<&'a toml::Value> {
+    let mut current = root;
+    for step in parse_key_path(key_path).ok()? {
+        current = match step {
+            Step::Key(key) => current.as_table()?.get(&key)?,
+            Step::Index(i) => current.as_array()?.get(i)?,
+            Step::Named(name) => current
+                .as_array()?
+                .iter()
+                .find(|v| v.get("name").and_then(|n| n.as_str()) == Some(name.as_str()))?,
+        };
+    }
+    Some(current)
+}
+
+/// Applies one override to a parsed tree, as loading does; returns the canonical path.
+pub fn apply_override_to(root: &mut toml::Value, set: &Override) -> Result<String, String> {
+    apply_override(root, set)
+}
+
 /// Applies one override to the parsed tree; returns the canonical path (names resolved to indices).
 fn apply_override(root: &mut toml::Value, set: &Override) -> Result<String, String> {
     let steps = parse_key_path(&set.path)?;

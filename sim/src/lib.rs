@@ -20,6 +20,8 @@
 //!   key path; `--set` overrides applied before validation.
 //! - **Sweeps** ([`sweep`]): points × replications by key path, common random numbers across
 //!   points, parallel yet written in plan order, shardable across machines and merged back.
+//! - **Planning** ([`plan`]): the cheapest integer capacities meeting SLOs judged on confidence
+//!   bounds, by monotone bisection and coordinate descent, and the headroom beyond the forecast.
 //! - **Output** ([`output`], [`table`], [`cli`]): atomic files, terminal tables, and a command line
 //!   generic over the models a binary is built with.
 //!
@@ -32,6 +34,8 @@ pub mod dist;
 pub mod engine;
 pub mod literal;
 pub mod output;
+pub mod plan;
+pub mod plan_cli;
 pub mod rng;
 pub mod slab;
 pub mod station;

@@ -6,6 +6,7 @@ mod determinism;
 mod errors;
 mod hand;
 mod mechanisms;
+mod plan;
 mod server;
 mod support;
 mod sweep;

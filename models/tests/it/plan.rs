@@ -1,0 +1,100 @@
+//! The planner: an answer known from queueing theory, an infeasible SLO answered with the
+//! closest failing SLO, and identical plans across job counts.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use crate::support::{erlang_c, workspace};
+
+fn flashsim(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_flashsim"))
+        .current_dir(workspace())
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn temp(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("flashsim-plan-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+/// M/M/c with λ = 3/s, μ = 1/s: the fewest servers whose mean wait meets the bound, from Erlang C.
+fn erlang_c_answer(bound: f64) -> u32 {
+    (4..100).find(|&c| erlang_c(c, 3.0) / (c as f64 - 3.0) <= bound).unwrap()
+}
+
+fn plan(out: &Path, slo: &str, extra: &[&str]) -> serde_json::Value {
+    let mut args = vec![
+        "plan",
+        "scenarios/validation/mmc.toml",
+        "--slo",
+        slo,
+        "--vary",
+        "variant[mmc].station[servers].servers=4..16",
+        "--set",
+        "run.horizon=20000s",
+        "--set",
+        "run.warmup=1000s",
+        "--replications",
+        "4",
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    args.extend(extra);
+    let output = flashsim(&args);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    serde_json::from_slice(&std::fs::read(out.join("plan.json")).unwrap()).unwrap()
+}
+
+#[test]
+fn the_planner_finds_the_erlang_c_answer() {
+    for bound in [0.2, 0.03] {
+        let dir = temp(&format!("erlang-{bound}"));
+        let p = plan(&dir, &format!("stations.servers.mean_wait_s<={bound}"), &[]);
+        let v = &p["variants"][0];
+        let want = erlang_c_answer(bound);
+        assert_eq!(v["feasible"], true);
+        assert_eq!(v["capacities"]["variant[mmc].station[servers].servers"], want, "bound {bound}");
+        let simulated = v["configurations_simulated"].as_u64().unwrap();
+        assert!(simulated < 13, "bisection, not the whole grid: {simulated} of 13");
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}
+
+#[test]
+fn an_infeasible_slo_gets_the_closest_failing_answer() {
+    let dir = temp("infeasible");
+    // No number of servers makes a job's time in the system shorter than its 1 s service.
+    let p = plan(
+        &dir,
+        "stations.servers.mean_sojourn_s<=0.5",
+        &["--slo", "stations.servers.p99_sojourn_s<=1.0"],
+    );
+    let v = &p["variants"][0];
+    assert_eq!(v["feasible"], false);
+    let closest = &v["closest_failing_slo"];
+    // Mean sojourn ≈ 1 s misses 0.5 by ~100%; p99 ≈ 4.6 s misses 1 s by ~360%.
+    assert_eq!(closest["slo"], "stations.servers.mean_sojourn_s <= 0.5");
+    assert!(closest["shortfall"].as_f64().unwrap() > 0.0);
+    assert_eq!(
+        v["capacities"]["variant[mmc].station[servers].servers"], 16,
+        "reported at the maximum"
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn plans_are_identical_across_job_counts() {
+    let (a, b) = (temp("jobs1"), temp("jobs2"));
+    plan(&a, "stations.servers.mean_wait_s<=0.05", &["--jobs", "1"]);
+    plan(&b, "stations.servers.mean_wait_s<=0.05", &["--jobs", "2"]);
+    assert_eq!(
+        std::fs::read(a.join("plan.json")).unwrap(),
+        std::fs::read(b.join("plan.json")).unwrap()
+    );
+    for dir in [a, b] {
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}

@@ -1,0 +1,361 @@
+//! `plan` on the command line: read the plan, search each variant's capacities, find the
+//! headroom, print the plan table and write `plan.json` atomically.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::cli::Catalogue;
+use crate::config::{Issues, Override};
+use crate::output::{json_bytes, write_atomic};
+use crate::plan::{self, Dim, Evaluation, Judgement, PlanSpec, RawPlan, Slo};
+use crate::sweep::flatten_numbers;
+use crate::table::TextTable;
+
+/// Arguments of `plan`.
+#[derive(clap::Args, Debug)]
+pub struct PlanArgs {
+    /// Scenario file with a `[plan]` table.
+    pub file: PathBuf,
+    /// An SLO, e.g. `metrics.attempt_latency.p99_s<=1.0` (adds to the file's).
+    #[arg(long = "slo", value_name = "METRIC<=X")]
+    pub slos: Vec<String>,
+    /// A capacity to choose: `path=min..max` (replaces the file's for that path).
+    #[arg(long = "vary", value_name = "PATH=MIN..MAX")]
+    pub vary: Vec<String>,
+    /// Replications per candidate.
+    #[arg(long)]
+    pub replications: Option<u64>,
+    /// Worker threads (default: all cores).
+    #[arg(long)]
+    pub jobs: Option<usize>,
+    /// Output folder (default: output/<scenario>).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Override a scalar for every candidate.
+    #[arg(long = "set", value_name = "KEY.PATH=VALUE", value_parser = parse_override)]
+    pub overrides: Vec<Override>,
+}
+
+fn parse_override(text: &str) -> Result<Override, String> {
+    text.parse()
+}
+
+#[derive(Deserialize)]
+struct PlanFile {
+    plan: Option<RawPlan>,
+    #[serde(flatten)]
+    _rest: BTreeMap<String, toml::Value>,
+}
+
+/// One variant's plan.
+#[derive(Serialize)]
+struct VariantPlan {
+    variant: String,
+    feasible: bool,
+    /// Chosen capacities (path → value); the all-maximum corner when infeasible.
+    capacities: BTreeMap<String, i64>,
+    objective: String,
+    objective_value: Option<f64>,
+    slos: Vec<Judgement>,
+    /// When infeasible: the SLO that fails closest, and by how much (relative to its target).
+    closest_failing_slo: Option<Judgement>,
+    /// Largest multiplier of the forecast at which every SLO still holds.
+    headroom: Option<f64>,
+    headroom_scale: Vec<String>,
+    configurations_simulated: usize,
+    full_grid: f64,
+    runs_simulated: u64,
+}
+
+#[derive(Serialize)]
+struct PlanReport {
+    scenario: String,
+    seed: u64,
+    replications: u64,
+    variants: Vec<VariantPlan>,
+}
+
+/// Runs `plan`.
+pub fn plan<C: Catalogue>(args: PlanArgs) -> ExitCode
+where
+    C::Scenario: Send,
+{
+    let jobs =
+        args.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let pool = match rayon::ThreadPoolBuilder::new().num_threads(jobs.max(1)).build() {
+        Ok(pool) => pool,
+        Err(e) => {
+            eprintln!("error: cannot start {jobs} workers: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match pool.install(|| run::<C>(&args)) {
+        Ok(code) => code,
+        Err(message) => {
+            eprintln!("{message}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn parse_vary(text: &str) -> Result<Dim, String> {
+    let (path, range) =
+        text.split_once('=').ok_or_else(|| format!("`{text}` is not path=min..max"))?;
+    let (min, max) =
+        range.split_once("..").ok_or_else(|| format!("`{text}` is not path=min..max"))?;
+    let num = |s: &str| {
+        s.trim().parse::<i64>().map_err(|_| format!("`{s}` in `{text}` is not an integer"))
+    };
+    let (min, max) = (num(min)?, num(max)?);
+    if min < 0 || max < min || max > 1_000_000 {
+        return Err(format!("`{text}`: need 0 ≤ min ≤ max ≤ 1000000"));
+    }
+    Ok(Dim { path: path.trim().to_string(), min, max })
+}
+
+/// The variant a path belongs to: `variant[name]…`, else the first variant (`None`).
+fn variant_of(path: &str) -> Option<String> {
+    let rest = path.strip_prefix("variant[")?;
+    let name = rest.split(']').next()?;
+    (name.parse::<usize>().is_err()).then(|| name.to_string())
+}
+
+fn run<C: Catalogue>(args: &PlanArgs) -> Result<ExitCode, String> {
+    let (file_plan, doc) =
+        crate::config::load::<PlanFile>(&args.file, &[]).map_err(|e| e.to_string())?;
+    let mut issues = Issues::new();
+    let mut spec: PlanSpec = match file_plan.plan.unwrap_or_default().check(&mut issues) {
+        Some(spec) => spec,
+        None => return Err(doc.errors(&issues).to_string()),
+    };
+    for text in &args.slos {
+        spec.slos.push(text.parse::<Slo>().map_err(|e| format!("error: --slo {e}"))?);
+    }
+    for text in &args.vary {
+        let dim = parse_vary(text).map_err(|e| format!("error: --vary {e}"))?;
+        spec.dims.retain(|d| d.path != dim.path);
+        spec.dims.push(dim);
+    }
+    if let Some(r) = args.replications {
+        if !(1..=10_000).contains(&r) {
+            return Err(format!("error: --replications must be between 1 and 10000 (got {r})"));
+        }
+        spec.replications = r;
+    }
+    if spec.slos.is_empty() || spec.dims.is_empty() {
+        return Err("error: a plan needs at least one SLO and one capacity to vary ([plan] slo and vary, or --slo and --vary)".into());
+    }
+    let base = C::load(&args.file, &args.overrides).map_err(|e| e.to_string())?;
+    let seed = args.seed.unwrap_or_else(|| C::seed(&base));
+    let name = C::name(&base);
+    // The base values of the headroom paths, from the file with the overrides applied.
+    let text = std::fs::read_to_string(&args.file).map_err(|e| format!("error: {e}"))?;
+    let mut tree: toml::Value = toml::from_str(&text).map_err(|e| format!("error: {e}"))?;
+    for set in &args.overrides {
+        crate::config::apply_override_to(&mut tree, set)
+            .map_err(|e| format!("error: --set {e}"))?;
+    }
+    // Group the dimensions by variant, in order of first appearance.
+    let mut groups: Vec<(Option<String>, Vec<Dim>)> = Vec::new();
+    for dim in &spec.dims {
+        let v = variant_of(&dim.path);
+        match groups.iter_mut().find(|(name, _)| *name == v) {
+            Some((_, dims)) => dims.push(dim.clone()),
+            None => groups.push((v, vec![dim.clone()])),
+        }
+    }
+    let mut report = PlanReport {
+        scenario: name.clone(),
+        seed,
+        replications: spec.replications,
+        variants: Vec::new(),
+    };
+    for (variant, dims) in groups {
+        let group_spec = PlanSpec { dims: dims.clone(), ..spec.clone() };
+        let evaluate = |config: &[i64], scale: f64| -> Evaluation {
+            let mut overrides = args.overrides.clone();
+            for (dim, value) in dims.iter().zip(config) {
+                overrides.push(Override {
+                    path: dim.path.clone(),
+                    value: toml::Value::Integer(*value),
+                    text: format!("{}={value}", dim.path),
+                });
+            }
+            if scale != 1.0
+                && let Some((paths, _)) = &spec.headroom
+            {
+                for path in paths {
+                    if let Some(scaled) =
+                        crate::config::lookup(&tree, path).and_then(|v| scale_value(v, scale))
+                    {
+                        overrides.push(Override {
+                            path: path.clone(),
+                            text: format!("{path}={scaled}"),
+                            value: scaled,
+                        });
+                    }
+                }
+            }
+            evaluate::<C>(&args.file, &overrides, variant.as_deref(), seed, spec.replications)
+        };
+        let (best, cache) = plan::search(&group_spec, |c| evaluate(c, 1.0));
+        let simulated = cache.len();
+        let full_grid: f64 = dims.iter().map(|d| (d.max - d.min + 1) as f64).product();
+        let label = variant.clone().unwrap_or_else(|| "(first variant)".into());
+        let chosen = best.clone().unwrap_or_else(|| dims.iter().map(|d| d.max).collect());
+        let evaluation = &cache[&chosen];
+        let judgements = evaluation.judge(&spec.slos);
+        let closest = if best.is_some() {
+            None
+        } else {
+            judgements
+                .iter()
+                .filter(|j| !j.holds)
+                .min_by(|a, b| a.shortfall.total_cmp(&b.shortfall))
+                .cloned()
+        };
+        let mut headroom_runs = 0;
+        let headroom = match (&best, &spec.headroom) {
+            (Some(config), Some((_, max))) => Some(plan::headroom(*max, |m| {
+                headroom_runs += 1;
+                evaluate(config, m).feasible(&spec.slos)
+            })),
+            _ => None,
+        };
+        if let Some(error) = &evaluation.error {
+            eprintln!("warning: variant {label}: {error}");
+        }
+        let objective_value = evaluation.objective(&spec.objective);
+        report.variants.push(VariantPlan {
+            variant: label,
+            feasible: best.is_some(),
+            capacities: dims.iter().map(|d| d.path.clone()).zip(chosen.iter().copied()).collect(),
+            objective: spec.objective.clone(),
+            objective_value: objective_value.is_finite().then_some(objective_value),
+            slos: judgements,
+            closest_failing_slo: closest,
+            headroom,
+            headroom_scale: spec.headroom.as_ref().map(|(p, _)| p.clone()).unwrap_or_default(),
+            configurations_simulated: simulated,
+            full_grid,
+            runs_simulated: (simulated as u64 + headroom_runs) * spec.replications,
+        });
+    }
+    let out_dir = args.out.clone().unwrap_or_else(|| Path::new("output").join(&name));
+    write_atomic(&out_dir.join("plan.json"), &json_bytes(&report))
+        .map_err(|e| format!("error: cannot write plan.json: {e}"))?;
+    print!("{}", table(&report));
+    eprintln!("plan written to {}", out_dir.join("plan.json").display());
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Multiplies a number from the file (integers stay integers).
+fn scale_value(value: &toml::Value, m: f64) -> Option<toml::Value> {
+    match value {
+        toml::Value::Integer(i) => Some(toml::Value::Integer(((*i as f64) * m).round() as i64)),
+        toml::Value::Float(f) => Some(toml::Value::Float(f * m)),
+        _ => None,
+    }
+}
+
+/// Runs `replications` replications of one configuration (in parallel, collected in order).
+fn evaluate<C: Catalogue>(
+    file: &Path,
+    overrides: &[Override],
+    variant: Option<&str>,
+    seed: u64,
+    replications: u64,
+) -> Evaluation {
+    let mut scenario = match C::load(file, overrides) {
+        Ok(s) => s,
+        Err(e) => return Evaluation { values: BTreeMap::new(), error: Some(e.to_string()) },
+    };
+    if let Some(name) = variant
+        && let Err(e) = C::select_variant(&mut scenario, name)
+    {
+        return Evaluation { values: BTreeMap::new(), error: Some(e) };
+    }
+    let runs: Vec<Result<Vec<(String, f64)>, String>> = (0..replications)
+        .into_par_iter()
+        .map(|r| {
+            let output = C::run(&scenario, Some(crate::rng::replication_seed(seed, r)))
+                .map_err(|e| e.to_string())?;
+            let first =
+                output.summary.get("variants").and_then(|v| v.get(0)).cloned().unwrap_or_default();
+            Ok(flatten_numbers(&first))
+        })
+        .collect();
+    let mut values: BTreeMap<String, Vec<f64>> = BTreeMap::new();
+    for run in runs {
+        match run {
+            Ok(metrics) => {
+                for (k, v) in metrics {
+                    values.entry(k).or_default().push(v);
+                }
+            }
+            Err(e) => return Evaluation { values: BTreeMap::new(), error: Some(e) },
+        }
+    }
+    Evaluation { values, error: None }
+}
+
+fn table(report: &PlanReport) -> String {
+    let mut out = format!(
+        "plan for {}  seed {}  {} replications per candidate\n\n",
+        report.scenario, report.seed, report.replications
+    );
+    for v in &report.variants {
+        let mut t = TextTable::new(["", "value", "95% bound", "holds"]);
+        for (path, value) in &v.capacities {
+            t.row([path.clone(), value.to_string(), String::new(), String::new()]);
+        }
+        t.row([
+            v.objective.clone(),
+            v.objective_value.map_or("-".into(), |x| format!("{x:.4}")),
+            String::new(),
+            String::new(),
+        ]);
+        for j in &v.slos {
+            t.row([
+                j.slo.clone(),
+                format!("{:.4}", j.mean),
+                format!("{:.4}", j.bound),
+                if j.holds { "yes".into() } else { "NO".into() },
+            ]);
+        }
+        let headroom =
+            v.headroom.map_or("-".into(), |h| format!("{h:.2}× {}", v.headroom_scale.join(", ")));
+        t.row(["headroom".to_string(), headroom, String::new(), String::new()]);
+        out.push_str(&format!(
+            "variant {} — {}; {} configurations simulated of a {:.0}-point grid\n",
+            v.variant,
+            if v.feasible {
+                "cheapest feasible"
+            } else {
+                "NO configuration within the bounds meets every SLO"
+            },
+            v.configurations_simulated,
+            v.full_grid
+        ));
+        if let Some(c) = &v.closest_failing_slo {
+            let off = if c.slo.ends_with(" 0") {
+                format!("{:.4}", c.shortfall)
+            } else {
+                format!("{:.1}%", c.shortfall * 100.0)
+            };
+            out.push_str(&format!(
+                "closest failing SLO at the largest configuration: {} (bound {:.4}, off by {off})\n",
+                c.slo, c.bound
+            ));
+        }
+        out.push_str(&t.render());
+        out.push('\n');
+    }
+    out
+}
