@@ -24,7 +24,7 @@ use crate::stats::Estimate;
 #[derive(Clone, Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawPlan {
-    /// SLOs, e.g. `"metrics.attempt_latency.p99_s <= 1.0"`, `"metrics.oversold == 0"`.
+    /// SLOs, e.g. `"metrics.latency.p99_s <= 1.0"`, `"metrics.errors == 0"`.
     #[serde(default)]
     pub slo: Vec<String>,
     /// Capacities to choose.
@@ -42,7 +42,7 @@ pub struct RawPlan {
 #[derive(Clone, Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawVary {
-    /// Key path, e.g. `variant[three-tier].gateway.instances`.
+    /// Key path, e.g. `variant[fast].station[web].servers`.
     pub path: String,
     pub min: i64,
     pub max: i64,
@@ -150,7 +150,7 @@ impl Slo {
             }
         };
         let holds = holds && finite.len() == samples.len() && !finite.is_empty();
-        // Relative to the target, or absolute when the target is 0 (e.g. `oversold == 0`).
+        // Relative to the target, or absolute when the target is 0 (e.g. `errors == 0`).
         let gap = (bound - self.target).abs();
         let shortfall = if holds {
             0.0
@@ -404,7 +404,7 @@ mod tests {
         assert!(slo.judge(&[0.5, 0.6, 0.55]).holds);
         // Mean below target, but the 95% upper bound is not: not accepted by luck.
         assert!(!slo.judge(&[0.2, 1.5, 0.9]).holds);
-        let exact: Slo = "oversold == 0".parse().unwrap();
+        let exact: Slo = "errors == 0".parse().unwrap();
         assert!(exact.judge(&[0.0, 0.0]).holds);
         assert!(!exact.judge(&[0.0, 1.0]).holds);
         let floor: Slo = "rate >= 0.999".parse().unwrap();

@@ -43,7 +43,7 @@ const DOMAIN_WORDS: &[&str] = &[
     "gateway",
     "waiting room",
     "waiting_room",
-    "lua",
+    "lua script",
     "checkout",
 ];
 
