@@ -8,6 +8,7 @@
 
 pub mod components;
 pub mod network;
+pub mod report;
 pub mod run;
 pub mod sale;
 pub mod scenario;
@@ -58,6 +59,10 @@ impl Catalogue for Flashsim {
         scenario.run.seed
     }
 
+    fn report(dir: &Path) -> Result<Vec<PathBuf>, String> {
+        report::write_report(dir)
+    }
+
     fn select_variant(scenario: &mut Scenario, name: &str) -> Result<(), String> {
         let names: Vec<String> = scenario.variants.iter().map(|v| v.name().to_string()).collect();
         scenario.variants.retain(|v| v.name() == name);
@@ -70,7 +75,8 @@ impl Catalogue for Flashsim {
     fn run(scenario: &Scenario, seed: Option<u64>) -> Result<RunOutput, RunFailure> {
         let results = run::run_with_timeline(scenario, seed).map_err(RunFailure)?;
         let summary = results.summary;
-        let mut files = Vec::new();
+        let table = summary.table();
+        let mut files = vec![("table.txt".to_string(), table.clone().into_bytes())];
         if !results.timeline_csv.is_empty() {
             files.push(("timeline.csv".to_string(), results.timeline_csv.into_bytes()));
         }
@@ -79,7 +85,7 @@ impl Catalogue for Flashsim {
             files.push(("server-timeline.csv".to_string(), csv.into_bytes()));
         }
         Ok(RunOutput {
-            table: summary.table(),
+            table,
             events: summary.engine.events,
             summary: serde_json::to_value(&summary).expect("summaries serialise"),
             warnings: run::warnings(scenario),

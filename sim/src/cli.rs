@@ -36,6 +36,9 @@ pub trait Catalogue {
     fn select_variant(scenario: &mut Self::Scenario, name: &str) -> Result<(), String>;
     /// Simulates the scenario; `seed` replaces the file's seed when given.
     fn run(scenario: &Self::Scenario, seed: Option<u64>) -> Result<RunOutput, RunFailure>;
+    /// Draws the figures and `report.html` from the result files in `dir` (a run's or a
+    /// sweep's); returns the files written.
+    fn report(dir: &Path) -> Result<Vec<PathBuf>, String>;
 }
 
 /// A finished run: the deterministic summary and its rendering for people. The summary is a JSON
@@ -79,6 +82,8 @@ enum Command {
     },
     /// Print the JSON Schema of the scenario format (for Taplo / Even Better TOML).
     Schema,
+    /// Draw the figures and report.html from a run's or a sweep's output folder.
+    Report { dir: PathBuf },
     /// Sweep parameters: points × replications in parallel, with confidence intervals.
     Sweep(crate::sweep_cli::SweepArgs),
     /// Find the cheapest capacities that meet every SLO, with headroom.
@@ -108,6 +113,9 @@ struct RunArgs {
     /// What to print on stdout.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     format: Format,
+    /// Skip the figures and report.html.
+    #[arg(long)]
+    no_report: bool,
 }
 
 #[derive(Clone, Copy, Debug, Default, ValueEnum)]
@@ -149,6 +157,16 @@ where
         None => run::<C>(RunArgs::default()),
         Some(Command::Run(args)) => run::<C>(args),
         Some(Command::Validate { files }) => validate::<C>(&files),
+        Some(Command::Report { dir }) => match C::report(&dir) {
+            Ok(files) => {
+                eprintln!("{} files written in {}", files.len(), dir.display());
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::from(1)
+            }
+        },
         Some(Command::Sweep(args)) => crate::sweep_cli::sweep::<C>(args),
         Some(Command::Plan(args)) => crate::plan_cli::plan::<C>(args),
         Some(Command::Merge { dir, out }) => crate::sweep_cli::merge(&dir, out.as_deref()),
@@ -201,6 +219,11 @@ fn run<C: Catalogue>(args: RunArgs) -> ExitCode {
     }
     for warning in &output.warnings {
         eprintln!("warning: {warning}");
+    }
+    if !args.no_report
+        && let Err(e) = C::report(&out_dir)
+    {
+        eprintln!("warning: the report could not be drawn: {e}");
     }
     let mut stdout = std::io::stdout().lock();
     let printed = match args.format {

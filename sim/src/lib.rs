@@ -36,6 +36,7 @@ pub mod literal;
 pub mod output;
 pub mod plan;
 pub mod plan_cli;
+pub mod plot;
 pub mod rng;
 pub mod slab;
 pub mod station;

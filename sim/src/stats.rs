@@ -121,6 +121,18 @@ impl DurationHistogram {
         self.hist.reset();
         self.sum_ns = 0;
     }
+    /// Points of the distribution function: `(seconds, probability)` at fixed probabilities
+    /// (1% to 99% and 99.9%), for plots.
+    pub fn cdf_points(&self) -> Vec<(f64, f64)> {
+        if self.count() == 0 {
+            return Vec::new();
+        }
+        const PROBABILITIES: [f64; 16] = [
+            0.01, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.97, 0.99, 0.995, 0.999,
+        ];
+        PROBABILITIES.iter().map(|&p| (self.quantile_secs(p), p)).collect()
+    }
+
     pub fn summary(&self) -> DurationSummary {
         DurationSummary {
             count: self.count(),

@@ -269,6 +269,12 @@ fn run_plan<C: Catalogue>(
                 .map_err(|e| format!("error: {e}"))?;
         }
     }
+    if shard.is_none()
+        && metrics.get().is_some()
+        && let Err(e) = C::report(out_dir)
+    {
+        eprintln!("warning: the report could not be drawn: {e}");
+    }
     let failed = if failed_points.is_empty() {
         String::new()
     } else {

@@ -168,6 +168,8 @@ pub struct Cost {
 #[derive(Clone, Debug, Serialize)]
 pub struct SaleMetrics {
     pub stock: u64,
+    /// Simulated time of the opening.
+    pub opens_at_s: f64,
     pub users: u64,
     pub bots: u64,
     /// Digest of the exogenous clicks this variant consumed: equal across variants means they
@@ -197,6 +199,8 @@ pub struct SaleMetrics {
     pub amplification: f64,
     /// First click → final answer, per human user.
     pub user_latency: DurationSummary,
+    /// Points `[seconds, probability]` of the user latency's distribution, for plots.
+    pub user_latency_cdf: Vec<(f64, f64)>,
     /// Send → answer or timeout, per attempt.
     pub attempt_latency: DurationSummary,
     pub failures: Failures,
@@ -255,6 +259,7 @@ pub fn variant_summary(
     let could_serve = stock.min(report.humans);
     let metrics = SaleMetrics {
         stock,
+        opens_at_s: report.opens_at.as_secs_f64(),
         users: report.humans,
         bots: report.bots,
         traffic_digest: format!("{:016x}", t.traffic_digest),
@@ -292,6 +297,7 @@ pub fn variant_summary(
             .map(|t| (t.as_nanos() as f64 - report.opens_at.as_nanos() as f64) * 1e-9),
         amplification: t.attempts as f64 / (report.humans + report.bots).max(1) as f64,
         user_latency: t.user_latency.summary(),
+        user_latency_cdf: t.user_latency.cdf_points(),
         attempt_latency: t.attempt_latency.summary(),
         failures: Failures {
             db_pool_timeouts: t.pool_timeouts,

@@ -88,3 +88,57 @@ fn cli_run_with_overrides_agrees_with_erlang_c() {
     let theory = crate::support::erlang_c(3, 2.1) / (3.0 - 2.1);
     assert!((wait - theory).abs() / theory < 0.03, "simulated {wait}, Erlang C {theory}");
 }
+
+/// The report: figures from the run's files, consistent with the summary, and `flashsim
+/// report DIR` redraws the same bytes.
+#[test]
+fn the_report_draws_what_the_run_measured() {
+    let dir = std::env::temp_dir().join(format!("flashsim-report-{}", std::process::id()));
+    let out = Command::new(env!("CARGO_BIN_EXE_flashsim"))
+        .current_dir(workspace())
+        .args(["run", "scenarios/edu-live-class.toml", "--set", "traffic.users=20000"])
+        .args(["--set", "sale.stock=300", "--out", dir.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("summary.json")).unwrap()).unwrap();
+    let timeline = std::fs::read_to_string(dir.join("timeline.csv")).unwrap();
+    let header: Vec<&str> = timeline.lines().next().unwrap().split(',').collect();
+    let rows: Vec<Vec<String>> =
+        timeline.lines().skip(1).map(|l| l.split(',').map(str::to_string).collect()).collect();
+    let header: Vec<String> = header.iter().map(|s| s.to_string()).collect();
+    let figures = models::report::run_figures(&summary, Some((header, rows)), None);
+    for v in summary["variants"].as_array().unwrap() {
+        let name = v["name"].as_str().unwrap();
+        let fig = figures.iter().find(|f| f.name == format!("timeline-{name}")).unwrap();
+        let sim::plot::Kind::Stacked { series } = &fig.chart.kind else { panic!("stacked") };
+        // Every attempt ends in one stacked outcome: the areas add up to the attempts.
+        let total: f64 = series.iter().flat_map(|s| s.points.iter().map(|p| p.1 * 0.1)).sum();
+        assert!(
+            (total - v["metrics"]["attempts"].as_f64().unwrap()).abs() < 0.5,
+            "{name}: {total}"
+        );
+        assert_eq!(fig.chart.markers[0].0, v["metrics"]["opens_at_s"].as_f64().unwrap());
+    }
+    let cdf = figures.iter().find(|f| f.name == "latency-cdf").unwrap();
+    let sim::plot::Kind::Lines { series, log_x: true } = &cdf.chart.kind else {
+        panic!("log lines")
+    };
+    for s in series {
+        assert!(s.points.windows(2).all(|w| w[0].0 <= w[1].0 && w[0].1 < w[1].1), "a CDF rises");
+    }
+    let html = std::fs::read_to_string(dir.join("report.html")).unwrap();
+    assert!(html.contains("<svg") && html.contains("oversold"));
+    // Self-contained: no external stylesheet, script or image.
+    assert!(!html.contains("<link") && !html.contains("src=\"http") && !html.contains("<script"));
+    let before = std::fs::read(dir.join("figures/timeline-three-tier.svg")).unwrap();
+    let again = Command::new(env!("CARGO_BIN_EXE_flashsim"))
+        .args(["report", dir.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(again.status.success());
+    assert_eq!(std::fs::read(dir.join("figures/timeline-three-tier.svg")).unwrap(), before);
+    assert!(std::fs::read(dir.join("figures/cost.png")).unwrap().starts_with(b"\x89PNG"));
+    std::fs::remove_dir_all(dir).unwrap();
+}
