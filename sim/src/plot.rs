@@ -256,22 +256,22 @@ where
             let max =
                 series.iter().flat_map(|s| s.points.iter().map(|p| p.1)).fold(0.0f64, f64::max);
             let y1 = if max > 0.0 { max * 1.15 } else { 1.0 };
-            let mut c = builder.build_cartesian_2d(0.0..groups as f64, 0.0..y1)?;
+            // Group i is centred on x = i, so integer ticks carry the category names.
+            let mut c = builder.build_cartesian_2d(-0.5..groups as f64 - 0.5, 0.0..y1)?;
             let names = categories.clone();
             c.configure_mesh()
                 .disable_x_mesh()
-                .x_labels(groups)
+                .x_labels(groups + 1)
                 .x_label_formatter(&|x| {
-                    let i = x.floor() as usize;
-                    if (x - i as f64 - 0.5).abs() < 0.26 {
-                        names.get(i).cloned().unwrap_or_default()
+                    let i = x.round();
+                    if (x - i).abs() < 1e-6 && i >= 0.0 {
+                        names.get(i as usize).cloned().unwrap_or_default()
                     } else {
                         String::new()
                     }
                 })
                 .x_desc(&chart.x_label)
                 .y_desc(&chart.y_label)
-                .x_label_formatter(&|x| short(*x))
                 .y_label_formatter(&|y| short(*y))
                 .label_style(font(style::LABEL_SIZE))
                 .draw()?;
@@ -281,7 +281,7 @@ where
                     .points
                     .iter()
                     .map(|(g, v)| {
-                        let left = g + 0.1 + j as f64 * width;
+                        let left = g - 0.4 + j as f64 * width;
                         Rectangle::new([(left, 0.0), (left + width * 0.92, *v)], colour(j).filled())
                     })
                     .collect();
