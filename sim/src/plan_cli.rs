@@ -29,6 +29,9 @@ pub struct PlanArgs {
     /// Replications per candidate.
     #[arg(long)]
     pub replications: Option<u64>,
+    /// The metric to minimise (default: the file's, else `metrics.cost.total_usd`).
+    #[arg(long)]
+    pub objective: Option<String>,
     /// Worker threads (default: all cores).
     #[arg(long)]
     pub jobs: Option<usize>,
@@ -71,6 +74,18 @@ struct VariantPlan {
     configurations_simulated: usize,
     full_grid: f64,
     runs_simulated: u64,
+    /// Every configuration simulated: the cost-vs-SLO frontier.
+    candidates: Vec<Candidate>,
+}
+
+/// One simulated configuration.
+#[derive(Serialize)]
+struct Candidate {
+    capacities: Vec<i64>,
+    objective_value: Option<f64>,
+    feasible: bool,
+    /// Mean of each SLO's metric, in SLO order.
+    slo_means: Vec<f64>,
 }
 
 #[derive(Serialize)]
@@ -141,6 +156,9 @@ fn run<C: Catalogue>(args: &PlanArgs) -> Result<ExitCode, String> {
         let dim = parse_vary(text).map_err(|e| format!("error: --vary {e}"))?;
         spec.dims.retain(|d| d.path != dim.path);
         spec.dims.push(dim);
+    }
+    if let Some(objective) = &args.objective {
+        spec.objective = objective.clone();
     }
     if let Some(r) = args.replications {
         if !(1..=10_000).contains(&r) {
@@ -232,6 +250,18 @@ fn run<C: Catalogue>(args: &PlanArgs) -> Result<ExitCode, String> {
             eprintln!("warning: variant {label}: {error}");
         }
         let objective_value = evaluation.objective(&spec.objective);
+        let candidates: Vec<Candidate> = cache
+            .iter()
+            .map(|(config, e)| {
+                let cost = e.objective(&spec.objective);
+                Candidate {
+                    capacities: config.clone(),
+                    objective_value: cost.is_finite().then_some(cost),
+                    feasible: e.feasible(&spec.slos),
+                    slo_means: e.judge(&spec.slos).iter().map(|j| j.mean).collect(),
+                }
+            })
+            .collect();
         report.variants.push(VariantPlan {
             variant: label,
             feasible: best.is_some(),
@@ -245,11 +275,17 @@ fn run<C: Catalogue>(args: &PlanArgs) -> Result<ExitCode, String> {
             configurations_simulated: simulated,
             full_grid,
             runs_simulated: (simulated as u64 + headroom_runs) * spec.replications,
+            candidates,
         });
     }
     let out_dir = args.out.clone().unwrap_or_else(|| Path::new("output").join(&name));
     write_atomic(&out_dir.join("plan.json"), &json_bytes(&report))
         .map_err(|e| format!("error: cannot write plan.json: {e}"))?;
+    for v in &report.variants {
+        if let Err(e) = frontier_figure(&out_dir, v, &spec) {
+            eprintln!("warning: the frontier figure could not be drawn: {e}");
+        }
+    }
     print!("{}", table(&report));
     eprintln!("plan written to {}", out_dir.join("plan.json").display());
     Ok(ExitCode::SUCCESS)
@@ -358,4 +394,40 @@ fn table(report: &PlanReport) -> String {
         out.push('\n');
     }
     out
+}
+
+/// The cost-vs-SLO frontier: every simulated configuration, cost against the first SLO's metric,
+/// feasible and infeasible apart, the chosen cost marked.
+fn frontier_figure(dir: &Path, v: &VariantPlan, spec: &PlanSpec) -> Result<(), String> {
+    use crate::plot::{Chart, Kind, Series};
+    let Some(slo) = spec.slos.first() else { return Ok(()) };
+    let points = |feasible: bool| -> Vec<(f64, f64)> {
+        v.candidates
+            .iter()
+            .filter(|c| c.feasible == feasible)
+            .filter_map(|c| Some((c.objective_value?, *c.slo_means.first()?)))
+            .filter(|(x, y)| x.is_finite() && y.is_finite())
+            .collect()
+    };
+    let chart = Chart {
+        title: format!(
+            "{}: configurations simulated, {} against {}",
+            v.variant, slo.metric, v.objective
+        ),
+        x_label: v.objective.clone(),
+        y_label: format!("{} (mean; SLO {} {})", slo.metric, slo.op, slo.target),
+        kind: Kind::Scatter {
+            series: vec![
+                Series { name: "meets every SLO".into(), points: points(true) },
+                Series { name: "misses an SLO".into(), points: points(false) },
+            ],
+        },
+        markers: v.objective_value.map(|c| (c, "chosen".to_string())).into_iter().collect(),
+    };
+    let fig = crate::plot::render(&chart)?;
+    let stem = format!("plan-frontier-{}", v.variant.replace(['/', ' ', '(', ')'], "_"));
+    write_atomic(&dir.join("figures").join(format!("{stem}.svg")), fig.svg.as_bytes())
+        .map_err(|e| e.to_string())?;
+    write_atomic(&dir.join("figures").join(format!("{stem}.png")), &fig.png)
+        .map_err(|e| e.to_string())
 }

@@ -68,6 +68,8 @@ pub enum Kind {
     Bars { categories: Vec<String>, series: Vec<Series> },
     /// Mean lines with shaded low–high bands.
     Bands { bands: Vec<Band> },
+    /// Unconnected points, one colour per series.
+    Scatter { series: Vec<Series> },
 }
 
 /// A chart: its kind, labels, and vertical markers `(x, label)`.
@@ -289,6 +291,30 @@ where
                     Rectangle::new([(x, y - 5), (x + 14, y + 5)], colour(j).filled())
                 });
             }
+            c.configure_series_labels()
+                .background_style(WHITE.mix(0.85))
+                .border_style(BLACK)
+                .label_font(font(style::LABEL_SIZE))
+                .position(SeriesLabelPosition::UpperRight)
+                .draw()?;
+        }
+        Kind::Scatter { series } => {
+            let ((x0, x1), (y0, y1)) = bounds(series.iter().flat_map(|s| s.points.iter().copied()));
+            let pad = (x1 - x0) * 0.05;
+            let mut c = builder.build_cartesian_2d((x0 - pad)..(x1 + pad), y0..y1)?;
+            c.configure_mesh()
+                .x_desc(&chart.x_label)
+                .y_desc(&chart.y_label)
+                .x_label_formatter(&|x| short(*x))
+                .y_label_formatter(&|y| short(*y))
+                .label_style(font(style::LABEL_SIZE))
+                .draw()?;
+            for (i, s) in series.iter().enumerate() {
+                c.draw_series(s.points.iter().map(|p| Circle::new(*p, 5, colour(i).filled())))?
+                    .label(&s.name)
+                    .legend(move |(x, y)| Circle::new((x + 7, y), 5, colour(i).filled()));
+            }
+            draw_markers(&mut c, &chart.markers, y0, y1)?;
             c.configure_series_labels()
                 .background_style(WHITE.mix(0.85))
                 .border_style(BLACK)
