@@ -20,12 +20,24 @@ pub struct Named {
     pub chart: Chart,
 }
 
+/// Reads a CSV written by flashsim (quoted cells undone); rows of the wrong width are skipped, so
+/// a damaged file gives fewer points, not a panic.
 fn read_csv(path: &Path) -> Option<(Vec<String>, Vec<Vec<String>>)> {
     let text = std::fs::read_to_string(path).ok()?;
-    let mut lines = text.lines();
-    let header: Vec<String> = lines.next()?.split(',').map(str::to_string).collect();
-    let rows = lines.map(|l| l.split(',').map(str::to_string).collect()).collect();
+    let split = |line: &str| -> Vec<String> {
+        sim::sweep::split_csv(line).iter().map(|c| sim::sweep::unquote_cell(c)).collect()
+    };
+    let mut lines = text.lines().filter(|l| !l.starts_with('#'));
+    let header = split(lines.next()?);
+    let rows = lines.map(split).filter(|r| r.len() == header.len()).collect();
     Some((header, rows))
+}
+
+/// A file-name-safe form of a variant name.
+fn file_safe(name: &str) -> String {
+    name.chars()
+        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' })
+        .collect()
 }
 
 fn col(header: &[String], name: &str) -> Option<usize> {
@@ -83,7 +95,7 @@ pub fn run_figures(
             let markers: Vec<(f64, String)> =
                 opens.map(|o| (o, "opening".to_string())).into_iter().collect();
             out.push(Named {
-                name: format!("timeline-{name}"),
+                name: format!("timeline-{}", file_safe(name)),
                 chart: Chart {
                     title: format!("{name}: attempts ending per second, by outcome"),
                     x_label: "simulated time (s)".into(),
@@ -102,7 +114,7 @@ pub fn run_figures(
                     })
                     .collect();
             out.push(Named {
-                name: format!("queues-{name}"),
+                name: format!("queues-{}", file_safe(name)),
                 chart: Chart {
                     title: format!("{name}: requests waiting at each component"),
                     x_label: "simulated time (s)".into(),
@@ -114,7 +126,8 @@ pub fn run_figures(
             if let Some(c) = col(header, "db_stock") {
                 stock_series.push(Series {
                     name: format!("{name} (database)"),
-                    points: mine.iter().zip(&x).map(|(r, x)| (*x, num(&r[c]).max(0.0))).collect(),
+                    // Not clipped at zero: a negative stock column is an oversell to see.
+                    points: mine.iter().zip(&x).map(|(r, x)| (*x, num(&r[c]))).collect(),
                 });
             }
         }
@@ -166,7 +179,7 @@ pub fn run_figures(
             points: sale
                 .iter()
                 .enumerate()
-                .map(|(i, v)| (i as f64, v["metrics"][key].as_f64().unwrap_or(0.0) * 100.0))
+                .map(|(i, v)| (i as f64, v["metrics"][key].as_f64().unwrap_or(f64::NAN) * 100.0))
                 .collect(),
         };
         out.push(Named {
@@ -293,6 +306,9 @@ pub fn sweep_figures(header: &[String], rows: &[Vec<String>]) -> Vec<Named> {
     let Some(first_metric) = header.iter().position(|h| h.ends_with(".mean")) else {
         return Vec::new();
     };
+    if first_metric < 3 {
+        return Vec::new();
+    }
     let axes: Vec<&String> = header[3..first_metric].iter().collect();
     let Some(x_axis) = axes.first() else { return Vec::new() };
     let mut out = Vec::new();
@@ -321,7 +337,9 @@ pub fn sweep_figures(header: &[String], rows: &[Vec<String>]) -> Vec<Named> {
                     .push((num(&r[3]), m - h, m, m + h));
             }
         }
-        let bands: Vec<Band> = bands.into_values().collect();
+        // A first axis that is not a number (a duration, a policy name) has no x scale.
+        let bands: Vec<Band> =
+            bands.into_values().filter(|b| b.points.iter().all(|p| p.0.is_finite())).collect();
         if bands.is_empty() {
             continue;
         }
@@ -401,7 +419,7 @@ pub fn write_report(dir: &Path) -> Result<Vec<PathBuf>, String> {
         }
         write!(
             html,
-            "<figure>{}<figcaption>{} — figures/{}.svg, .png</figcaption></figure>",
+            "<figure id=\"fig-{2}\">{0}<figcaption>{1} — figures/{2}.svg, .png</figcaption></figure>",
             fig.svg,
             escape(&named.chart.title),
             named.name

@@ -201,11 +201,12 @@ impl RawPlan {
             }
             dims.push(Dim { path: v.path.clone(), min: v.min, max: v.max });
         }
+        // At least two: an SLO is judged on a confidence bound, which one run cannot give.
         let replications = match self.replications {
             None => 3,
-            Some(r) if (1..=10_000).contains(&r) => r as u64,
+            Some(r) if (2..=10_000).contains(&r) => r as u64,
             Some(r) => {
-                issues.push("plan.replications", format!("must be between 1 and 10000 (got {r})"));
+                issues.push("plan.replications", format!("must be between 2 and 10000 (got {r})"));
                 3
             }
         };
@@ -309,59 +310,73 @@ pub fn search(
         }
     };
     descend(&mut current, &mut cache, &mut eval);
-    // Neighbourhood: give up one unit of a dimension, restore feasibility by raising another,
-    // keep the trade if it is cheaper.
-    let cost =
-        |c: &[i64], cache: &BTreeMap<Vec<i64>, Evaluation>| cache[c].objective(&spec.objective);
-    let mut improved = true;
-    let mut rounds = 0;
-    while improved && rounds < 4 {
-        improved = false;
-        rounds += 1;
+    // Neighbourhood: give up k units of one dimension (k = 1, 2, 4, …), restore feasibility
+    // with the smallest raise of another (doubling, then the maximum, then bisection), and keep
+    // the trade if it is cheaper; repeat until no trade helps. Cost falls strictly at every
+    // accepted trade, so this ends; the cap only bounds pathological objectives.
+    let cost = |c: &[i64], cache: &Cache| cache[c].objective(&spec.objective);
+    let smallest_raise = |trial: &[i64],
+                          j: usize,
+                          cache: &mut Cache,
+                          eval: &mut dyn FnMut(&[i64], &mut Cache) -> bool|
+     -> Option<i64> {
+        let max = spec.dims[j].max;
+        let mut last_failing = trial[j];
+        let mut step = 1;
+        let mut found = None;
+        loop {
+            let value = (trial[j] + step).min(max);
+            let mut probe = trial.to_vec();
+            probe[j] = value;
+            if eval(&probe, cache) {
+                found = Some(value);
+                break;
+            }
+            last_failing = value;
+            if value == max {
+                break;
+            }
+            step *= 2;
+        }
+        let (mut lo, mut hi) = (last_failing + 1, found?);
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            let mut probe = trial.to_vec();
+            probe[j] = mid;
+            if eval(&probe, cache) {
+                hi = mid;
+            } else {
+                lo = mid + 1;
+            }
+        }
+        Some(hi)
+    };
+    for _ in 0..1000 {
+        let mut best: Option<Vec<i64>> = None;
         for i in 0..spec.dims.len() {
-            if current[i] <= spec.dims[i].min {
-                continue;
-            }
-            for j in 0..spec.dims.len() {
-                if i == j {
-                    continue;
-                }
-                let mut trial = current.clone();
-                trial[i] -= 1;
-                // Smallest raise of j that passes, by doubling then bisection.
-                let mut step = 1;
-                let mut found = None;
-                while trial[j] + step <= spec.dims[j].max {
-                    let mut probe = trial.clone();
-                    probe[j] += step;
-                    if eval(&probe, &mut cache) {
-                        found = Some(probe[j]);
-                        break;
-                    }
-                    step *= 2;
-                }
-                let Some(high) = found else { continue };
-                let (mut lo, mut hi) = (trial[j] + step / 2 + 1, high);
-                if step == 1 {
-                    lo = high;
-                }
-                while lo < hi {
-                    let mid = lo + (hi - lo) / 2;
-                    let mut probe = trial.clone();
-                    probe[j] = mid;
-                    if eval(&probe, &mut cache) {
-                        hi = mid;
-                    } else {
-                        lo = mid + 1;
+            let mut k = 1;
+            while current[i] - k >= spec.dims[i].min {
+                for j in (0..spec.dims.len()).filter(|&j| j != i) {
+                    let mut trial = current.clone();
+                    trial[i] -= k;
+                    let Some(raised) = smallest_raise(&trial, j, &mut cache, &mut eval) else {
+                        continue;
+                    };
+                    trial[j] = raised;
+                    let bar = best.as_ref().map_or(cost(&current, &cache), |b| cost(b, &cache));
+                    if cost(&trial, &cache) < bar {
+                        best = Some(trial);
                     }
                 }
-                trial[j] = hi;
-                if eval(&trial, &mut cache) && cost(&trial, &cache) < cost(&current, &cache) {
-                    current = trial;
-                    descend(&mut current, &mut cache, &mut eval);
-                    improved = true;
-                }
+                k *= 2;
             }
+        }
+        match best {
+            Some(better) => {
+                current = better;
+                descend(&mut current, &mut cache, &mut eval);
+            }
+            None => break,
         }
     }
     (Some(current), cache)
@@ -436,6 +451,49 @@ mod tests {
         assert_eq!(best, Some(vec![0, 8]));
         assert_eq!(calls, cache.len());
         assert!(cache.len() < 21 * 21 / 4, "{} of 441 simulated", cache.len());
+    }
+
+    #[test]
+    fn the_answer_does_not_depend_on_the_order_of_the_dimensions() {
+        // As above with the dimensions listed the other way round: coordinate descent alone
+        // would stop at a costlier corner; the trades must reach b = 8, a = 0.
+        let spec = PlanSpec {
+            slos: vec!["ok >= 1".parse().unwrap()],
+            dims: vec![
+                Dim { path: "b".into(), min: 0, max: 20 },
+                Dim { path: "a".into(), min: 0, max: 20 },
+            ],
+            replications: 1,
+            objective: "cost".into(),
+            headroom: None,
+        };
+        let (best, _) = search(&spec, |c| {
+            let (b, a) = (c[0], c[1]);
+            let ok = if 2 * a + 3 * b >= 24 { 1.0 } else { 0.0 };
+            eval_with(&[("ok", vec![ok]), ("cost", vec![(5 * a + 4 * b) as f64])])
+        });
+        assert_eq!(best, Some(vec![8, 0]));
+    }
+
+    #[test]
+    fn a_trade_that_needs_the_maximum_is_found() {
+        // Feasible when a ≥ 10, or when b ≥ 17 (b's maximum is 21): cost 50a + 20b prefers
+        // b = 17, a = 0 (340) to a = 10, b = 0 (500).
+        let spec = PlanSpec {
+            slos: vec!["ok >= 1".parse().unwrap()],
+            dims: vec![
+                Dim { path: "a".into(), min: 0, max: 10 },
+                Dim { path: "b".into(), min: 0, max: 21 },
+            ],
+            replications: 1,
+            objective: "cost".into(),
+            headroom: None,
+        };
+        let (best, _) = search(&spec, |c| {
+            let ok = if c[0] >= 10 || c[1] >= 17 { 1.0 } else { 0.0 };
+            eval_with(&[("ok", vec![ok]), ("cost", vec![(50 * c[0] + 20 * c[1]) as f64])])
+        });
+        assert_eq!(best, Some(vec![0, 17]));
     }
 
     #[test]

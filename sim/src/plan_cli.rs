@@ -161,8 +161,11 @@ fn run<C: Catalogue>(args: &PlanArgs) -> Result<ExitCode, String> {
         spec.objective = objective.clone();
     }
     if let Some(r) = args.replications {
-        if !(1..=10_000).contains(&r) {
-            return Err(format!("error: --replications must be between 1 and 10000 (got {r})"));
+        if !(2..=10_000).contains(&r) {
+            return Err(format!(
+                "error: --replications must be between 2 and 10000 (got {r}): SLOs are judged on \
+                 confidence bounds"
+            ));
         }
         spec.replications = r;
     }
@@ -178,6 +181,28 @@ fn run<C: Catalogue>(args: &PlanArgs) -> Result<ExitCode, String> {
     for set in &args.overrides {
         crate::config::apply_override_to(&mut tree, set)
             .map_err(|e| format!("error: --set {e}"))?;
+    }
+    for dim in &spec.dims {
+        if let Some(selector) = dim.path.strip_prefix("variant[").and_then(|r| r.split(']').next())
+            && selector.parse::<usize>().is_ok()
+        {
+            return Err(format!(
+                "error: `{}`: name the variant (variant[<name>]…) so its own metrics are judged",
+                dim.path
+            ));
+        }
+    }
+    if let Some((paths, _)) = &spec.headroom {
+        for path in paths {
+            match crate::config::lookup(&tree, path) {
+                Some(toml::Value::Integer(_) | toml::Value::Float(_)) => {}
+                _ => {
+                    return Err(format!(
+                        "error: headroom scale path `{path}` must name a number in the file"
+                    ));
+                }
+            }
+        }
     }
     // Group the dimensions by variant, in order of first appearance.
     let mut groups: Vec<(Option<String>, Vec<Dim>)> = Vec::new();
@@ -223,6 +248,23 @@ fn run<C: Catalogue>(args: &PlanArgs) -> Result<ExitCode, String> {
             evaluate::<C>(&args.file, &overrides, variant.as_deref(), seed, spec.replications)
         };
         let (best, cache) = plan::search(&group_spec, |c| evaluate(c, 1.0));
+        // A run that cannot load, or SLO and objective metrics the summary lacks, are input
+        // errors, not an infeasible plan.
+        let top: Vec<i64> = dims.iter().map(|d| d.max).collect();
+        if let Some(e) = cache.get(&top) {
+            if let Some(error) = &e.error {
+                return Err(format!("error: the largest configuration does not run: {error}"));
+            }
+            let metrics =
+                spec.slos.iter().map(|s| &s.metric).chain(std::iter::once(&spec.objective));
+            for metric in metrics {
+                if !e.values.contains_key(metric) && metric != "metrics.cost.total_usd" {
+                    return Err(format!(
+                        "error: `{metric}` is not a number in the variant's summary"
+                    ));
+                }
+            }
+        }
         let simulated = cache.len();
         let full_grid: f64 = dims.iter().map(|d| (d.max - d.min + 1) as f64).product();
         let label = variant.clone().unwrap_or_else(|| "(first variant)".into());
@@ -422,7 +464,12 @@ fn frontier_figure(dir: &Path, v: &VariantPlan, spec: &PlanSpec) -> Result<(), S
                 Series { name: "misses an SLO".into(), points: points(false) },
             ],
         },
-        markers: v.objective_value.map(|c| (c, "chosen".to_string())).into_iter().collect(),
+        markers: v
+            .objective_value
+            .filter(|_| v.feasible)
+            .map(|c| (c, "chosen".to_string()))
+            .into_iter()
+            .collect(),
     };
     let fig = crate::plot::render(&chart)?;
     let stem = format!("plan-frontier-{}", v.variant.replace(['/', ' ', '(', ')'], "_"));

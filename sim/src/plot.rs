@@ -127,7 +127,10 @@ pub fn short(x: f64) -> String {
     } else if v.abs() >= 1.0 {
         format!("{v:.1}")
     } else {
-        format!("{v:.3}").trim_end_matches('0').trim_end_matches('.').to_string()
+        // Three significant figures, however small (latency ticks in microseconds).
+        let digits = (2 - v.abs().log10().floor() as i32).clamp(1, 12) as usize;
+        let text = format!("{v:.digits$}");
+        text.trim_end_matches('0').trim_end_matches('.').to_string()
     };
     format!("{text}{unit}")
 }
@@ -208,13 +211,15 @@ where
             }
         }
         Kind::Stacked { series } => {
-            let n = series.first().map_or(0, |s| s.points.len());
+            // Layers share the x values; a ragged series is cut to the shortest.
+            let n = series.iter().map(|s| s.points.len()).min().unwrap_or(0);
             let mut tops = vec![0.0f64; n];
             let mut layers: Vec<Vec<(f64, f64, f64)>> = Vec::new();
             for s in series {
                 let layer: Vec<(f64, f64, f64)> = s
                     .points
                     .iter()
+                    .take(n)
                     .enumerate()
                     .map(|(k, (x, y))| {
                         let low = tops[k];
@@ -282,6 +287,7 @@ where
                 let rects: Vec<Rectangle<(f64, f64)>> = s
                     .points
                     .iter()
+                    .filter(|(_, v)| v.is_finite())
                     .map(|(g, v)| {
                         let left = g - 0.4 + j as f64 * width;
                         Rectangle::new([(left, 0.0), (left + width * 0.92, *v)], colour(j).filled())

@@ -509,6 +509,10 @@ pub fn parse_rows(text: &str, paths: usize) -> Result<(Vec<String>, Vec<Row>), S
 }
 
 /// Undoes [`csv_cell`]'s quoting.
+pub fn unquote_cell(cell: &str) -> String {
+    unquote(cell)
+}
+
 fn unquote(cell: &str) -> String {
     match cell.strip_prefix('"').and_then(|c| c.strip_suffix('"')) {
         Some(inner) => inner.replace("\"\"", "\""),
@@ -516,8 +520,8 @@ fn unquote(cell: &str) -> String {
     }
 }
 
-/// Splits a CSV line on commas outside quotes.
-fn split_csv(line: &str) -> Vec<&str> {
+/// Splits a CSV line on commas outside quotes (cells keep their quotes; see [`unquote_cell`]).
+pub fn split_csv(line: &str) -> Vec<&str> {
     let mut cells = Vec::new();
     let (mut start, mut quoted) = (0, false);
     for (i, c) in line.char_indices() {

@@ -151,6 +151,13 @@ impl RawServer {
         let instances = count_or(self.instances, at, "instances", 1, (1, 10_000), issues) as u32;
         let cores = count_or(self.cores, at, "cores", 1, (1, 1024), issues) as u32;
         let workers = count_or(self.workers, at, "workers", 64, (1, 100_000), issues) as u32;
+        if instances as u64 * cores as u64 > 65_536 {
+            issues.push(join_key(at, "cores"), "instances × cores must be at most 65536");
+        }
+        if self.execution == Execution::ThreadPool && instances as u64 * workers as u64 > 10_000_000
+        {
+            issues.push(join_key(at, "workers"), "instances × workers must be at most 10,000,000");
+        }
         let (create, switch, memory) = match self.execution {
             Execution::EventLoop => (1_200, 180, 4_200.0),
             Execution::Goroutines => (800, 320, 2_800.0),

@@ -32,7 +32,7 @@ pub struct ServerMetrics {
     pub timeouts: u64,
     /// Requests finished after their connection had given up.
     pub late: u64,
-    /// Answered requests per second of load.
+    /// Requests answered by the end of the load, per second of load (as wrk counts).
     pub throughput_per_s: f64,
     /// Send → answer, for answered requests.
     pub latency: DurationSummary,
@@ -80,7 +80,10 @@ pub fn simulate(
     let stations = model.stations(stats.end);
     let (report, end_of_load) = model.finish();
     let interval_ns = report.interval.as_nanos();
-    let intervals = end_of_load.as_nanos().div_ceil(interval_ns);
+    // Intervals of the load that the run covered (a horizon may cut it short) and the timeline
+    // holds.
+    let covered = end_of_load.min(stats.end).as_nanos();
+    let intervals = covered.div_ceil(interval_ns).min(1 << 20);
     let zero = (0..intervals as usize)
         .filter(|&i| report.rows.get(i).is_none_or(|r| r.completed == 0))
         .count() as u64;
@@ -98,7 +101,7 @@ pub fn simulate(
         answered: report.answered,
         timeouts: report.timeouts,
         late: report.late,
-        throughput_per_s: report.answered as f64 / duration_s,
+        throughput_per_s: report.answered_in_load as f64 / duration_s,
         latency: report.latency.summary(),
         zero_throughput_intervals: zero,
         intervals,

@@ -34,6 +34,8 @@ pub enum Event {
     WaitDone { req: SlabKey },
     /// A connection gives up on its outstanding request.
     Timeout { conn: u32, serial: u32 },
+    /// A queued request gets its thread.
+    Start { req: SlabKey },
 }
 
 /// A request at the server.
@@ -81,6 +83,8 @@ pub struct ServerReport {
     pub sent: u64,
     pub completed: u64,
     pub answered: u64,
+    /// Answered by the end of the load (what a load generator reports).
+    pub answered_in_load: u64,
     pub timeouts: u64,
     pub late: u64,
     pub latency: DurationHistogram,
@@ -149,6 +153,7 @@ impl<'a> ServerModel<'a> {
                 sent: 0,
                 completed: 0,
                 answered: 0,
+                answered_in_load: 0,
                 timeouts: 0,
                 late: 0,
                 latency: DurationHistogram::new(),
@@ -233,12 +238,16 @@ impl<'a> ServerModel<'a> {
     fn advance(&mut self, now: SimTime, req: SlabKey, ctx: &mut Context<Event>) {
         let execution = self.spec.execution;
         let r = self.requests.get_mut(req);
-        let Some(&(kind, time)) = r.steps.get(r.next) else {
-            return self.complete(now, req, ctx);
-        };
         let on_resource = |k: StepKind| match execution {
             Execution::EventLoop => k != StepKind::Io,
             Execution::Goroutines | Execution::ThreadPool => k == StepKind::Cpu,
+        };
+        // A request whose last step is a wait answers when the wait ends, without going back to
+        // its loop or core: writing the answer is taken as free. (Charging a resume slice there
+        // makes a saturated FIFO loop phase-lock its 1,000 connections into bursts — a real
+        // convoy effect, left for a later, deliberate model of ready-queue order.)
+        let Some(&(kind, time)) = r.steps.get(r.next) else {
+            return self.complete(now, req, ctx);
         };
         if on_resource(kind) {
             let end =
@@ -311,7 +320,9 @@ impl<'a> ServerModel<'a> {
         if let Some(since) = r.worker_since
             && let Some(next) = self.workers[r.instance].depart(now, since)
         {
-            self.advance(now, next.job, ctx);
+            // Started through the calendar, not by recursion: a queue of requests with no work
+            // would otherwise nest one call per request.
+            ctx.at(now, Event::Start { req: next.job });
         }
         self.report.completed += 1;
         self.set_tasks(now, self.tasks - 1);
@@ -326,6 +337,9 @@ impl<'a> ServerModel<'a> {
         if !answered {
             self.report.late += 1;
             return;
+        }
+        if now <= self.end_of_load {
+            self.report.answered_in_load += 1;
         }
         let c = &mut self.conns[r.conn as usize];
         c.waiting = false;
@@ -386,6 +400,7 @@ impl Model for ServerModel<'_> {
             Event::SliceDone { req } => self.on_slice_done(now, req, ctx),
             Event::WaitDone { req } => self.on_wait_done(now, req, ctx),
             Event::Timeout { conn, serial } => self.on_timeout(now, conn, serial, ctx),
+            Event::Start { req } => self.advance(now, req, ctx),
         }
     }
 }

@@ -129,7 +129,11 @@ fn the_report_draws_what_the_run_measured() {
         assert!(s.points.windows(2).all(|w| w[0].0 <= w[1].0 && w[0].1 < w[1].1), "a CDF rises");
     }
     let html = std::fs::read_to_string(dir.join("report.html")).unwrap();
-    assert!(html.contains("<svg") && html.contains("oversold"));
+    // Every figure is inlined in the page.
+    let figure_count = std::fs::read_dir(dir.join("figures")).unwrap().count() / 2;
+    assert!(figure_count >= 8);
+    assert_eq!(html.matches("<figure id=").count(), figure_count);
+    assert_eq!(html.matches("<svg").count(), figure_count);
     // Self-contained: no external stylesheet, script or image.
     assert!(!html.contains("<link") && !html.contains("src=\"http") && !html.contains("<script"));
     let before = std::fs::read(dir.join("figures/timeline-three-tier.svg")).unwrap();
