@@ -99,3 +99,21 @@ pub fn warnings(scenario: &Scenario) -> Vec<String> {
     }
     out
 }
+
+/// Turns a run that stopped early into the error every architecture reports: the event budget
+/// spent (naming `run.max_events`) or the model's own reason.
+pub fn check_stop(
+    variant: &str,
+    run: &crate::scenario::RunSettings,
+    stats: &sim::RunStats,
+) -> Result<(), String> {
+    match &stats.stop {
+        sim::Stop::Drained | sim::Stop::Horizon => Ok(()),
+        sim::Stop::EventBudget => Err(format!(
+            "variant `{variant}` spent its event budget (run.max_events = {}) at {} with {} events \
+             still pending; raise run.max_events or shorten the run",
+            run.max_events, stats.end, stats.pending_at_end
+        )),
+        sim::Stop::Model(reason) => Err(format!("variant `{variant}` stopped: {reason}")),
+    }
+}

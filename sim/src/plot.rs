@@ -179,12 +179,7 @@ where
                     .label(label)
                     .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], style::MARKER));
                 }
-                c.configure_series_labels()
-                    .background_style(WHITE.mix(0.85))
-                    .border_style(BLACK)
-                    .label_font(font(style::LABEL_SIZE))
-                    .position(SeriesLabelPosition::LowerRight)
-                    .draw()?;
+                legend(&mut c, SeriesLabelPosition::LowerRight)?;
             } else {
                 let mut c = builder.build_cartesian_2d(x0..x1, y0..y1)?;
                 c.configure_mesh()
@@ -202,12 +197,7 @@ where
                         });
                 }
                 draw_markers(&mut c, &chart.markers, y0, y1)?;
-                c.configure_series_labels()
-                    .background_style(WHITE.mix(0.85))
-                    .border_style(BLACK)
-                    .label_font(font(style::LABEL_SIZE))
-                    .position(SeriesLabelPosition::UpperRight)
-                    .draw()?;
+                legend(&mut c, SeriesLabelPosition::UpperRight)?;
             }
         }
         Kind::Stacked { series } => {
@@ -250,12 +240,7 @@ where
                     });
             }
             draw_markers(&mut c, &chart.markers, y0, y1)?;
-            c.configure_series_labels()
-                .background_style(WHITE.mix(0.85))
-                .border_style(BLACK)
-                .label_font(font(style::LABEL_SIZE))
-                .position(SeriesLabelPosition::UpperRight)
-                .draw()?;
+            legend(&mut c, SeriesLabelPosition::UpperRight)?;
         }
         Kind::Bars { categories, series } => {
             let groups = categories.len().max(1);
@@ -297,12 +282,7 @@ where
                     Rectangle::new([(x, y - 5), (x + 14, y + 5)], colour(j).filled())
                 });
             }
-            c.configure_series_labels()
-                .background_style(WHITE.mix(0.85))
-                .border_style(BLACK)
-                .label_font(font(style::LABEL_SIZE))
-                .position(SeriesLabelPosition::UpperRight)
-                .draw()?;
+            legend(&mut c, SeriesLabelPosition::UpperRight)?;
         }
         Kind::Scatter { series } => {
             let ((x0, x1), (y0, y1)) = bounds(series.iter().flat_map(|s| s.points.iter().copied()));
@@ -321,12 +301,7 @@ where
                     .legend(move |(x, y)| Circle::new((x + 7, y), 5, colour(i).filled()));
             }
             draw_markers(&mut c, &chart.markers, y0, y1)?;
-            c.configure_series_labels()
-                .background_style(WHITE.mix(0.85))
-                .border_style(BLACK)
-                .label_font(font(style::LABEL_SIZE))
-                .position(SeriesLabelPosition::UpperRight)
-                .draw()?;
+            legend(&mut c, SeriesLabelPosition::UpperRight)?;
         }
         Kind::Bands { bands } => {
             let ((x0, x1), (y0, y1)) =
@@ -354,15 +329,29 @@ where
                     });
                 c.draw_series(mid.into_iter().map(|p| Circle::new(p, 3, colour(i).filled())))?;
             }
-            c.configure_series_labels()
-                .background_style(WHITE.mix(0.85))
-                .border_style(BLACK)
-                .label_font(font(style::LABEL_SIZE))
-                .position(SeriesLabelPosition::UpperRight)
-                .draw()?;
+            legend(&mut c, SeriesLabelPosition::UpperRight)?;
         }
     }
     root.present()?;
+    Ok(())
+}
+
+/// The legend box, in the style of every figure.
+fn legend<'a, DB, CT>(
+    c: &mut ChartContext<'a, DB, CT>,
+    position: SeriesLabelPosition,
+) -> DrawResult<()>
+where
+    DB: DrawingBackend + 'a,
+    DB::ErrorType: 'static,
+    CT: CoordTranslate,
+{
+    c.configure_series_labels()
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .label_font((style::FONT, style::LABEL_SIZE).into_font())
+        .position(position)
+        .draw()?;
     Ok(())
 }
 

@@ -17,17 +17,7 @@ pub fn simulate(net: &Network, run: &RunSettings, seed: u64) -> Result<VariantSu
     let mut model = NetworkModel::new(net, seed, run.max_in_system, &mut ctx);
     let limits = Limits { horizon: run.horizon, warmup: run.warmup, max_events: run.max_events };
     let stats = sim::run(&mut model, &mut ctx, limits);
-    match &stats.stop {
-        Stop::Drained | Stop::Horizon => {}
-        Stop::EventBudget => {
-            return Err(format!(
-                "variant `{}` spent its event budget (run.max_events = {}) at {} with {} events \
-                 still pending; raise run.max_events or shorten run.horizon",
-                net.name, run.max_events, stats.end, stats.pending_at_end
-            ));
-        }
-        Stop::Model(reason) => return Err(format!("variant `{}` stopped: {reason}", net.name)),
-    }
+    crate::run::check_stop(&net.name, run, &stats)?;
     if stats.last_event < run.warmup {
         return Err(format!(
             "variant `{}`: the warm-up (run.warmup = {}) outlasted the run, whose last event was \

@@ -16,7 +16,7 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use sim::config::{Issues, join_key};
 use sim::literal::DurationLit;
-use sim::{Context, Dist, Limits, SimDuration, SimTime, Stop};
+use sim::{Context, Dist, Limits, SimDuration, SimTime};
 
 use crate::components::cdn::{CdnSpec, RawCdn};
 use crate::components::db::DbSpec;
@@ -195,17 +195,7 @@ pub fn simulate(
     let mut model = SaleModel::new(setup, variant, population, seed, &mut ctx);
     let limits = Limits { horizon: run.horizon, warmup: SimTime::ZERO, max_events: run.max_events };
     let stats = sim::run(&mut model, &mut ctx, limits);
-    match &stats.stop {
-        Stop::Drained | Stop::Horizon => {}
-        Stop::EventBudget => {
-            return Err(format!(
-                "variant `{}` spent its event budget (run.max_events = {}) at {} with {} events \
-                 still pending; raise run.max_events or shorten run.horizon",
-                variant.name, run.max_events, stats.end, stats.pending_at_end
-            ));
-        }
-        Stop::Model(reason) => return Err(format!("variant `{}` stopped: {reason}", variant.name)),
-    }
+    crate::run::check_stop(&variant.name, run, &stats)?;
     let report = model.finish(stats.end);
     report.check_conservation().map_err(|e| format!("variant `{}`: {e}", variant.name))?;
     let timeline = report.timeline_csv(&variant.name);

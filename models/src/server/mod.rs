@@ -66,17 +66,7 @@ pub fn simulate(
     let limits =
         Limits { horizon: run.horizon, warmup: sim::SimTime::ZERO, max_events: run.max_events };
     let stats = sim::run(&mut model, &mut ctx, limits);
-    match &stats.stop {
-        Stop::Drained | Stop::Horizon => {}
-        Stop::EventBudget => {
-            return Err(format!(
-                "variant `{}` spent its event budget (run.max_events = {}) at {}; raise \
-                 run.max_events or shorten load.duration",
-                spec.name, run.max_events, stats.end
-            ));
-        }
-        Stop::Model(reason) => return Err(format!("variant `{}` stopped: {reason}", spec.name)),
-    }
+    crate::run::check_stop(&spec.name, run, &stats)?;
     let stations = model.stations(stats.end);
     let (report, end_of_load) = model.finish();
     let interval_ns = report.interval.as_nanos();
