@@ -248,6 +248,29 @@ pub fn run_figures(
                     .collect(),
             })
             .collect();
+        let per_item = Series {
+            name: "cost per item sold".into(),
+            points: sale
+                .iter()
+                .enumerate()
+                .map(|(i, v)| {
+                    (
+                        i as f64,
+                        v["metrics"]["cost"]["per_item_sold_usd"].as_f64().unwrap_or(f64::NAN),
+                    )
+                })
+                .collect(),
+        };
+        out.push(Named {
+            name: "cost-per-item".into(),
+            chart: Chart {
+                title: "Cost per item sold (USD)".into(),
+                x_label: "variant".into(),
+                y_label: "USD per item".into(),
+                kind: Kind::Bars { categories: names.clone(), series: vec![per_item] },
+                markers: Vec::new(),
+            },
+        });
         out.push(Named {
             name: "cost".into(),
             chart: Chart {
@@ -373,8 +396,13 @@ pub fn write_report(dir: &Path) -> Result<Vec<PathBuf>, String> {
         .map(|b| serde_json::from_slice(&b).map_err(|e| format!("summary.json: {e}")))
         .transpose()?;
     let sweep = read_csv(&dir.join("sweep-summary.csv"));
-    if summary.is_none() && sweep.is_none() {
-        return Err(format!("{} holds neither summary.json nor sweep-summary.csv", dir.display()));
+    let plan: Option<serde_json::Value> =
+        std::fs::read(dir.join("plan.json")).ok().and_then(|b| serde_json::from_slice(&b).ok());
+    if summary.is_none() && sweep.is_none() && plan.is_none() {
+        return Err(format!(
+            "{} holds none of summary.json, sweep-summary.csv, plan.json",
+            dir.display()
+        ));
     }
     let mut figures = Vec::new();
     if let Some(summary) = &summary {
@@ -425,6 +453,57 @@ pub fn write_report(dir: &Path) -> Result<Vec<PathBuf>, String> {
             named.name
         )
         .expect("string");
+    }
+    if let Some(plan) = &plan {
+        html.push_str("<h2>Capacity plan</h2><table><tr><th>variant</th><th>capacities</th><th>objective</th><th>headroom</th><th>simulated</th></tr>");
+        for v in plan["variants"].as_array().into_iter().flatten() {
+            let capacities = v["capacities"]
+                .as_object()
+                .map(|c| {
+                    c.iter().map(|(k, x)| format!("{k} = {x}")).collect::<Vec<_>>().join("<br>")
+                })
+                .unwrap_or_default();
+            let objective = if v["feasible"].as_bool() == Some(true) {
+                format!("{} = {}", v["objective"].as_str().unwrap_or(""), v["objective_value"])
+            } else {
+                "no configuration meets every SLO".to_string()
+            };
+            write!(
+                html,
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{} of {}</td></tr>",
+                escape(v["variant"].as_str().unwrap_or("")),
+                escape(&capacities).replace("&lt;br&gt;", "<br>"),
+                escape(&objective),
+                v["headroom"].as_f64().map_or("-".to_string(), |h| format!("{h:.2}×")),
+                v["configurations_simulated"],
+                v["full_grid"]
+            )
+            .expect("string");
+        }
+        html.push_str("</table>");
+        // The planner draws its frontier figures itself; inline them here.
+        let mut frontiers: Vec<PathBuf> = std::fs::read_dir(dir.join("figures"))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| {
+                p.file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.starts_with("plan-frontier-") && n.ends_with(".svg"))
+            })
+            .collect();
+        frontiers.sort();
+        for path in frontiers {
+            if let Ok(svg) = std::fs::read_to_string(&path) {
+                write!(
+                    html,
+                    "<figure>{svg}<figcaption>cost-vs-SLO frontier — {}</figcaption></figure>",
+                    escape(&path.display().to_string())
+                )
+                .expect("string");
+            }
+        }
     }
     if let Some(s) = &summary {
         let text = serde_json::to_string_pretty(s).unwrap_or_default();

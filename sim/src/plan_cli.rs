@@ -329,6 +329,9 @@ fn run<C: Catalogue>(args: &PlanArgs) -> Result<ExitCode, String> {
         }
     }
     print!("{}", table(&report));
+    if let Err(e) = C::report(&out_dir) {
+        eprintln!("warning: the report could not be drawn: {e}");
+    }
     eprintln!("plan written to {}", out_dir.join("plan.json").display());
     Ok(ExitCode::SUCCESS)
 }
