@@ -123,6 +123,34 @@ pub fn run_figures(
                     markers,
                 },
             });
+            let utilisation: Vec<Series> = [
+                ("gateway_utilization", "gateway"),
+                ("db_pool_utilization", "database pool"),
+                ("redis_utilization", "Redis hot shard"),
+            ]
+            .iter()
+            .filter_map(|(column, label)| col(header, column).map(|c| (c, label)))
+            .map(|(c, label)| Series {
+                name: label.to_string(),
+                points: mine
+                    .iter()
+                    .zip(&x)
+                    .map(|(r, x)| (*x, num(&r[c]) * 100.0))
+                    .filter(|(_, y)| y.is_finite())
+                    .collect(),
+            })
+            .filter(|s| !s.points.is_empty())
+            .collect();
+            out.push(Named {
+                name: format!("utilisation-{}", file_safe(name)),
+                chart: Chart {
+                    title: format!("{name}: utilisation per 100 ms"),
+                    x_label: "simulated time (s)".into(),
+                    y_label: "busy servers (% of capacity)".into(),
+                    kind: Kind::Lines { series: utilisation, log_x: false },
+                    markers: opens.map(|o| (o, "opening".to_string())).into_iter().collect(),
+                },
+            });
             if let Some(c) = col(header, "db_stock") {
                 stock_series.push(Series {
                     name: format!("{name} (database)"),

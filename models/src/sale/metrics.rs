@@ -48,6 +48,8 @@ pub struct RunReport {
     pub cdn_peak_table_bytes: Option<f64>,
     pub stations: Vec<(String, StationReport)>,
     pub timeline: super::timeline::Timeline,
+    /// Gateway servers, database connections, Redis executors.
+    pub servers: [u32; 3],
 }
 
 impl RunReport {
@@ -91,6 +93,7 @@ impl RunReport {
             cdn_deduped: model.tiers.cdn.as_ref().map_or(0, |c| c.deduped),
             cdn_peak_table_bytes: model.tiers.cdn.as_ref().map(|c| c.peak_table_bytes()),
             stations,
+            servers: [model.variant.gateway.servers(), model.variant.db.pool, 1],
             timeline: model.timeline,
             tallies: model.tallies,
         }
@@ -118,7 +121,7 @@ impl RunReport {
     }
 
     pub fn timeline_csv(&self, variant: &str) -> String {
-        self.timeline.csv(variant, self.stock as i64, self.redis_stock.is_some())
+        self.timeline.csv(variant, self.stock as i64, self.redis_stock.is_some(), self.servers)
     }
 }
 

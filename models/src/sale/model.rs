@@ -622,6 +622,9 @@ impl<'a> SaleModel<'a> {
     /// Closes the books at `end`: attempts still in flight and users still trying get their
     /// terminal outcomes.
     pub fn finish(mut self, end: SimTime) -> super::metrics::RunReport {
+        // Close the busy integrals at the end of the run.
+        self.timeline.level(end, &self.tiers);
+        self.timeline.close_busy(end);
         let mut open: Vec<SlabKey> = Vec::new();
         self.attempts.for_each_key(|k| open.push(k));
         for key in open {

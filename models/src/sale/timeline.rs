@@ -25,6 +25,8 @@ struct Row {
     db_stock: Option<i64>,
     redis_stock: Option<i64>,
     queues: Option<[u64; 5]>,
+    /// Busy-server time within the interval (server·ns): gateway, database pool, Redis shard.
+    busy_ns: [f64; 3],
     in_flight: Option<u64>,
 }
 
@@ -33,13 +35,23 @@ struct Row {
 pub struct Timeline {
     interval: SimDuration,
     rows: Vec<Row>,
+    /// Busy levels since `busy_since`, integrated into the rows on every change.
+    busy: [u64; 3],
+    busy_since: SimTime,
     current_index: usize,
     current_start: u64,
 }
 
 impl Timeline {
     pub fn new(interval: SimDuration) -> Self {
-        Timeline { interval, rows: Vec::new(), current_index: 0, current_start: 0 }
+        Timeline {
+            interval,
+            rows: Vec::new(),
+            busy: [0; 3],
+            busy_since: SimTime::ZERO,
+            current_index: 0,
+            current_start: 0,
+        }
     }
 
     fn row(&mut self, now: SimTime) -> Option<&mut Row> {
@@ -105,6 +117,41 @@ impl Timeline {
         if let Some(row) = self.row(now) {
             row.queues = Some(queues);
         }
+        let busy = [
+            tiers.gateway.busy() as u64,
+            tiers.pool.busy() as u64,
+            tiers.redis_shard.as_ref().map_or(0, |s| s.busy() as u64),
+        ];
+        if busy != self.busy {
+            self.integrate_busy(now);
+            self.busy = busy;
+        }
+    }
+
+    /// Integrates the busy levels up to `end` (the end of the run).
+    pub fn close_busy(&mut self, end: SimTime) {
+        self.integrate_busy(end);
+    }
+
+    /// Adds the busy levels held since the last change to the intervals they span.
+    fn integrate_busy(&mut self, now: SimTime) {
+        let interval = self.interval.as_nanos();
+        let mut t = self.busy_since.as_nanos();
+        let end = now.as_nanos();
+        self.busy_since = now;
+        if self.busy == [0; 3] {
+            return;
+        }
+        while t < end {
+            let boundary = (t / interval + 1) * interval;
+            let piece = (boundary.min(end) - t) as f64;
+            let busy = self.busy;
+            let Some(row) = self.row(SimTime::from_nanos(t)) else { return };
+            for (acc, level) in row.busy_ns.iter_mut().zip(busy) {
+                *acc += level as f64 * piece;
+            }
+            t = boundary.min(end);
+        }
     }
 
     /// Attempts sent per interval, for tests and plots.
@@ -113,13 +160,20 @@ impl Timeline {
     }
 
     /// The CSV: a header, then one row per interval from time zero to the last event.
-    pub fn csv(&self, variant: &str, initial_stock: i64, with_redis: bool) -> String {
+    /// `servers`: gateway workers (or loops), database connections, Redis (1), for utilisation.
+    pub fn csv(
+        &self,
+        variant: &str,
+        initial_stock: i64,
+        with_redis: bool,
+        servers: [u32; 3],
+    ) -> String {
         let mut out = String::from("variant,t_s,attempts");
         for outcome in Outcome::ALL {
             write!(out, ",{}", outcome.name()).expect("writing to a string");
         }
         out.push_str(
-            ",db_stock,redis_stock,gateway_queue,gateway_busy,db_pool_queue,row_lock_queue,redis_queue,in_flight\n",
+            ",db_stock,redis_stock,gateway_queue,gateway_busy,db_pool_queue,row_lock_queue,redis_queue,in_flight,gateway_utilization,db_pool_utilization,redis_utilization\n",
         );
         let (mut db, mut redis, mut queues) = (initial_stock, initial_stock, [0u64; 5]);
         let mut in_flight = 0;
@@ -140,6 +194,18 @@ impl Timeline {
                 queues[0], queues[1], queues[2], queues[3], queues[4]
             )
             .expect("writing to a string");
+            // Utilisation: busy-server time over the interval's capacity (the last interval
+            // counts what happened before the run ended).
+            out.pop();
+            for (k, busy) in row.busy_ns.iter().enumerate() {
+                if k == 2 && !with_redis {
+                    out.push(',');
+                    continue;
+                }
+                let capacity = self.interval.as_nanos() as f64 * servers[k].max(1) as f64;
+                write!(out, ",{:.4}", busy / capacity).expect("writing to a string");
+            }
+            out.push('\n');
         }
         out
     }
