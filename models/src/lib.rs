@@ -76,6 +76,7 @@ impl Catalogue for Flashsim {
         let results = run::run_with_timeline(scenario, seed).map_err(RunFailure)?;
         let summary = results.summary;
         let table = summary.table();
+        let table_colour = summary.table_with(true);
         let mut files = vec![("table.txt".to_string(), table.clone().into_bytes())];
         if !results.timeline_csv.is_empty() {
             files.push(("timeline.csv".to_string(), results.timeline_csv.into_bytes()));
@@ -86,6 +87,7 @@ impl Catalogue for Flashsim {
         }
         Ok(RunOutput {
             table,
+            table_colour,
             events: summary.engine.events,
             summary: serde_json::to_value(&summary).expect("summaries serialise"),
             warnings: run::warnings(scenario),

@@ -7,7 +7,7 @@
 use serde::Serialize;
 use sim::StationReport;
 use sim::stats::DurationSummary;
-use sim::table::{TextTable, human_count, human_secs};
+use sim::table::{TextTable, flag, human_count, human_secs};
 
 use crate::sale::metrics::SaleMetrics;
 
@@ -79,26 +79,31 @@ impl Summary {
     /// The tables printed by `flashsim run`: network variants, then flash-sale variants side by
     /// side.
     pub fn table(&self) -> String {
+        self.table_with(false)
+    }
+
+    /// The tables, with ANSI colour for a terminal when `colour`.
+    pub fn table_with(&self, colour: bool) -> String {
         let mut out = format!("scenario {}  seed {}\n\n", self.scenario, self.seed);
         if self.variants.iter().any(|v| v.network.is_some()) {
-            out.push_str(&self.network_table());
+            out.push_str(&self.network_table(colour));
         }
         if self.variants.iter().any(|v| v.metrics.is_some()) {
             if self.variants.iter().any(|v| v.network.is_some()) {
                 out.push('\n');
             }
-            out.push_str(&crate::sale::table::comparison(&self.variants));
+            out.push_str(&crate::sale::table::comparison(&self.variants, colour));
         }
         if self.variants.iter().any(|v| v.server.is_some()) {
             if self.variants.iter().any(|v| v.network.is_some() || v.metrics.is_some()) {
                 out.push('\n');
             }
-            out.push_str(&crate::server::comparison(&self.variants));
+            out.push_str(&crate::server::comparison(&self.variants, colour));
         }
         out
     }
 
-    fn network_table(&self) -> String {
+    fn network_table(&self, colour: bool) -> String {
         let mut out = String::new();
         let mut t = TextTable::new([
             "variant / station",
@@ -143,12 +148,12 @@ impl Summary {
                     human_secs(r.mean_sojourn_s),
                     human_secs(r.p99_sojourn_s),
                     human_count(r.served as f64),
-                    human_count(r.dropped as f64),
-                    human_count(r.reneged as f64),
+                    flag(human_count(r.dropped as f64), r.dropped > 0),
+                    flag(human_count(r.reneged as f64), r.reneged > 0),
                 ]);
             }
         }
-        out.push_str(&t.render());
+        out.push_str(&t.render_with(colour));
         out
     }
 }

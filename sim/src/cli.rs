@@ -47,6 +47,8 @@ pub trait Catalogue {
 pub struct RunOutput {
     pub summary: serde_json::Value,
     pub table: String,
+    /// The same table with ANSI colour, printed when stdout is a terminal.
+    pub table_colour: String,
     /// Events processed, for the performance line.
     pub events: u64,
     /// Warnings worth a line on stderr (e.g. an overloaded station).
@@ -227,6 +229,9 @@ fn run<C: Catalogue>(args: RunArgs) -> ExitCode {
     }
     let mut stdout = std::io::stdout().lock();
     let printed = match args.format {
+        Format::Table if std::io::stdout().is_terminal() => {
+            write!(stdout, "{}", output.table_colour)
+        }
         Format::Table => write!(stdout, "{}", output.table),
         Format::Json => stdout.write_all(&json_bytes(&output.summary)),
     };

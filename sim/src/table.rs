@@ -1,5 +1,18 @@
 //! Plain aligned text tables for the terminal: a header row, then rows; numbers right-aligned.
 
+/// Marks a cell as an alert (shown in red on a terminal, plain elsewhere): see [`alert`].
+pub const ALERT: char = '\u{1}';
+
+/// An alert cell: a figure a reader must not miss (an oversell, a frozen interval).
+pub fn alert(text: impl Into<String>) -> String {
+    format!("{ALERT}{}", text.into())
+}
+
+/// The cell as is, or as an alert when `bad`.
+pub fn flag(text: impl Into<String>, bad: bool) -> String {
+    if bad { alert(text) } else { text.into() }
+}
+
 /// A table of strings, printed with columns padded to their widest cell.
 #[derive(Clone, Debug, Default)]
 pub struct TextTable {
@@ -18,38 +31,53 @@ impl TextTable {
 
     /// Renders the table; the first column is left-aligned, the others right-aligned.
     pub fn render(&self) -> String {
+        self.render_with(false)
+    }
+
+    /// Renders the table, with ANSI colour when `colour` (bold header, alerts in red).
+    pub fn render_with(&self, colour: bool) -> String {
+        let visible = |cell: &str| cell.strip_prefix(ALERT).unwrap_or(cell).chars().count();
         let columns = self.header.len();
-        let mut widths: Vec<usize> = self.header.iter().map(|h| h.chars().count()).collect();
+        let mut widths: Vec<usize> = self.header.iter().map(|h| visible(h)).collect();
         for row in &self.rows {
             for (i, cell) in row.iter().enumerate().take(columns) {
-                widths[i] = widths[i].max(cell.chars().count());
+                widths[i] = widths[i].max(visible(cell));
             }
         }
         let mut out = String::new();
-        let line = |cells: &[String], out: &mut String| {
+        let line = |cells: &[String], out: &mut String, bold: bool| {
             let mut text = String::new();
             for (i, width) in widths.iter().enumerate() {
-                let cell = cells.get(i).map(String::as_str).unwrap_or("");
-                let pad = width - cell.chars().count();
+                let raw = cells.get(i).map(String::as_str).unwrap_or("");
+                let (cell, alert) = match raw.strip_prefix(ALERT) {
+                    Some(rest) => (rest, true),
+                    None => (raw, false),
+                };
+                let pad = " ".repeat(width - cell.chars().count());
+                let shown = match (colour, alert, bold) {
+                    (true, true, _) => format!("\x1b[1;31m{cell}\x1b[0m"),
+                    (true, false, true) => format!("\x1b[1m{cell}\x1b[0m"),
+                    _ => cell.to_string(),
+                };
                 if i > 0 {
                     text.push_str("  ");
                 }
                 if i == 0 {
-                    text.push_str(cell);
-                    text.push_str(&" ".repeat(pad));
+                    text.push_str(&shown);
+                    text.push_str(&pad);
                 } else {
-                    text.push_str(&" ".repeat(pad));
-                    text.push_str(cell);
+                    text.push_str(&pad);
+                    text.push_str(&shown);
                 }
             }
             out.push_str(text.trim_end());
             out.push('\n');
         };
-        line(&self.header, &mut out);
+        line(&self.header, &mut out, true);
         let rule: Vec<String> = widths.iter().map(|w| "-".repeat(*w)).collect();
-        line(&rule, &mut out);
+        line(&rule, &mut out, false);
         for row in &self.rows {
-            line(row, &mut out);
+            line(row, &mut out, false);
         }
         out
     }
@@ -104,6 +132,15 @@ mod tests {
         t.row(["a", "1"]);
         t.row(["longer", "12345"]);
         assert_eq!(t.render(), "name    value\n------  -----\na           1\nlonger  12345\n");
+    }
+
+    #[test]
+    fn alerts_are_red_on_a_terminal_and_plain_elsewhere() {
+        let mut t = TextTable::new(["m", "v"]);
+        t.row(["oversold".to_string(), alert("12")]);
+        assert_eq!(t.render(), "m          v\n--------  --\noversold  12\n");
+        let coloured = t.render_with(true);
+        assert!(coloured.contains("\x1b[1;31m12\x1b[0m") && coloured.contains("\x1b[1mm\x1b[0m"));
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! The side-by-side comparison table of flash-sale variants: one column per variant.
 
-use sim::table::{TextTable, human_count, human_secs};
+use sim::table::{TextTable, flag, human_count, human_secs};
 
 use crate::summary::VariantSummary;
 
@@ -13,7 +13,7 @@ fn opt<T>(value: Option<T>, show: impl Fn(T) -> String) -> String {
 }
 
 /// Renders the comparison of every flash-sale variant in `variants`.
-pub fn comparison(variants: &[VariantSummary]) -> String {
+pub fn comparison(variants: &[VariantSummary], colour: bool) -> String {
     let sale: Vec<&VariantSummary> = variants.iter().filter(|v| v.metrics.is_some()).collect();
     let mut header = vec!["metric".to_string()];
     header.extend(sale.iter().map(|v| v.name.clone()));
@@ -29,11 +29,16 @@ pub fn comparison(variants: &[VariantSummary]) -> String {
     row(&mut t, "amplification (attempts/user)", &|v| format!("{:.2}", m(v).amplification));
     row(&mut t, "confirmed", &|v| human_count(m(v).confirmed as f64));
     row(&mut t, "sold (committed)", &|v| human_count(m(v).sold as f64));
-    row(&mut t, "oversold", &|v| m(v).oversold.to_string());
-    row(&mut t, "undersold", &|v| m(v).undersold.to_string());
-    row(&mut t, "limit violations", &|v| m(v).limit_violations.to_string());
+    row(&mut t, "oversold", &|v| flag(m(v).oversold.to_string(), m(v).oversold > 0));
+    row(&mut t, "undersold", &|v| flag(m(v).undersold.to_string(), m(v).undersold > 0));
+    row(&mut t, "limit violations", &|v| {
+        flag(m(v).limit_violations.to_string(), m(v).limit_violations > 0)
+    });
     row(&mut t, "user success rate", &|v| rate(m(v).user_success_rate));
-    row(&mut t, "order success rate", &|v| opt(m(v).order_success_rate, rate));
+    row(&mut t, "order success rate", &|v| {
+        let r = m(v).order_success_rate;
+        flag(opt(r, rate), r.is_some_and(|r| r < 1.0))
+    });
     row(&mut t, "time to sell-out", &|v| opt(m(v).time_to_sell_out_s, human_secs));
     row(&mut t, "user latency p50", &|v| human_secs(m(v).user_latency.p50_s));
     row(&mut t, "user latency p99", &|v| human_secs(m(v).user_latency.p99_s));
@@ -66,7 +71,7 @@ pub fn comparison(variants: &[VariantSummary]) -> String {
     row(&mut t, "cost per item sold", &|v| {
         opt(m(v).cost.per_item_sold_usd, |c| format!("${c:.4}"))
     });
-    t.render()
+    t.render_with(colour)
 }
 
 fn station_util(v: &VariantSummary, name: &str) -> String {

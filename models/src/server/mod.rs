@@ -9,7 +9,7 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 use sim::stats::DurationSummary;
-use sim::table::{TextTable, human_count, human_secs};
+use sim::table::{TextTable, flag, human_count, human_secs};
 use sim::{Context, Limits, Stop};
 
 use crate::scenario::RunSettings;
@@ -133,7 +133,7 @@ pub const TIMELINE_HEADER: &str =
     "variant,t_s,sent,completed,answered,timeouts,tasks_alive,loop_blocked_s\n";
 
 /// Side-by-side table of server variants.
-pub fn comparison(variants: &[VariantSummary]) -> String {
+pub fn comparison(variants: &[VariantSummary], colour: bool) -> String {
     let servers: Vec<(&str, &ServerMetrics)> =
         variants.iter().filter_map(|v| v.server.as_ref().map(|m| (v.name.as_str(), m))).collect();
     let mut header = vec!["metric".to_string()];
@@ -147,17 +147,18 @@ pub fn comparison(variants: &[VariantSummary]) -> String {
     row("execution", &|m| m.execution.to_string());
     row("answered", &|m| human_count(m.answered as f64));
     row("throughput (answered/s)", &|m| human_count(m.throughput_per_s));
-    row("timeouts", &|m| human_count(m.timeouts as f64));
+    row("timeouts", &|m| flag(human_count(m.timeouts as f64), m.timeouts > 0));
     row("latency p50", &|m| human_secs(m.latency.p50_s));
     row("latency p99", &|m| human_secs(m.latency.p99_s));
     row("latency max", &|m| human_secs(m.latency.max_s));
     row("zero-throughput 100 ms intervals", &|m| {
-        format!("{} of {}", m.zero_throughput_intervals, m.intervals)
+        let text = format!("{} of {}", m.zero_throughput_intervals, m.intervals);
+        flag(text, m.zero_throughput_intervals > 0)
     });
     row("loop blocked", &|m| human_secs(m.loop_blocked_s.iter().sum()));
     row("peak tasks alive", &|m| human_count(m.peak_tasks_alive as f64));
     row("task memory", &|m| format!("{:.1} MB", m.peak_task_memory_bytes / 1e6));
-    t.render()
+    t.render_with(colour)
 }
 
 /// Validates a `server` variant's sections.
