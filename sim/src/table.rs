@@ -3,7 +3,7 @@
 /// Marks a cell as an alert (shown in red on a terminal, plain elsewhere): see [`alert`].
 pub const ALERT: char = '\u{1}';
 
-/// An alert cell: a figure a reader must not miss (an oversell, a frozen interval).
+/// An alert cell: a figure a reader must not miss (a broken invariant, a failed check).
 pub fn alert(text: impl Into<String>) -> String {
     format!("{ALERT}{}", text.into())
 }
@@ -137,8 +137,8 @@ mod tests {
     #[test]
     fn alerts_are_red_on_a_terminal_and_plain_elsewhere() {
         let mut t = TextTable::new(["m", "v"]);
-        t.row(["oversold".to_string(), alert("12")]);
-        assert_eq!(t.render(), "m          v\n--------  --\noversold  12\n");
+        t.row(["failures".to_string(), alert("12")]);
+        assert_eq!(t.render(), "m          v\n--------  --\nfailures  12\n");
         let coloured = t.render_with(true);
         assert!(coloured.contains("\x1b[1;31m12\x1b[0m") && coloured.contains("\x1b[1mm\x1b[0m"));
     }
