@@ -51,6 +51,9 @@ pub struct SweepArgs {
     /// Shard count when the index comes from `JOB_COMPLETION_INDEX` (Kubernetes).
     #[arg(long)]
     pub shards: Option<u64>,
+    /// Skip the figures and report.html (`flashsim report DIR` draws them later).
+    #[arg(long)]
+    pub no_report: bool,
 }
 
 fn parse_override(text: &str) -> Result<Override, String> {
@@ -270,6 +273,7 @@ fn run_plan<C: Catalogue>(
         }
     }
     if shard.is_none()
+        && !args.no_report
         && metrics.get().is_some()
         && let Err(e) = C::report(out_dir)
     {

@@ -56,7 +56,9 @@ fn read(dir: &Path, name: &str) -> String {
 fn sweep_output_is_identical_across_job_counts() {
     let (a, b) = (temp("jobs1"), temp("jobs2"));
     sweep(&a, &["--jobs", "1"], &[]);
-    sweep(&b, &["--jobs", "2"], &[]);
+    sweep(&b, &["--jobs", "2", "--no-report"], &[]);
+    assert!(a.join("report.html").exists() && !b.join("report.html").exists());
+    assert!(!b.join("figures").exists());
     assert_eq!(read(&a, "sweep.csv"), read(&b, "sweep.csv"));
     assert_eq!(read(&a, "sweep-summary.csv"), read(&b, "sweep-summary.csv"));
     let rows = read(&a, "sweep.csv");
