@@ -119,7 +119,7 @@ pub fn run_figures(
                     title: format!("{name}: requests waiting at each component"),
                     x_label: "simulated time (s)".into(),
                     y_label: "waiting (end of each 100 ms)".into(),
-                    kind: Kind::Lines { series: queues, log_x: false },
+                    kind: Kind::Lines { series: queues, log_x: false, levels: Vec::new() },
                     markers,
                 },
             });
@@ -147,7 +147,7 @@ pub fn run_figures(
                     title: format!("{name}: utilisation per 100 ms"),
                     x_label: "simulated time (s)".into(),
                     y_label: "busy servers (% of capacity)".into(),
-                    kind: Kind::Lines { series: utilisation, log_x: false },
+                    kind: Kind::Lines { series: utilisation, log_x: false, levels: Vec::new() },
                     markers: opens.map(|o| (o, "opening".to_string())).into_iter().collect(),
                 },
             });
@@ -167,7 +167,7 @@ pub fn run_figures(
                     title: "Stock left in the system of record".into(),
                     x_label: "simulated time (s)".into(),
                     y_label: "units".into(),
-                    kind: Kind::Lines { series: stock_series, log_x: false },
+                    kind: Kind::Lines { series: stock_series, log_x: false, levels: Vec::new() },
                     markers: opens.map(|o| (o, "opening".to_string())).into_iter().collect(),
                 },
             });
@@ -196,7 +196,11 @@ pub fn run_figures(
                 title: "User-perceived latency (first click → final answer)".into(),
                 x_label: "seconds (log scale)".into(),
                 y_label: "share of users".into(),
-                kind: Kind::Lines { series: cdf, log_x: true },
+                kind: Kind::Lines {
+                    series: cdf,
+                    log_x: true,
+                    levels: vec![(0.5, "p50".into()), (0.99, "p99".into())],
+                },
                 markers: Vec::new(),
             },
         });
@@ -334,7 +338,11 @@ pub fn run_figures(
                 title: "Requests answered per second (100 ms intervals)".into(),
                 x_label: "simulated time (s)".into(),
                 y_label: "answered per second".into(),
-                kind: Kind::Lines { series: by_variant.into_values().collect(), log_x: false },
+                kind: Kind::Lines {
+                    series: by_variant.into_values().collect(),
+                    log_x: false,
+                    levels: Vec::new(),
+                },
                 markers: Vec::new(),
             },
         });

@@ -60,8 +60,9 @@ pub struct Band {
 /// What a chart shows.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Kind {
-    /// Lines, optionally on a log x axis.
-    Lines { series: Vec<Series>, log_x: bool },
+    /// Lines, optionally on a log x axis, with dashed horizontal reference lines `(y, label)`
+    /// (a CDF's median and 99th percentile, say).
+    Lines { series: Vec<Series>, log_x: bool, levels: Vec<(f64, String)> },
     /// Series stacked on a shared x (all series have the same x values).
     Stacked { series: Vec<Series> },
     /// Bars: one group per category, one bar per series (values by category index).
@@ -149,7 +150,7 @@ where
         .y_label_area_size(70);
     let colour = |i: usize| style::PALETTE[i % style::PALETTE.len()];
     match &chart.kind {
-        Kind::Lines { series, log_x } => {
+        Kind::Lines { series, log_x, levels } => {
             let ((x0, x1), (y0, y1)) = bounds(series.iter().flat_map(|s| s.points.iter().copied()));
             if *log_x {
                 let lo = x0.max(1e-9);
@@ -179,6 +180,7 @@ where
                     .label(label)
                     .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], style::MARKER));
                 }
+                draw_levels(&mut c, levels, (lo, x1.max(lo * 10.0)))?;
                 legend(&mut c, SeriesLabelPosition::LowerRight)?;
             } else {
                 let mut c = builder.build_cartesian_2d(x0..x1, y0..y1)?;
@@ -197,6 +199,7 @@ where
                         });
                 }
                 draw_markers(&mut c, &chart.markers, y0, y1)?;
+                draw_levels(&mut c, levels, (x0, x1))?;
                 legend(&mut c, SeriesLabelPosition::UpperRight)?;
             }
         }
@@ -378,6 +381,31 @@ where
     Ok(())
 }
 
+/// Dashed horizontal reference lines across `x_span`, each labelled at its left end.
+fn draw_levels<DB: DrawingBackend, X: plotters::coord::ranged1d::Ranged<ValueType = f64>>(
+    c: &mut ChartContext<'_, DB, Cartesian2d<X, plotters::coord::types::RangedCoordf64>>,
+    levels: &[(f64, String)],
+    (x_from, x_to): (f64, f64),
+) -> DrawResult<()>
+where
+    DB::ErrorType: 'static,
+{
+    for (y, label) in levels {
+        c.draw_series(DashedLineSeries::new(
+            vec![(x_from, *y), (x_to, *y)],
+            6,
+            4,
+            style::MARKER.stroke_width(1),
+        ))?;
+        let text = (style::FONT, style::LABEL_SIZE).into_font().color(&style::MARKER);
+        // Anchored at the line's left end, nudged up in pixels so it sits above the dashes.
+        c.draw_series(std::iter::once(
+            EmptyElement::at((x_from, *y)) + Text::new(label.clone(), (4, -18), text),
+        ))?;
+    }
+    Ok(())
+}
+
 /// Renders `chart` as SVG and PNG.
 pub fn render(chart: &Chart) -> Result<Figure, String> {
     register_font();
@@ -418,10 +446,15 @@ mod tests {
             points: (0..10).map(|i| (i as f64, k * i as f64)).collect(),
         };
         let kinds = [
-            Kind::Lines { series: vec![s("a", 1.0), s("b", 2.0)], log_x: false },
+            Kind::Lines {
+                series: vec![s("a", 1.0), s("b", 2.0)],
+                log_x: false,
+                levels: Vec::new(),
+            },
             Kind::Lines {
                 series: vec![Series { name: "cdf".into(), points: vec![(0.01, 0.1), (1.0, 0.9)] }],
                 log_x: true,
+                levels: vec![(0.5, "median".into())],
             },
             Kind::Stacked { series: vec![s("a", 1.0), s("b", 2.0)] },
             Kind::Bars {

@@ -138,7 +138,7 @@ fn the_report_draws_what_the_run_measured() {
         assert!((mean - station).abs() < 0.01 * station.max(0.01), "{name}: {mean} vs {station}");
     }
     let cdf = figures.iter().find(|f| f.name == "latency-cdf").unwrap();
-    let sim::plot::Kind::Lines { series, log_x: true } = &cdf.chart.kind else {
+    let sim::plot::Kind::Lines { series, log_x: true, .. } = &cdf.chart.kind else {
         panic!("log lines")
     };
     for s in series {
