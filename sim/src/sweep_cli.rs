@@ -51,7 +51,7 @@ pub struct SweepArgs {
     /// Shard count when the index comes from `JOB_COMPLETION_INDEX` (Kubernetes).
     #[arg(long)]
     pub shards: Option<u64>,
-    /// Skip the figures and report.html (`flashsim report DIR` draws them later).
+    /// Skip the figures and report.html (the `report` command draws them later).
     #[arg(long)]
     pub no_report: bool,
 }
