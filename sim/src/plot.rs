@@ -172,14 +172,7 @@ where
                             PathElement::new(vec![(x, y), (x + 18, y)], colour(i).stroke_width(2))
                         });
                 }
-                for (x, label) in &chart.markers {
-                    c.draw_series(LineSeries::new(
-                        vec![(*x, y0), (*x, y1)],
-                        style::MARKER.stroke_width(1),
-                    ))?
-                    .label(label)
-                    .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], style::MARKER));
-                }
+                draw_markers(&mut c, &chart.markers, y0, y1)?;
                 draw_levels(&mut c, levels, (lo, x1.max(lo * 10.0)))?;
                 legend(&mut c, SeriesLabelPosition::LowerRight)?;
             } else {
@@ -358,12 +351,8 @@ where
     Ok(())
 }
 
-fn draw_markers<DB: DrawingBackend>(
-    c: &mut ChartContext<
-        '_,
-        DB,
-        Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>,
-    >,
+fn draw_markers<DB: DrawingBackend, X: plotters::coord::ranged1d::Ranged<ValueType = f64>>(
+    c: &mut ChartContext<'_, DB, Cartesian2d<X, plotters::coord::types::RangedCoordf64>>,
     markers: &[(f64, String)],
     y0: f64,
     y1: f64,
