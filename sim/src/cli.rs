@@ -127,7 +127,8 @@ enum Format {
     Json,
 }
 
-fn parse_override(text: &str) -> Result<Override, String> {
+/// Parses a `--set key.path=value` argument (shared by every command that takes one).
+pub(crate) fn parse_override(text: &str) -> Result<Override, String> {
     text.parse()
 }
 

@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::cli::Catalogue;
+use crate::cli::{Catalogue, parse_override};
 use crate::config::{Issues, Override};
 use crate::output::{json_bytes, write_atomic};
 use crate::plan::{self, Dim, Evaluation, Judgement, PlanSpec, RawPlan, Slo};
@@ -43,10 +43,6 @@ pub struct PlanArgs {
     /// Override a scalar for every candidate.
     #[arg(long = "set", value_name = "KEY.PATH=VALUE", value_parser = parse_override)]
     pub overrides: Vec<Override>,
-}
-
-fn parse_override(text: &str) -> Result<Override, String> {
-    text.parse()
 }
 
 #[derive(Deserialize)]

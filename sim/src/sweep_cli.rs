@@ -11,7 +11,7 @@ use std::sync::{Arc, Condvar, Mutex, OnceLock};
 
 use serde::Deserialize;
 
-use crate::cli::Catalogue;
+use crate::cli::{Catalogue, parse_override};
 use crate::config::{ConfigErrors, Issues, Override};
 use crate::output::write_atomic;
 use crate::sweep::{
@@ -54,10 +54,6 @@ pub struct SweepArgs {
     /// Skip the figures and report.html (the `report` command draws them later).
     #[arg(long)]
     pub no_report: bool,
-}
-
-fn parse_override(text: &str) -> Result<Override, String> {
-    text.parse()
 }
 
 /// The `[sweep]` table of a file, the rest ignored (the catalogue validates it).
