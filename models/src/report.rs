@@ -49,8 +49,9 @@ fn num(cell: &str) -> f64 {
 }
 
 /// Outcome groups stacked in the timeline, bottom to top.
-const OUTCOME_GROUPS: [(&str, &[&str]); 5] = [
+const OUTCOME_GROUPS: [(&str, &[&str]); 6] = [
     ("purchased", &["purchased"]),
+    ("queued / poll pending", &["queued", "pending"]),
     ("sold out / limit", &["sold_out", "limit_reached"]),
     ("failed / timed out", &["failed", "timed_out", "in_flight_at_end"]),
     ("turned away (deduped, rate limited, shed)", &["deduped", "rate_limited", "shed"]),

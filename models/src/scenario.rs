@@ -94,6 +94,8 @@ pub enum Architecture {
     ThreeTierRedis,
     /// App server → DB: SELECT stock, then UPDATE.
     NaiveDb,
+    /// Gateway → Kafka → Flink keyed state → order sink; clients poll a result store.
+    QueueStream,
 }
 
 /// One system to simulate: its architecture and that architecture's sections. (A flat table
@@ -116,8 +118,14 @@ pub struct RawVariant {
     pub gateway: Option<RawGateway>,
     /// `three_tier_redis`: Redis.
     pub redis: Option<RawRedis>,
-    /// Flash sale: the database.
+    /// Flash sale: the database (`queue_stream`: the order database, billed only).
     pub db: Option<RawDb>,
+    /// `queue_stream`: the topic requests are queued on.
+    pub kafka: Option<crate::components::kafka::RawKafka>,
+    /// `queue_stream`: the stream job deciding purchases.
+    pub flink: Option<crate::components::flink::RawFlink>,
+    /// `queue_stream`: the result store clients poll.
+    pub results: Option<crate::components::results::RawResults>,
     /// `server`: the server tier and its execution model.
     pub server: Option<crate::server::config::RawServer>,
 }
@@ -240,6 +248,10 @@ pub fn validate(
                 crate::sale::check_variant(variant, SaleArchitecture::NaiveDb, &path, issues)
                     .map(|v| Variant::Sale(Box::new(v)))
             }
+            Architecture::QueueStream => {
+                crate::sale::check_variant(variant, SaleArchitecture::QueueStream, &path, issues)
+                    .map(|v| Variant::Sale(Box::new(v)))
+            }
             Architecture::Server => {
                 crate::server::check_variant(variant, &path, issues).map(Variant::Server)
             }
@@ -254,10 +266,12 @@ pub fn validate(
             );
         }
     }
-    let wants_sale = raw
-        .variants
-        .iter()
-        .any(|v| matches!(v.architecture, Architecture::ThreeTierRedis | Architecture::NaiveDb));
+    let wants_sale = raw.variants.iter().any(|v| {
+        matches!(
+            v.architecture,
+            Architecture::ThreeTierRedis | Architecture::NaiveDb | Architecture::QueueStream
+        )
+    });
     let wants_load = raw.variants.iter().any(|v| v.architecture == Architecture::Server);
     let load = match &raw.load {
         Some(load) => load.check(issues),

@@ -194,6 +194,17 @@ impl<J> Station<J> {
         None
     }
 
+    /// The station fails at `now`: every server stops and every waiting job is removed and
+    /// returned in queue order (the caller knows which jobs were in service and must ignore
+    /// their pending completions).
+    pub fn clear(&mut self, now: SimTime) -> Vec<J> {
+        let jobs: Vec<J> = self.queue.drain(..).filter_map(|w| w.job).collect();
+        self.waiting = 0;
+        self.busy = 0;
+        self.record_levels(now);
+        jobs
+    }
+
     /// Starts statistics afresh at `now` (warm-up deletion).
     pub fn end_warmup(&mut self, now: SimTime) {
         let mut stats = std::mem::take(&mut self.stats);

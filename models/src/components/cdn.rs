@@ -135,6 +135,12 @@ impl Cdn {
         true
     }
 
+    /// A request that is not de-duplicated (a status poll) passes the edge at `now`.
+    pub fn pass(&mut self, _now: SimTime) -> bool {
+        self.requests += 1;
+        true
+    }
+
     /// Peak fingerprint-table memory in bytes.
     pub fn peak_table_bytes(&self) -> f64 {
         self.peak_entries as f64 * self.spec.entry_bytes

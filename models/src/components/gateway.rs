@@ -13,7 +13,9 @@
 //! request, downstream calls included (a thread-pool server making blocking calls), so slow
 //! downstreams eat gateway capacity. The token bucket refills at `rate_limit` up to `burst`; a
 //! request finding no token is rejected at once ("rate limited"), one finding the queue full is
-//! shed. Defaults: service LN(2 ms, 20 ms) [A]; Envoy-like 1,024 pending per instance; price
+//! shed. CPU utilisation counts `cpu_per_request` for every request the tier processes against
+//! its instances × cores (the thread pool's service time is wall time, not CPU). Defaults:
+//! 0.75 ms of CPU per request (≈ 1,000–2,000 simple requests/s per vCPU, parameters.md §11); service LN(2 ms, 20 ms) [A]; Envoy-like 1,024 pending per instance; price
 //! $0.0816 per instance-hour (m7g.large, parameters.md §8).
 
 use schemars::JsonSchema;
@@ -42,8 +44,11 @@ pub struct RawGateway {
     pub service: Option<DistSpec>,
     /// `thread_pool` (default), `event_loop` or `goroutines`.
     pub execution: Option<crate::server::config::Execution>,
-    /// `event_loop` and `goroutines`: cores per instance (default 2).
+    /// Cores per instance: what `event_loop` and `goroutines` run on, and what CPU
+    /// utilisation is measured against (default 2).
     pub cores: Option<i64>,
+    /// CPU time one request costs the app tier, for its CPU utilisation (default 0.75ms).
+    pub cpu_per_request: Option<sim::literal::DurationLit>,
     /// `event_loop`: downstream calls use a blocking driver and hold the loop (default false).
     pub blocking_downstream: Option<bool>,
     /// Price per instance-hour (default 0.0816).
@@ -60,6 +65,7 @@ pub struct GatewaySpec {
     pub rate_limit: Option<(f64, f64)>,
     pub execution: crate::server::config::Execution,
     pub cores: u32,
+    pub cpu_per_request: SimDuration,
     pub blocking_downstream: bool,
     pub service: Dist,
     pub price_per_instance_hour: f64,
@@ -90,6 +96,13 @@ impl RawGateway {
         let instances = count_or(self.instances, at, "instances", 4, (1, 100_000), issues) as u32;
         let workers = count_or(self.workers, at, "workers", 64, (1, 100_000), issues) as u32;
         let cores = count_or(self.cores, at, "cores", 2, (1, 1024), issues);
+        let cpu = super::duration_or(
+            &self.cpu_per_request,
+            at,
+            "cpu_per_request",
+            SimDuration::from_micros(750),
+            issues,
+        );
         if self.blocking_downstream.is_some()
             && self.execution != Some(crate::server::config::Execution::EventLoop)
         {
@@ -134,6 +147,7 @@ impl RawGateway {
             workers,
             execution: self.execution.unwrap_or(crate::server::config::Execution::ThreadPool),
             cores: cores as u32,
+            cpu_per_request: cpu?,
             blocking_downstream: self.blocking_downstream.unwrap_or(false),
             queue_capacity: queue_capacity * instances as u64,
             rate_limit: rate_limit

@@ -6,8 +6,11 @@
 
 pub mod cdn;
 pub mod db;
+pub mod flink;
 pub mod gateway;
+pub mod kafka;
 pub mod redis;
+pub mod results;
 
 use sim::config::{Issues, join_key};
 use sim::literal::DurationLit;

@@ -36,6 +36,8 @@ impl SaleModel<'_> {
             Hop::Gateway => self.at_gateway(now, attempt, ctx),
             Hop::Redis => self.at_redis(now, attempt, ctx),
             Hop::RedisReply => self.redis_replied(now, attempt, ctx),
+            Hop::Results => self.at_result_store(now, attempt, ctx),
+            Hop::ResultsReply => self.result_replied(now, attempt, ctx),
             Hop::DbPool | Hop::DbStatement | Hop::RowLock => {
                 unreachable!("database hops are entered directly, not by arrival events")
             }
@@ -54,7 +56,7 @@ impl SaleModel<'_> {
             Hop::Redis => self.redis_served(now, attempt, ctx),
             Hop::DbStatement => self.select_done(now, attempt, ctx),
             Hop::RowLock => self.locked_work_done(now, attempt, ctx),
-            Hop::Edge | Hop::RedisReply | Hop::DbPool => {
+            Hop::Edge | Hop::RedisReply | Hop::DbPool | Hop::Results | Hop::ResultsReply => {
                 unreachable!("no service completes at {hop:?}")
             }
         }
@@ -91,9 +93,12 @@ impl SaleModel<'_> {
     // ----- edge and gateway -----
 
     fn at_edge(&mut self, now: SimTime, attempt: SlabKey, ctx: &mut Context<Event>) {
-        let user = self.attempts.get(attempt).user;
+        let a = self.attempts.get(attempt);
+        let (user, is_poll) = (a.user, a.kind == super::model::AttemptKind::Poll);
         let cdn = self.tiers.cdn.as_mut().expect("edge hop only with a CDN");
-        if !cdn.admit(now, user) {
+        // De-duplication guards the purchase endpoint; polls read a status and pass.
+        let admitted = if is_poll { cdn.pass(now) } else { cdn.admit(now, user) };
+        if !admitted {
             self.answer(now, attempt, Outcome::Deduped, ctx);
             return;
         }
@@ -112,6 +117,7 @@ impl SaleModel<'_> {
             Admission::Serve(_) => {
                 self.attempts.get_mut(attempt).gateway_since = Some(now);
                 let service = self.variant.gateway.service.sample(&mut self.streams.gateway);
+                self.tallies.gateway_requests += 1;
                 ctx.after(service, Event::Served { attempt, hop: Hop::Gateway });
             }
             Admission::Queued(_) => self.attempts.get_mut(attempt).gateway_since = Some(now),
@@ -139,6 +145,7 @@ impl SaleModel<'_> {
                 self.redis_call(now, attempt, stage, ctx);
             }
             SaleArchitecture::NaiveDb => self.request_connection(now, attempt, ctx),
+            SaleArchitecture::QueueStream => self.stream_request(now, attempt, ctx),
         }
     }
 

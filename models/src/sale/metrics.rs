@@ -7,10 +7,15 @@
 //! - **sold**: orders committed in the system of record (the database).
 //! - **oversold** = max(0, max(sold, confirmed) − stock).
 //! - **limit violations**: users holding more orders than the per-user limit.
-//! - **confirmed-then-cancelled**: confirmed orders later revoked (no mechanism in these
-//!   architectures revokes one yet; the field is there so every architecture reports it).
-//! - **undersold** = min(stock left unsold, human users who wanted an item and have none).
-//! - **user success rate** = min(humans holding an item, stock) ÷ min(stock, humans).
+//! - **duplicate orders**: order rows written again for a decision already written (a stream
+//!   job's replay through an at-least-once sink); reconciliation cancels them.
+//! - **confirmed-then-cancelled** = duplicate orders: confirmations later revoked.
+//! - **unclaimed orders**: orders whose user was never told they hold an item (the answer came
+//!   after they stopped waiting, or never came): unpaid, cancelled after the payment window, and
+//!   their units come back only after the sale.
+//! - **undersold** = min(stock − claimed orders, human users who wanted an item and have none),
+//!   claimed orders = orders − unclaimed orders (at most the stock).
+//! - **user success rate** = min(humans holding a claimed item, stock) ÷ min(stock, humans).
 //! - **order success rate** = honoured ÷ confirmed, honoured = min(confirmed, stock).
 //! - **amplification** = attempts ÷ users (bots included).
 //! - **cost** = Σ provisioned units × unit price × billed time + per-request charges.
@@ -20,7 +25,7 @@ use sim::stats::DurationSummary;
 use sim::{RunStats, SimTime, StationReport};
 
 use super::model::{AttemptKind, SaleModel, Tallies};
-use super::outcome::{OutcomeCounts, UserOutcomeCounts};
+use super::outcome::{OutcomeCounts, UserOutcome, UserOutcomeCounts};
 use super::{SaleArchitecture, SaleSetup, SaleVariant, arch_name};
 use crate::summary::{StationSummary, VariantSummary};
 
@@ -37,6 +42,9 @@ pub struct RunReport {
     pub db_stock: i64,
     pub sold_out_at: Option<SimTime>,
     pub humans_with_item: u64,
+    /// Humans holding an order they know of (told "purchased" or "limit reached").
+    pub humans_with_claimed_item: u64,
+    pub unclaimed_orders: u64,
     pub bots_with_item: u64,
     pub limit_violations: u64,
     pub redis_stock: Option<i64>,
@@ -50,6 +58,9 @@ pub struct RunReport {
     pub timeline: super::timeline::Timeline,
     /// Gateway servers, database connections, Redis executors.
     pub servers: [u32; 3],
+    /// First attempt sent (start of the app tier's busy period).
+    pub first_attempt_at: Option<SimTime>,
+    pub stream: Option<StreamMetrics>,
 }
 
 impl RunReport {
@@ -62,12 +73,63 @@ impl RunReport {
             row.per_user[range].iter().filter(|&&n| n > 0).count() as u64
         };
         let humans_with_item = holders(0..humans as usize);
+        let claimed = |u: &super::model::User| {
+            matches!(u.outcome, Some(UserOutcome::Purchased | UserOutcome::LimitReached))
+        };
+        let mut unclaimed_orders = 0;
+        let mut humans_with_claimed_item = 0;
+        for (i, u) in model.users.iter().enumerate() {
+            let orders = row.per_user[i] as u64;
+            if claimed(u) {
+                if orders > 0 && i < humans as usize {
+                    humans_with_claimed_item += 1;
+                }
+            } else {
+                unclaimed_orders += orders;
+            }
+        }
+        let first_attempt_at = model.users.iter().filter_map(|u| u.first_click).min();
         let bots_with_item = holders(humans as usize..model.users.len());
         let limit_violations = row.per_user.iter().filter(|&&n| n > limit).count() as u64;
         let mut stations = vec![("gateway".to_string(), model.tiers.gateway.report(end))];
         if let Some(shard) = &model.tiers.redis_shard {
             stations.push(("redis_hot_shard".to_string(), shard.report(end)));
         }
+        let stream = model.tiers.stream.as_ref().map(|st| {
+            use super::stream::StreamTiers;
+            let hot = StreamTiers::hottest(&st.partitions, end);
+            stations.push(("kafka_hot_partition".to_string(), st.partitions[hot].report(end)));
+            let hot = StreamTiers::hottest(&st.subtasks, end);
+            stations.push(("flink_hot_subtask".to_string(), st.subtasks[hot].report(end)));
+            stations.push(("result_store".to_string(), st.store_shard.report(end)));
+            let kafka = model.variant.kafka.as_ref().expect("queue_stream has Kafka");
+            let flink = model.variant.flink.as_ref().expect("queue_stream has Flink");
+            let results = model.variant.results.as_ref().expect("queue_stream has results");
+            let f = &st.figures;
+            let state_keys = st.state.stock.len() as u64 + st.state.peak_user_keys;
+            StreamMetrics {
+                produce_requests: f.produce_requests,
+                records_appended: st.log.len() as u64,
+                duplicate_records: f.duplicate_records,
+                duplicates_dropped: f.duplicates_dropped,
+                producer_resends: f.resends,
+                producer_failures: f.producer_failures,
+                peak_consumer_lag: f.peak_lag,
+                retained_bytes: st.log.len() as f64 * kafka.record_bytes,
+                decisions: f.decisions,
+                replayed: f.replayed,
+                checkpoints: f.checkpoints,
+                job_failures: f.failures,
+                flink_state_peak_bytes: state_keys as f64 * flink.state_bytes_per_key,
+                stock_left_in_job: st.state.stock_left(),
+                polls: f.polls,
+                stock_cache_rejections: f.cache_rejections,
+                result_keys_peak: st.store.peak_keys,
+                result_store_peak_memory_bytes: st.store.peak_memory_bytes(results),
+                orders_after_give_up: f.orders_after_give_up,
+                duplicate_orders: f.duplicate_orders,
+            }
+        });
         stations.push(("db_pool".to_string(), model.tiers.pool.report(end)));
         stations.push(("stock_row_lock".to_string(), model.tiers.row_lock.report(end)));
         let redis_spec = model.variant.redis.as_ref();
@@ -82,18 +144,23 @@ impl RunReport {
             db_stock: row.stock,
             sold_out_at: row.sold_out_at,
             humans_with_item,
+            humans_with_claimed_item,
+            unclaimed_orders,
             bots_with_item,
             limit_violations,
             redis_stock: redis_spec.map(|_| model.tiers.redis.stock),
             redis_min_stock: model.tiers.redis.min_stock,
             redis_peak_memory_bytes: redis_spec
-                .map(|spec| model.tiers.redis.peak_memory_bytes(spec)),
+                .map(|spec| model.tiers.redis.peak_memory_bytes(spec))
+                .or(stream.as_ref().map(|s| s.result_store_peak_memory_bytes)),
             redis_compensations: model.tiers.redis.compensations,
             cdn_requests: model.tiers.cdn.as_ref().map_or(0, |c| c.requests),
             cdn_deduped: model.tiers.cdn.as_ref().map_or(0, |c| c.deduped),
             cdn_peak_table_bytes: model.tiers.cdn.as_ref().map(|c| c.peak_table_bytes()),
             stations,
             servers: [model.variant.gateway.servers(), model.variant.db.pool, 1],
+            first_attempt_at,
+            stream,
             timeline: model.timeline,
             tallies: model.tallies,
         }
@@ -121,7 +188,13 @@ impl RunReport {
     }
 
     pub fn timeline_csv(&self, variant: &str) -> String {
-        self.timeline.csv(variant, self.stock as i64, self.redis_stock.is_some(), self.servers)
+        self.timeline.csv(
+            variant,
+            self.stock as i64,
+            self.redis_stock.is_some(),
+            self.stream.is_some(),
+            self.servers,
+        )
     }
 }
 
@@ -132,6 +205,7 @@ pub struct AttemptsByKind {
     pub duplicate: u64,
     pub retry: u64,
     pub bot: u64,
+    pub poll: u64,
 }
 
 /// Why downstream steps failed.
@@ -145,6 +219,44 @@ pub struct Failures {
     pub leaked_reservations: u64,
     pub compensations: u64,
     pub retries_denied_by_budget: u64,
+}
+
+/// What the queue+stream components did (`queue_stream` only).
+#[derive(Clone, Debug, Serialize)]
+pub struct StreamMetrics {
+    /// Purchase requests the gateway queued (one per attempt that got that far).
+    pub produce_requests: u64,
+    /// Copies in the log (requests plus duplicates).
+    pub records_appended: u64,
+    /// Copies appended beyond a request's first (resends without idempotence).
+    pub duplicate_records: u64,
+    /// Resent copies an idempotent broker dropped.
+    pub duplicates_dropped: u64,
+    pub producer_resends: u64,
+    /// Requests the producer gave up on (answered "failed").
+    pub producer_failures: u64,
+    /// Most log entries appended but not yet decided.
+    pub peak_consumer_lag: u64,
+    /// Log retained at the end, bytes.
+    pub retained_bytes: f64,
+    /// Decisions the job made, replays included.
+    pub decisions: u64,
+    /// Entries decided again after a restore.
+    pub replayed: u64,
+    pub checkpoints: u64,
+    pub job_failures: u64,
+    /// Keyed state at its largest: stock keys and per-user keys, bytes.
+    pub flink_state_peak_bytes: f64,
+    /// Stock left in the job's state at the end (all subtasks).
+    pub stock_left_in_job: i64,
+    pub polls: u64,
+    /// Purchases the gateway answered "sold out" from its stock cache.
+    pub stock_cache_rejections: u64,
+    pub result_keys_peak: u64,
+    pub result_store_peak_memory_bytes: f64,
+    /// Orders written for users who had already given up waiting.
+    pub orders_after_give_up: u64,
+    pub duplicate_orders: u64,
 }
 
 /// One component's share of the cost.
@@ -190,6 +302,9 @@ pub struct SaleMetrics {
     pub undersold: u64,
     pub limit_violations: u64,
     pub confirmed_then_cancelled: u64,
+    pub duplicate_orders: u64,
+    pub unclaimed_orders: u64,
+    /// Human users holding an order they know of.
     pub users_with_item: u64,
     pub bots_with_item: u64,
     pub user_success_rate: f64,
@@ -207,10 +322,16 @@ pub struct SaleMetrics {
     /// Send → answer or timeout, per attempt.
     pub attempt_latency: DurationSummary,
     pub failures: Failures,
+    /// Redis at its largest: the stock shard (`three_tier_redis`) or the result store
+    /// (`queue_stream`), bytes.
     pub redis_peak_memory_bytes: Option<f64>,
     pub cdn_requests: u64,
     pub cdn_deduped: u64,
     pub cdn_fingerprint_peak_bytes: Option<f64>,
+    /// App tier CPU: requests processed × CPU per request ÷ (instances × cores × time from the
+    /// first click to the end of the run).
+    pub app_cpu_utilization: f64,
+    pub stream: Option<StreamMetrics>,
     pub cost: Cost,
 }
 
@@ -233,6 +354,19 @@ fn cost(setup: &SaleSetup, variant: &SaleVariant, report: &RunReport, sold: u64)
     if let Some(redis) = &variant.redis {
         line("redis", redis.shards as f64, redis.price_per_shard_hour, hours);
     }
+    if let (Some(kafka), Some(stream)) = (&variant.kafka, &report.stream) {
+        line("kafka", kafka.brokers as f64, kafka.price_per_broker_hour, hours);
+        // Retained log, replicated on every broker... of its replication factor (3), billed per
+        // GB-month (730 h) for the billed time.
+        let gb = stream.retained_bytes * 3.0 / 1e9;
+        line("kafka_storage", gb, kafka.price_per_gb_month / 730.0, hours);
+    }
+    if let Some(flink) = &variant.flink {
+        line("flink", flink.kpus as f64, flink.price_per_kpu_hour, hours);
+    }
+    if let Some(results) = &variant.results {
+        line("result_store", results.shards as f64, results.price_per_shard_hour, hours);
+    }
     line("db", 1.0, variant.db.price_per_hour, hours);
     let total_usd: f64 = lines.iter().map(|l| l.usd).sum();
     Cost {
@@ -240,6 +374,16 @@ fn cost(setup: &SaleSetup, variant: &SaleVariant, report: &RunReport, sold: u64)
         per_item_sold_usd: (sold > 0).then(|| total_usd / sold as f64),
         components: lines,
     }
+}
+
+/// App-tier CPU utilisation over the busy period (first click to the end of the run).
+fn app_cpu(variant: &SaleVariant, report: &RunReport) -> f64 {
+    let gw = &variant.gateway;
+    let start = report.first_attempt_at.unwrap_or(report.end);
+    let span_ns = (report.end - start).as_nanos() as f64;
+    let cores = (gw.instances * gw.cores) as f64;
+    let cpu_ns = report.tallies.gateway_requests as f64 * gw.cpu_per_request.as_nanos() as f64;
+    if span_ns <= 0.0 { 0.0 } else { cpu_ns / (cores * span_ns) }
 }
 
 /// Builds the variant's summary from its run.
@@ -257,9 +401,11 @@ pub fn variant_summary(
     let sold = report.orders;
     let stock = report.stock;
     let oversold = sold.max(confirmed).saturating_sub(stock);
-    let stock_left = stock.saturating_sub(sold.min(stock));
-    let humans_without = report.humans - report.humans_with_item;
+    let claimed_sold = sold.saturating_sub(report.unclaimed_orders).min(stock);
+    let stock_left = stock - claimed_sold;
+    let humans_without = report.humans - report.humans_with_claimed_item;
     let could_serve = stock.min(report.humans);
+    let duplicate_orders = report.stream.as_ref().map_or(0, |s| s.duplicate_orders);
     let metrics = SaleMetrics {
         stock,
         opens_at_s: report.opens_at.as_secs_f64(),
@@ -272,6 +418,7 @@ pub fn variant_summary(
             duplicate: t.by_kind[AttemptKind::Duplicate as usize],
             retry: t.by_kind[AttemptKind::Retry as usize],
             bot: t.by_kind[AttemptKind::Bot as usize],
+            poll: t.by_kind[AttemptKind::Poll as usize],
         },
         outcomes: t.outcomes.clone(),
         late_answers: t.late_answers.clone(),
@@ -281,15 +428,17 @@ pub fn variant_summary(
         oversold,
         undersold: stock_left.min(humans_without),
         limit_violations: report.limit_violations,
-        confirmed_then_cancelled: 0,
-        users_with_item: report.humans_with_item,
+        confirmed_then_cancelled: duplicate_orders,
+        duplicate_orders,
+        unclaimed_orders: report.unclaimed_orders,
+        users_with_item: report.humans_with_claimed_item,
         bots_with_item: report.bots_with_item,
         // Orders beyond the stock cannot be honoured (they count under oversold), so at most
         // `stock` users count as served.
         user_success_rate: if could_serve == 0 {
             1.0
         } else {
-            report.humans_with_item.min(stock) as f64 / could_serve as f64
+            report.humans_with_claimed_item.min(stock) as f64 / could_serve as f64
         },
         order_success_rate: (confirmed > 0).then(|| confirmed.min(stock) as f64 / confirmed as f64),
         stock_left_db: report.db_stock,
@@ -315,6 +464,8 @@ pub fn variant_summary(
         cdn_requests: report.cdn_requests,
         cdn_deduped: report.cdn_deduped,
         cdn_fingerprint_peak_bytes: report.cdn_peak_table_bytes,
+        app_cpu_utilization: app_cpu(variant, report),
+        stream: report.stream.clone(),
         cost: cost(setup, variant, report, sold),
     };
     VariantSummary {

@@ -1,4 +1,5 @@
-//! Flash-sale architectures: `three_tier_redis` and `naive_db`, on one shared client model.
+//! Flash-sale architectures: `three_tier_redis`, `naive_db` and `queue_stream`, on one shared
+//! client model.
 //!
 //! A scenario with a `[sale]` and a `[traffic]` table may hold flash-sale variants. Every variant
 //! is run on the same population of clicks (generated once per seed, see `crate::traffic`), and
@@ -10,6 +11,7 @@ pub mod outcome;
 pub mod timeline;
 
 mod flow;
+mod stream;
 pub mod table;
 
 use schemars::JsonSchema;
@@ -20,8 +22,11 @@ use sim::{Context, Dist, Limits, SimDuration, SimTime};
 
 use crate::components::cdn::{CdnSpec, RawCdn};
 use crate::components::db::DbSpec;
+use crate::components::flink::FlinkSpec;
 use crate::components::gateway::GatewaySpec;
+use crate::components::kafka::KafkaSpec;
 use crate::components::redis::{RawRedis, RedisSpec};
+use crate::components::results::ResultsSpec;
 use crate::components::{dist_or, lognormal};
 use crate::scenario::{RawVariant, RunSettings};
 use crate::summary::VariantSummary;
@@ -95,6 +100,8 @@ pub enum SaleArchitecture {
     ThreeTierRedis,
     /// App server → DB: SELECT stock, then UPDATE.
     NaiveDb,
+    /// Gateway → Kafka → Flink → order sink; clients poll a result store.
+    QueueStream,
 }
 
 /// A validated flash-sale variant.
@@ -108,6 +115,10 @@ pub struct SaleVariant {
     pub gateway: GatewaySpec,
     pub redis: Option<RedisSpec>,
     pub db: DbSpec,
+    /// `queue_stream` only, all three.
+    pub kafka: Option<KafkaSpec>,
+    pub flink: Option<FlinkSpec>,
+    pub results: Option<ResultsSpec>,
 }
 
 /// The sale and its traffic, shared by all variants.
@@ -139,6 +150,13 @@ pub fn check_variant(
         forbid(raw.cdn.is_some(), "cdn", issues);
         forbid(raw.redis.is_some(), "redis", issues);
     }
+    if architecture == SaleArchitecture::QueueStream {
+        forbid(raw.redis.is_some(), "redis", issues);
+    } else {
+        forbid(raw.kafka.is_some(), "kafka", issues);
+        forbid(raw.flink.is_some(), "flink", issues);
+        forbid(raw.results.is_some(), "results", issues);
+    }
     let client_rtt = dist_or(
         &raw.client_rtt,
         at,
@@ -148,7 +166,7 @@ pub fn check_variant(
     );
     let default_cdn = RawCdn::default();
     let cdn = match architecture {
-        SaleArchitecture::ThreeTierRedis => {
+        SaleArchitecture::ThreeTierRedis | SaleArchitecture::QueueStream => {
             raw.cdn.as_ref().unwrap_or(&default_cdn).check(&join_key(at, "cdn"), issues)
         }
         SaleArchitecture::NaiveDb => None,
@@ -158,8 +176,18 @@ pub fn check_variant(
         SaleArchitecture::ThreeTierRedis => {
             raw.redis.as_ref().unwrap_or(&default_redis).check(&join_key(at, "redis"), issues)
         }
-        SaleArchitecture::NaiveDb => None,
+        SaleArchitecture::NaiveDb | SaleArchitecture::QueueStream => None,
     };
+    let stream = architecture == SaleArchitecture::QueueStream;
+    let kafka = stream
+        .then(|| raw.kafka.clone().unwrap_or_default().check(&join_key(at, "kafka"), issues))
+        .flatten();
+    let flink = stream
+        .then(|| raw.flink.clone().unwrap_or_default().check(&join_key(at, "flink"), issues))
+        .flatten();
+    let results = stream
+        .then(|| raw.results.clone().unwrap_or_default().check(&join_key(at, "results"), issues))
+        .flatten();
     let gateway = raw.gateway.clone().unwrap_or_default().check(&join_key(at, "gateway"), issues);
     let db = raw.db.clone().unwrap_or_default().check(&join_key(at, "db"), issues);
     if issues.len() > before {
@@ -173,6 +201,9 @@ pub fn check_variant(
         gateway: gateway?,
         redis,
         db: db?,
+        kafka,
+        flink,
+        results,
     })
 }
 
@@ -180,6 +211,7 @@ pub fn arch_name(architecture: SaleArchitecture) -> &'static str {
     match architecture {
         SaleArchitecture::ThreeTierRedis => "three_tier_redis",
         SaleArchitecture::NaiveDb => "naive_db",
+        SaleArchitecture::QueueStream => "queue_stream",
     }
 }
 

@@ -34,6 +34,10 @@ pub enum Hop {
     DbPool,
     DbStatement,
     RowLock,
+    /// `queue_stream`: a poll's GET reaches the result store.
+    Results,
+    /// Back at the gateway with the result store's answer.
+    ResultsReply,
 }
 
 /// Everything that can happen in a flash sale.
@@ -55,6 +59,10 @@ pub enum Event {
     WaitTimeout { attempt: SlabKey, hop: Hop, ticket: Ticket },
     /// The answer reaches the client.
     Reply { attempt: SlabKey },
+    /// `queue_stream`: a user's next poll is due.
+    Poll { user: u32 },
+    /// `queue_stream`: the topic, the job and the result store (see `stream.rs`).
+    Stream(super::stream::StreamEvent),
 }
 
 /// What an attempt is for, from the client's side.
@@ -64,6 +72,8 @@ pub enum AttemptKind {
     Duplicate,
     Retry,
     Bot,
+    /// `queue_stream`: asking the result store for the answer to a queued request.
+    Poll,
 }
 
 /// What the server does next with an attempt.
@@ -77,6 +87,10 @@ pub enum Stage {
     RedisDecr,
     /// Giving a reserved unit back after a failed final write.
     Compensate,
+    /// `queue_stream`: waiting for the topic's acknowledgement.
+    Produce,
+    /// `queue_stream`: a poll's read of the result store.
+    ResultGet,
     /// Reading the stock row (no lock).
     Select,
     /// Holding the row lock: update and commit (for `for_update`, the read too).
@@ -108,6 +122,8 @@ pub struct Attempt {
     pub read_version: u64,
     pub read_user_orders: u16,
     pub occ_tries: u32,
+    /// `queue_stream`: the produce request of this attempt, or the answer code a poll read.
+    pub stream_ref: u32,
     /// The server's answer, once there is one.
     pub answer: Option<Outcome>,
     /// The answer was counted as late while the client still waited for its timeout.
@@ -135,6 +151,10 @@ pub struct User {
     pub last_backoff: SimDuration,
     pub outcome: Option<UserOutcome>,
     pub is_bot: bool,
+    /// `queue_stream`: a request of this user is queued; the answer comes by polling.
+    pub queued: bool,
+    /// `queue_stream`: a poll is scheduled.
+    pub poll_pending: bool,
 }
 
 /// The components of a variant with their stations.
@@ -147,6 +167,8 @@ pub struct Tiers {
     pub pool: Station<SlabKey>,
     pub row_lock: Station<SlabKey>,
     pub row: StockRow,
+    /// `queue_stream`: the topic, the job and the result store.
+    pub stream: Option<super::stream::StreamTiers>,
 }
 
 /// Random streams of a variant.
@@ -159,13 +181,14 @@ pub struct Streams {
     pub redis: RngStream,
     pub statement: RngStream,
     pub lock_hold: RngStream,
+    pub stream: super::stream::StreamStreams,
 }
 
 /// Everything counted during a run.
 #[derive(Debug, Default)]
 pub struct Tallies {
     pub attempts: u64,
-    pub by_kind: [u64; 4],
+    pub by_kind: [u64; 5],
     pub outcomes: OutcomeCounts,
     /// Answers that reached a client that had already timed out, by outcome.
     pub late_answers: OutcomeCounts,
@@ -178,6 +201,8 @@ pub struct Tallies {
     pub version_conflicts: u64,
     pub leaked: u64,
     pub budget_denied: u64,
+    /// Requests the gateway tier processed (for its CPU utilisation).
+    pub gateway_requests: u64,
     /// FNV-1a over every exogenous click consumed (time, user): equal across variants that saw
     /// the same traffic.
     pub traffic_digest: u64,
@@ -240,6 +265,7 @@ impl<'a> SaleModel<'a> {
             pool: Station::new(db.pool, None),
             row_lock: Station::new(1, Some(db.max_lock_waiters as usize)),
             row: StockRow::new(stock, all),
+            stream: super::stream::StreamTiers::new(variant, stock, all),
         };
         let s = |label: &str| rng::stream(seed, label);
         let streams = Streams {
@@ -251,6 +277,7 @@ impl<'a> SaleModel<'a> {
             redis: s("redis/service"),
             statement: s("db/statement"),
             lock_hold: s("db/lock-hold"),
+            stream: super::stream::StreamStreams::new(seed),
         };
         let mut users = vec![User::default(); all];
         for user in &mut users[humans..] {
@@ -285,12 +312,23 @@ impl<'a> SaleModel<'a> {
         }
     }
 
+    /// Attempts whose client is still waiting.
+    pub(super) fn in_flight_count(&self) -> u64 {
+        self.in_flight
+    }
+
     pub fn architecture(&self) -> SaleArchitecture {
         self.variant.architecture
     }
 
     /// Sends a new attempt for `user` at `now`.
-    fn send(&mut self, now: SimTime, user: u32, kind: AttemptKind, ctx: &mut Context<Event>) {
+    pub(super) fn send(
+        &mut self,
+        now: SimTime,
+        user: u32,
+        kind: AttemptKind,
+        ctx: &mut Context<Event>,
+    ) {
         let rtt = self.variant.client_rtt.sample(&mut self.streams.rtt);
         let rtt_half = SimDuration::from_nanos(rtt.as_nanos() / 2);
         let serial = self.next_serial;
@@ -312,6 +350,7 @@ impl<'a> SaleModel<'a> {
             read_version: 0,
             read_user_orders: 0,
             occ_tries: 0,
+            stream_ref: 0,
             answer: None,
             answered_late: false,
             client_waiting: true,
@@ -346,6 +385,7 @@ impl<'a> SaleModel<'a> {
         }
         let first_hop = if self.tiers.cdn.is_some() { Hop::Edge } else { Hop::Gateway };
         ctx.after(rtt_half, Event::Arrive { attempt, hop: first_hop });
+        self.stream_activity(now, ctx);
     }
 
     fn on_click(&mut self, now: SimTime, index: u32, ctx: &mut Context<Event>) {
@@ -436,6 +476,7 @@ impl<'a> SaleModel<'a> {
         let Some(since) = self.attempts.get_mut(attempt).gateway_since.take() else { return };
         if let Some(next) = self.tiers.gateway.depart(now, since) {
             let service = self.variant.gateway.service.sample(&mut self.streams.gateway);
+            self.tallies.gateway_requests += 1;
             ctx.after(service, Event::Served { attempt: next.job, hop: Hop::Gateway });
         }
         self.timeline.level(now, &self.tiers);
@@ -497,7 +538,7 @@ impl<'a> SaleModel<'a> {
         ctx: &mut Context<Event>,
     ) {
         let a = self.attempts.get(attempt);
-        let (user, sent) = (a.user, a.sent);
+        let (user, sent, is_poll) = (a.user, a.sent, a.kind == AttemptKind::Poll);
         self.tallies.outcomes.add(outcome);
         self.tallies.attempt_latency.record(now - sent);
         self.in_flight -= 1;
@@ -510,7 +551,9 @@ impl<'a> SaleModel<'a> {
             Outcome::LimitReached => u.told_limit = true,
             Outcome::SoldOut => u.told_sold_out = true,
             Outcome::NotOpen => u.saw_not_open = true,
-            o if o.retryable() => u.pending_failure = true,
+            Outcome::Queued => u.queued = true,
+            // A failed poll is followed by the next poll, not by a new purchase request.
+            o if o.retryable() && !is_poll => u.pending_failure = true,
             _ => {}
         }
         if let Some(decided) = u.outcome {
@@ -522,8 +565,13 @@ impl<'a> SaleModel<'a> {
             return;
         }
         let settled = u.told_purchased || u.told_limit || u.told_sold_out;
+        let polls_next = !settled && (outcome == Outcome::Queued || is_poll);
+        if polls_next && !u.poll_pending {
+            self.schedule_poll(now, user, ctx);
+        }
+        let u = &mut self.users[user as usize];
         // Humans decide once nothing of theirs is in flight; bots as soon as they are told.
-        if !u.is_bot && (u.in_flight > 0 || u.retry_pending) {
+        if !u.is_bot && (u.in_flight > 0 || u.retry_pending || u.poll_pending) {
             return;
         }
         if settled {
@@ -540,6 +588,9 @@ impl<'a> SaleModel<'a> {
         } else if u.saw_not_open {
             u.saw_not_open = false;
             self.countdown(now, user, ctx);
+        } else if u.queued {
+            // Queued, but polling is over (poll timeout or patience) without an answer.
+            self.finish_user(now, user, UserOutcome::GaveUp);
         } else if u.pending_failure {
             self.maybe_retry(now, user, ctx);
         } else {
@@ -604,7 +655,7 @@ impl<'a> SaleModel<'a> {
         self.send(now, user, AttemptKind::Retry, ctx);
     }
 
-    fn finish_user(&mut self, now: SimTime, user: u32, outcome: UserOutcome) {
+    pub(super) fn finish_user(&mut self, now: SimTime, user: u32, outcome: UserOutcome) {
         let u = &mut self.users[user as usize];
         if u.outcome.is_some() {
             return;
@@ -666,6 +717,8 @@ impl Model for SaleModel<'_> {
             Event::WaitTimeout { attempt, hop, ticket } => {
                 self.on_wait_timeout(now, attempt, hop, ticket, ctx)
             }
+            Event::Poll { user } => self.on_poll(now, user, ctx),
+            Event::Stream(event) => self.on_stream(now, event, ctx),
         }
     }
 }

@@ -32,10 +32,15 @@ pub enum Outcome {
     TimedOut,
     /// Still in flight when the run ended (only with a horizon that cuts the sale short).
     InFlightAtEnd,
+    /// `queue_stream`: the request was appended to the queue; the answer comes by polling.
+    Queued,
+    /// `queue_stream`: a poll found no result yet.
+    Pending,
 }
 
 impl Outcome {
-    pub const ALL: [Outcome; 10] = [
+    pub const COUNT: usize = 12;
+    pub const ALL: [Outcome; Outcome::COUNT] = [
         Outcome::Purchased,
         Outcome::SoldOut,
         Outcome::LimitReached,
@@ -46,6 +51,8 @@ impl Outcome {
         Outcome::Failed,
         Outcome::TimedOut,
         Outcome::InFlightAtEnd,
+        Outcome::Queued,
+        Outcome::Pending,
     ];
 
     pub fn index(self) -> usize {
@@ -64,6 +71,8 @@ impl Outcome {
             Outcome::Failed => "failed",
             Outcome::TimedOut => "timed_out",
             Outcome::InFlightAtEnd => "in_flight_at_end",
+            Outcome::Queued => "queued",
+            Outcome::Pending => "pending",
         }
     }
 
@@ -119,7 +128,7 @@ impl UserOutcome {
 
 /// Counts per outcome, serialised as a map from outcome name to count, in a fixed order.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct OutcomeCounts(pub [u64; 10]);
+pub struct OutcomeCounts(pub [u64; Outcome::COUNT]);
 
 impl OutcomeCounts {
     pub fn add(&mut self, outcome: Outcome) {

@@ -34,6 +34,12 @@ pub fn comparison(variants: &[VariantSummary], colour: bool) -> String {
     row(&mut t, "limit violations", &|v| {
         flag(m(v).limit_violations.to_string(), m(v).limit_violations > 0)
     });
+    row(&mut t, "duplicate orders", &|v| {
+        flag(m(v).duplicate_orders.to_string(), m(v).duplicate_orders > 0)
+    });
+    row(&mut t, "unclaimed orders", &|v| {
+        flag(m(v).unclaimed_orders.to_string(), m(v).unclaimed_orders > 0)
+    });
     row(&mut t, "user success rate", &|v| rate(m(v).user_success_rate));
     row(&mut t, "order success rate", &|v| {
         let r = m(v).order_success_rate;
@@ -53,16 +59,30 @@ pub fn comparison(variants: &[VariantSummary], colour: bool) -> String {
         ("not open", "not_open"),
         ("failed (waiting page)", "failed"),
         ("timed out", "timed_out"),
+        ("queued", "queued"),
+        ("polls pending", "pending"),
     ] {
         row(&mut t, &format!("attempts {label}"), &|v| {
             let outcomes = serde_json::to_value(&m(v).outcomes).expect("counts serialise");
             human_count(outcomes[key].as_u64().unwrap_or(0) as f64)
         });
     }
+    row(&mut t, "app tier CPU", &|v| format!("{:.1}%", m(v).app_cpu_utilization * 100.0));
     row(&mut t, "gateway utilisation", &|v| station_util(v, "gateway"));
     row(&mut t, "gateway peak queue", &|v| station_peak(v, "gateway"));
     row(&mut t, "redis hot shard utilisation", &|v| station_util(v, "redis_hot_shard"));
     row(&mut t, "db pool utilisation", &|v| station_util(v, "db_pool"));
+    let stream = |v: &VariantSummary| m(v).stream;
+    if sale.iter().any(|v| stream(v).is_some()) {
+        row(&mut t, "kafka peak consumer lag", &|v| {
+            opt(stream(v), |s| human_count(s.peak_consumer_lag as f64))
+        });
+        row(&mut t, "flink hot subtask utilisation", &|v| station_util(v, "flink_hot_subtask"));
+        row(&mut t, "polls", &|v| opt(stream(v), |s| human_count(s.polls as f64)));
+        row(&mut t, "job failures / replayed", &|v| {
+            opt(stream(v), |s| format!("{} / {}", s.job_failures, s.replayed))
+        });
+    }
     row(&mut t, "row lock peak waiters", &|v| station_peak(v, "stock_row_lock"));
     row(&mut t, "redis peak memory", &|v| {
         opt(m(v).redis_peak_memory_bytes, |b| format!("{:.1} MB", b / 1e6))

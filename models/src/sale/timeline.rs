@@ -19,7 +19,7 @@ const MAX_ROWS: usize = 1 << 20;
 #[derive(Clone, Debug, Default)]
 struct Row {
     attempts: u64,
-    outcomes: [u64; 10],
+    outcomes: [u64; Outcome::COUNT],
     /// Levels set during this interval: (db stock, redis stock, gateway queue, pool queue,
     /// lock queue, gateway busy).
     db_stock: Option<i64>,
@@ -28,6 +28,9 @@ struct Row {
     /// Busy-server time within the interval (server·ns): gateway, database pool, Redis shard.
     busy_ns: [f64; 3],
     in_flight: Option<u64>,
+    /// `queue_stream`: consumer lag and the stock in the job's state.
+    lag: Option<u64>,
+    stream_stock: Option<i64>,
 }
 
 /// Per-interval counters and levels.
@@ -100,6 +103,16 @@ impl Timeline {
         }
     }
 
+    /// `queue_stream`: consumer lag (entries not yet decided) and, when known, the job's stock.
+    pub fn stream_levels(&mut self, now: SimTime, lag: u64, stock: Option<i64>) {
+        if let Some(row) = self.row(now) {
+            row.lag = Some(lag);
+            if stock.is_some() {
+                row.stream_stock = stock;
+            }
+        }
+    }
+
     pub fn redis_stock(&mut self, now: SimTime, stock: i64) {
         if let Some(row) = self.row(now) {
             row.redis_stock = Some(stock);
@@ -166,6 +179,7 @@ impl Timeline {
         variant: &str,
         initial_stock: i64,
         with_redis: bool,
+        with_stream: bool,
         servers: [u32; 3],
     ) -> String {
         let mut out = String::from("variant,t_s,attempts");
@@ -173,15 +187,18 @@ impl Timeline {
             write!(out, ",{}", outcome.name()).expect("writing to a string");
         }
         out.push_str(
-            ",db_stock,redis_stock,gateway_queue,gateway_busy,db_pool_queue,row_lock_queue,redis_queue,in_flight,gateway_utilization,db_pool_utilization,redis_utilization\n",
+            ",db_stock,redis_stock,gateway_queue,gateway_busy,db_pool_queue,row_lock_queue,redis_queue,in_flight,gateway_utilization,db_pool_utilization,redis_utilization,kafka_lag,stream_stock\n",
         );
         let (mut db, mut redis, mut queues) = (initial_stock, initial_stock, [0u64; 5]);
         let mut in_flight = 0;
+        let (mut lag, mut stream_stock) = (0, initial_stock);
         for (i, row) in self.rows.iter().enumerate() {
             db = row.db_stock.unwrap_or(db);
             redis = row.redis_stock.unwrap_or(redis);
             queues = row.queues.unwrap_or(queues);
             in_flight = row.in_flight.unwrap_or(in_flight);
+            lag = row.lag.unwrap_or(lag);
+            stream_stock = row.stream_stock.unwrap_or(stream_stock);
             let t = (i as u64 * self.interval.as_nanos()) as f64 * 1e-9;
             write!(out, "{variant},{t:.3},{}", row.attempts).expect("writing to a string");
             for count in row.outcomes {
@@ -204,6 +221,11 @@ impl Timeline {
                 }
                 let capacity = self.interval.as_nanos() as f64 * servers[k].max(1) as f64;
                 write!(out, ",{:.4}", busy / capacity).expect("writing to a string");
+            }
+            if with_stream {
+                write!(out, ",{lag},{stream_stock}").expect("writing to a string");
+            } else {
+                out.push_str(",,");
             }
             out.push('\n');
         }
