@@ -64,6 +64,9 @@ pub struct RawScenario {
     pub sweep: Option<sim::sweep::RawSweep>,
     /// Capacity plan for `flashsim plan` (ignored by `run`).
     pub plan: Option<sim::plan::RawPlan>,
+    /// Flash-sale variants: components paused, slowed down or crashed over a window.
+    #[serde(rename = "fault")]
+    pub faults: Option<Vec<crate::sale::fault::RawFault>>,
 }
 
 /// The `[run]` table.
@@ -286,11 +289,19 @@ pub fn validate(
         (Some(sale), Some(traffic)) => {
             let sale = sale.check(issues);
             let traffic = traffic.check("traffic", base, issues);
-            sale.zip(traffic).map(|(sale, traffic)| SaleSetup { sale, traffic })
+            let faults = sale.as_ref().map(|s| check_faults(raw, s.opens_at, &variants, issues));
+            sale.zip(traffic).zip(faults).map(|((sale, traffic), faults)| SaleSetup {
+                sale,
+                traffic,
+                faults,
+            })
         }
         (sale, traffic) => {
             if wants_sale && sale.is_none() {
                 issues.push("sale", "is required by flash-sale variants ([sale] with `stock`)");
+            }
+            if raw.faults.is_some() && sale.is_none() {
+                issues.push("fault", "applies to flash-sale variants, which need [sale]");
             }
             if wants_sale && traffic.is_none() {
                 issues
@@ -319,6 +330,49 @@ pub fn validate(
         return None;
     }
     Some(Scenario { name, description: raw.description.clone(), run, sale, load, variants })
+}
+
+/// Checks the `[[fault]]` entries against the variants they name.
+fn check_faults(
+    raw: &RawScenario,
+    opens_at: SimTime,
+    variants: &[Variant],
+    issues: &mut Issues,
+) -> Vec<crate::sale::fault::Fault> {
+    use crate::sale::fault::FaultComponent as C;
+    let mut out = Vec::new();
+    for (i, fault) in raw.faults.iter().flatten().enumerate() {
+        let at = join_index("fault", i);
+        let Some(checked) = fault.check(&at, opens_at, issues) else { continue };
+        for name in checked.variants.iter().flatten() {
+            if !variants.iter().any(|v| v.name() == name) {
+                issues.push(join_key(&at, "variants"), format!("names no variant (got {name:?})"));
+            }
+        }
+        let has = |v: &SaleVariant| match checked.component {
+            C::Cdn => v.cdn.is_some(),
+            C::Gateway | C::Db => true,
+            C::Redis => v.redis.is_some(),
+            C::Kafka => v.kafka.is_some(),
+            C::Flink => v.flink.is_some(),
+            C::Results => v.results.is_some(),
+        };
+        let hits = variants.iter().any(|v| match v {
+            Variant::Sale(s) => checked.applies_to(&s.name) && has(s),
+            _ => false,
+        });
+        if !hits {
+            issues.push(
+                join_key(&at, "component"),
+                format!(
+                    "`{}` is not a component of any flash-sale variant this fault applies to",
+                    checked.component.name()
+                ),
+            );
+        }
+        out.push(checked);
+    }
+    out
 }
 
 fn positive_count(value: Option<i64>, default: u64, path: &str, issues: &mut Issues) -> u64 {

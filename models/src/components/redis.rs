@@ -165,6 +165,13 @@ impl RedisStock {
         *count = count.saturating_add(1);
     }
 
+    /// A decrement lost on failover: the promoted replica never saw it.
+    pub fn undo_decrement(&mut self, user: u32) {
+        self.stock += 1;
+        let count = &mut self.per_user[user as usize];
+        *count = count.saturating_sub(1);
+    }
+
     /// Gives a unit back after a failed final write (INCR stock, DECR the user's count).
     pub fn compensate(&mut self, user: u32) {
         self.stock += 1;

@@ -18,6 +18,7 @@
 use sim::{Admission, Context, SimTime, SlabKey, Ticket};
 
 use super::SaleArchitecture;
+use super::fault::FaultComponent;
 use super::model::{Event, Hop, SaleModel, Stage};
 use super::outcome::Outcome;
 use crate::components::db::{Guard, OnFailure};
@@ -103,6 +104,7 @@ impl SaleModel<'_> {
             return;
         }
         let delay = cdn.spec.service.sample(&mut self.streams.cdn);
+        let delay = self.windows.apply(FaultComponent::Cdn, now, delay);
         ctx.after(delay, Event::Arrive { attempt, hop: Hop::Gateway });
     }
 
@@ -117,6 +119,7 @@ impl SaleModel<'_> {
             Admission::Serve(_) => {
                 self.attempts.get_mut(attempt).gateway_since = Some(now);
                 let service = self.variant.gateway.service.sample(&mut self.streams.gateway);
+                let service = self.windows.apply(FaultComponent::Gateway, now, service);
                 self.tallies.gateway_requests += 1;
                 ctx.after(service, Event::Served { attempt, hop: Hop::Gateway });
             }
@@ -167,12 +170,13 @@ impl SaleModel<'_> {
         );
     }
 
-    fn redis_service(&mut self, stage: Stage) -> sim::SimDuration {
+    fn redis_service(&mut self, now: SimTime, stage: Stage) -> sim::SimDuration {
         let redis = self.variant.redis.as_ref().expect("Redis service only with Redis");
-        match stage {
+        let work = match stage {
             Stage::Script => redis.script_time.sample(&mut self.streams.redis),
             _ => redis.command_time.sample(&mut self.streams.redis),
-        }
+        };
+        self.windows.apply(FaultComponent::Redis, now, work)
     }
 
     fn at_redis(&mut self, now: SimTime, attempt: SlabKey, ctx: &mut Context<Event>) {
@@ -180,7 +184,7 @@ impl SaleModel<'_> {
         self.attempts.get_mut(attempt).redis_since = now;
         if let Admission::Serve(_) = shard.arrive(now, attempt) {
             let stage = self.attempts.get(attempt).stage;
-            let service = self.redis_service(stage);
+            let service = self.redis_service(now, stage);
             ctx.after(service, Event::Served { attempt, hop: Hop::Redis });
         }
         self.timeline.level(now, &self.tiers);
@@ -207,10 +211,13 @@ impl SaleModel<'_> {
         let shard = self.tiers.redis_shard.as_mut().expect("Redis");
         if let Some(next) = shard.depart(now, since) {
             let next_stage = self.attempts.get(next.job).stage;
-            let service = self.redis_service(next_stage);
+            let service = self.redis_service(now, next_stage);
             ctx.after(service, Event::Served { attempt: next.job, hop: Hop::Redis });
         }
         self.timeline.redis_stock(now, self.tiers.redis.stock);
+        if matches!(answer, Some(StockAnswer::Reserved)) {
+            self.note_redis_write(now, user);
+        }
         match answer {
             None => self.server_done(attempt),
             Some(answer) => {
@@ -278,13 +285,14 @@ impl SaleModel<'_> {
     fn begin_transaction(&mut self, now: SimTime, attempt: SlabKey, ctx: &mut Context<Event>) {
         match self.variant.db.guard {
             Guard::ForUpdate | Guard::Conditional => self.request_lock(now, attempt, ctx),
-            Guard::Version | Guard::None => self.select(attempt, ctx),
+            Guard::Version | Guard::None => self.select(now, attempt, ctx),
         }
     }
 
-    fn select(&mut self, attempt: SlabKey, ctx: &mut Context<Event>) {
+    fn select(&mut self, now: SimTime, attempt: SlabKey, ctx: &mut Context<Event>) {
         self.attempts.get_mut(attempt).stage = Stage::Select;
         let t = self.variant.db.statement.sample(&mut self.streams.statement);
+        let t = self.windows.apply(FaultComponent::Db, now, t);
         ctx.after(t, Event::Served { attempt, hop: Hop::DbStatement });
     }
 
@@ -312,7 +320,7 @@ impl SaleModel<'_> {
         a.stage = Stage::Locked;
         a.lock_since = Some(now);
         match self.tiers.row_lock.arrive(now, attempt) {
-            Admission::Serve(_) => self.hold_lock(attempt, ctx),
+            Admission::Serve(_) => self.hold_lock(now, attempt, ctx),
             Admission::Queued(ticket) => {
                 let wait = self.variant.db.lock_wait_timeout;
                 ctx.after(wait, Event::WaitTimeout { attempt, hop: Hop::RowLock, ticket });
@@ -328,13 +336,14 @@ impl SaleModel<'_> {
     }
 
     /// The lock is granted: schedule the work done under it.
-    fn hold_lock(&mut self, attempt: SlabKey, ctx: &mut Context<Event>) {
+    fn hold_lock(&mut self, now: SimTime, attempt: SlabKey, ctx: &mut Context<Event>) {
         let db = &self.variant.db;
         let mut hold = db.lock_hold.sample(&mut self.streams.lock_hold);
         if db.guard == Guard::ForUpdate {
             // SELECT … FOR UPDATE runs under the lock too.
             hold = hold + db.statement.sample(&mut self.streams.statement);
         }
+        let hold = self.windows.apply(FaultComponent::Db, now, hold);
         ctx.after(hold, Event::Served { attempt, hop: Hop::RowLock });
     }
 
@@ -379,7 +388,7 @@ impl SaleModel<'_> {
         self.timeline.db_stock(now, self.tiers.row.stock);
         let since = self.attempts.get_mut(attempt).lock_since.take().expect("holding the lock");
         if let Some(next) = self.tiers.row_lock.depart(now, since) {
-            self.hold_lock(next.job, ctx);
+            self.hold_lock(now, next.job, ctx);
         }
         match result {
             Ok(outcome) => self.end_transaction(now, attempt, Ok(outcome), ctx),
@@ -388,7 +397,7 @@ impl SaleModel<'_> {
                 let a = self.attempts.get_mut(attempt);
                 if a.occ_tries < self.variant.db.occ_retries {
                     a.occ_tries += 1;
-                    self.select(attempt, ctx);
+                    self.select(now, attempt, ctx);
                 } else {
                     self.end_transaction(now, attempt, Err(()), ctx);
                 }

@@ -114,6 +114,7 @@ impl RunReport {
                 duplicates_dropped: f.duplicates_dropped,
                 producer_resends: f.resends,
                 producer_failures: f.producer_failures,
+                lost_records: f.lost_records,
                 peak_consumer_lag: f.peak_lag,
                 retained_bytes: st.log.len() as f64 * kafka.record_bytes,
                 decisions: f.decisions,
@@ -219,6 +220,10 @@ pub struct Failures {
     pub leaked_reservations: u64,
     pub compensations: u64,
     pub retries_denied_by_budget: u64,
+    /// Crashes from `[[fault]]` entries that hit this variant.
+    pub crashes: u64,
+    /// Redis decrements lost on failover (acknowledged, never replicated).
+    pub lost_redis_writes: u64,
 }
 
 /// What the queue+stream components did (`queue_stream` only).
@@ -235,6 +240,8 @@ pub struct StreamMetrics {
     pub producer_resends: u64,
     /// Requests the producer gave up on (answered "failed").
     pub producer_failures: u64,
+    /// Entries lost with their broker before a follower had them (acks 0 or 1).
+    pub lost_records: u64,
     /// Most log entries appended but not yet decided.
     pub peak_consumer_lag: u64,
     /// Log retained at the end, bytes.
@@ -459,6 +466,8 @@ pub fn variant_summary(
             leaked_reservations: t.leaked,
             compensations: report.redis_compensations,
             retries_denied_by_budget: t.budget_denied,
+            crashes: t.crashes,
+            lost_redis_writes: t.lost_redis_writes,
         },
         redis_peak_memory_bytes: report.redis_peak_memory_bytes,
         cdn_requests: report.cdn_requests,

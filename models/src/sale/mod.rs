@@ -10,6 +10,7 @@ pub mod model;
 pub mod outcome;
 pub mod timeline;
 
+pub mod fault;
 mod flow;
 mod stream;
 pub mod table;
@@ -126,6 +127,8 @@ pub struct SaleVariant {
 pub struct SaleSetup {
     pub sale: SaleSpec,
     pub traffic: Traffic,
+    /// `[[fault]]` windows, each applied to the variants it names (default all).
+    pub faults: Vec<fault::Fault>,
 }
 
 /// Validates a flash-sale variant's sections.

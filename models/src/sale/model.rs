@@ -13,6 +13,7 @@ use sim::rng::{self, RngStream};
 use sim::stats::DurationHistogram;
 use sim::{Context, Model, SimDuration, SimTime, Slab, SlabKey, Station, Ticket};
 
+use super::fault::FaultComponent;
 use super::outcome::{Outcome, OutcomeCounts, UserOutcome, UserOutcomeCounts};
 use super::timeline::Timeline;
 use super::{SaleArchitecture, SaleSetup, SaleVariant};
@@ -63,6 +64,8 @@ pub enum Event {
     Poll { user: u32 },
     /// `queue_stream`: the topic, the job and the result store (see `stream.rs`).
     Stream(super::stream::StreamEvent),
+    /// The crash of `[[fault]]` number `index` happens.
+    Fault { index: u16 },
 }
 
 /// What an attempt is for, from the client's side.
@@ -201,6 +204,10 @@ pub struct Tallies {
     pub version_conflicts: u64,
     pub leaked: u64,
     pub budget_denied: u64,
+    /// Crashes that happened (`[[fault]]`).
+    pub crashes: u64,
+    /// Redis decrements lost on failover.
+    pub lost_redis_writes: u64,
     /// Requests the gateway tier processed (for its CPU utilisation).
     pub gateway_requests: u64,
     /// FNV-1a over every exogenous click consumed (time, user): equal across variants that saw
@@ -237,6 +244,12 @@ pub struct SaleModel<'a> {
     timeouts: std::collections::VecDeque<(SimTime, SlabKey, u32)>,
     /// Whether a `TimeoutsDue` event is pending.
     timeout_armed: bool,
+    /// Pause and slowdown windows of this variant's components.
+    pub(super) windows: super::fault::Windows,
+    /// Redis writes `(when, user)` of the last replication-lag span, kept only when a Redis
+    /// crash is to come.
+    pub(super) redis_writes: Option<(SimDuration, std::collections::VecDeque<(SimTime, u32)>)>,
+    pub(super) fault_rng: RngStream,
 }
 
 impl<'a> SaleModel<'a> {
@@ -294,7 +307,7 @@ impl<'a> SaleModel<'a> {
                 ctx.at(at, Event::Bot { user: humans as u32 + bot });
             }
         }
-        SaleModel {
+        let mut model = SaleModel {
             setup,
             variant,
             population,
@@ -309,7 +322,12 @@ impl<'a> SaleModel<'a> {
             in_flight: 0,
             timeouts: std::collections::VecDeque::new(),
             timeout_armed: false,
-        }
+            windows: super::fault::Windows::default(),
+            redis_writes: None,
+            fault_rng: rng::stream(seed, "fault"),
+        };
+        model.plan_faults(ctx);
+        model
     }
 
     /// Attempts whose client is still waiting.
@@ -476,6 +494,7 @@ impl<'a> SaleModel<'a> {
         let Some(since) = self.attempts.get_mut(attempt).gateway_since.take() else { return };
         if let Some(next) = self.tiers.gateway.depart(now, since) {
             let service = self.variant.gateway.service.sample(&mut self.streams.gateway);
+            let service = self.windows.apply(FaultComponent::Gateway, now, service);
             self.tallies.gateway_requests += 1;
             ctx.after(service, Event::Served { attempt: next.job, hop: Hop::Gateway });
         }
@@ -718,6 +737,7 @@ impl Model for SaleModel<'_> {
                 self.on_wait_timeout(now, attempt, hop, ticket, ctx)
             }
             Event::Poll { user } => self.on_poll(now, user, ctx),
+            Event::Fault { index } => self.on_fault(now, index as usize, ctx),
             Event::Stream(event) => self.on_stream(now, event, ctx),
         }
     }

@@ -20,6 +20,7 @@ use sim::rng::{self, RngStream};
 use sim::{Admission, Context, SimDuration, SimTime, SlabKey, Station};
 
 use super::SaleVariant;
+use super::fault::FaultComponent;
 use super::model::{AttemptKind, Event, Hop, SaleModel, Stage};
 use super::outcome::{Outcome, UserOutcome};
 use crate::components::flink::{Decision, Sink, StreamState};
@@ -96,6 +97,10 @@ pub struct ProduceRequest {
 pub struct LogEntry {
     pub user: u32,
     pub processed: bool,
+    /// Lost with its leader before a follower copied it.
+    pub lost: bool,
+    /// When followers have it (readable, and safe from a leader's loss).
+    pub visible_at: SimTime,
     /// Orders the sink wrote for this entry (more than one: duplicates).
     pub orders_written: u8,
 }
@@ -112,6 +117,8 @@ pub enum StoreJob {
 /// Runtime state of the topic, the job and the result store.
 pub struct StreamTiers {
     pub partitions: Vec<Station<u32>>,
+    /// Per partition: a window without a leader (broker loss).
+    pub partition_down: Vec<(SimTime, SimTime)>,
     /// Per partition: the request being appended and when it reached the partition.
     partition_head: Vec<(u32, SimTime)>,
     pub subtasks: Vec<Station<u32>>,
@@ -153,6 +160,8 @@ pub struct StreamFigures {
     /// Resent copies an idempotent broker dropped.
     pub duplicates_dropped: u64,
     pub producer_failures: u64,
+    /// Entries lost with a broker before replication.
+    pub lost_records: u64,
     pub lag: u64,
     pub peak_lag: u64,
     pub decisions: u64,
@@ -174,6 +183,7 @@ impl StreamTiers {
         Some(StreamTiers {
             partitions: (0..kafka.partitions).map(|_| Station::new(1, None)).collect(),
             partition_head: vec![(0, SimTime::ZERO); kafka.partitions as usize],
+            partition_down: vec![(SimTime::ZERO, SimTime::ZERO); kafka.partitions as usize],
             subtasks: (0..subtasks).map(|_| Station::new(1, None)).collect(),
             subtask_head: vec![(0, SimTime::ZERO); subtasks],
             last_delivery: vec![SimTime::ZERO; subtasks],
@@ -365,12 +375,11 @@ impl<'a> SaleModel<'a> {
     // ----- Kafka -----
 
     fn at_partition(&mut self, now: SimTime, request: u32, ctx: &mut Context<Event>) {
-        let kafka = self.kafka();
         let st = self.tiers.stream.as_mut().expect("queue_stream");
         let partition = st.requests[request as usize].partition;
         if let Admission::Serve(_) = st.partitions[partition as usize].arrive(now, request) {
             st.partition_head[partition as usize] = (request, now);
-            let t = kafka.append_time.sample(&mut self.streams.stream.append);
+            let t = self.append_work(now, partition);
             ctx.after(t, Event::Stream(StreamEvent::Appended { partition }));
         }
     }
@@ -382,9 +391,10 @@ impl<'a> SaleModel<'a> {
         let (request, since) = st.partition_head[partition as usize];
         if let Some(next) = st.partitions[partition as usize].depart(now, since) {
             st.partition_head[partition as usize] = (next.job, next.arrived);
-            let t = kafka.append_time.sample(&mut self.streams.stream.append);
+            let t = self.append_work(now, partition);
             ctx.after(t, Event::Stream(StreamEvent::Appended { partition }));
         }
+        let st = self.tiers.stream.as_mut().expect("queue_stream");
         let r = &mut st.requests[request as usize];
         let replication = kafka.replication.sample(&mut self.streams.stream.replication);
         if r.appended && kafka.idempotence {
@@ -397,7 +407,13 @@ impl<'a> SaleModel<'a> {
             r.appended = true;
             let user = r.user;
             let entry = st.log.len() as u32;
-            st.log.push(LogEntry { user, processed: false, orders_written: 0 });
+            st.log.push(LogEntry {
+                user,
+                processed: false,
+                lost: false,
+                visible_at: now + replication,
+                orders_written: 0,
+            });
             st.figures.lag += 1;
             st.figures.peak_lag = st.figures.peak_lag.max(st.figures.lag);
             let subtask = flink.subtask_of(user) as usize;
@@ -463,7 +479,7 @@ impl<'a> SaleModel<'a> {
 
     fn delivered(&mut self, now: SimTime, entry: u32, epoch: u32, ctx: &mut Context<Event>) {
         let st = self.st();
-        if epoch != st.epoch || st.down {
+        if epoch != st.epoch || st.down || st.log[entry as usize].lost {
             // The restarted job re-reads unprocessed entries itself.
             return;
         }
@@ -477,6 +493,7 @@ impl<'a> SaleModel<'a> {
         if let Admission::Serve(_) = st.subtasks[subtask as usize].arrive(now, entry) {
             st.subtask_head[subtask as usize] = (entry, now);
             let t = flink.record_time.sample(&mut self.streams.stream.record);
+            let t = self.windows.apply(FaultComponent::Flink, now, t);
             let epoch = st.epoch;
             ctx.after(t, Event::Stream(StreamEvent::Processed { subtask, epoch }));
         }
@@ -493,6 +510,7 @@ impl<'a> SaleModel<'a> {
         if let Some(next) = st.subtasks[subtask as usize].depart(now, since) {
             st.subtask_head[subtask as usize] = (next.job, next.arrived);
             let t = flink.record_time.sample(&mut self.streams.stream.record);
+            let t = self.windows.apply(FaultComponent::Flink, now, t);
             ctx.after(t, Event::Stream(StreamEvent::Processed { subtask, epoch }));
         }
         let user = st.log[entry as usize].user;
@@ -594,9 +612,12 @@ impl<'a> SaleModel<'a> {
 
     /// A task fails: the job stops, its state rolls back to the last completed checkpoint, and
     /// after the restart time it re-reads every entry not decided since then.
-    #[allow(dead_code)] // driven by fault windows (next step)
-    pub(super) fn fail_job(&mut self, now: SimTime, ctx: &mut Context<Event>) {
-        let restart = self.flink().restart_time;
+    pub(super) fn fail_job(
+        &mut self,
+        now: SimTime,
+        restart: SimDuration,
+        ctx: &mut Context<Event>,
+    ) {
         let st = self.tiers.stream.as_mut().expect("queue_stream");
         if st.down {
             return;
@@ -639,13 +660,47 @@ impl<'a> SaleModel<'a> {
             .log
             .iter()
             .enumerate()
-            .filter(|(_, e)| !e.processed)
+            .filter(|(_, e)| !e.processed && !e.lost)
             .map(|(i, _)| i as u32)
             .collect();
         for entry in unprocessed {
             self.enqueue_entry(now, entry, ctx);
         }
         self.arm_checkpoint(now, ctx);
+    }
+
+    /// A broker is lost: the partitions it leads take no appends until new leaders are elected
+    /// (`down`), and with acks 0 or 1 their entries not yet copied to a follower are lost.
+    pub(super) fn lose_broker(&mut self, now: SimTime, down: SimDuration) {
+        use rand::RngExt;
+        let kafka = self.kafka();
+        let lost = self.fault_rng.random_range(0..kafka.brokers);
+        let st = self.tiers.stream.as_mut().expect("queue_stream");
+        for p in 0..kafka.partitions {
+            if p % kafka.brokers == lost {
+                st.partition_down[p as usize] = (now, now + down);
+            }
+        }
+        if kafka.acks != Acks::All {
+            for (i, e) in st.log.iter_mut().enumerate() {
+                let led = kafka.partition_of(e.user) % kafka.brokers == lost;
+                if led && e.visible_at > now && !e.processed && !e.lost {
+                    e.lost = true;
+                    st.figures.lost_records += 1;
+                    st.figures.lag -= 1;
+                    let _ = i;
+                }
+            }
+        }
+    }
+
+    /// Append time of a record on `partition` starting now, through any fault windows.
+    fn append_work(&mut self, now: SimTime, partition: u32) -> SimDuration {
+        let work = self.kafka().append_time.sample(&mut self.streams.stream.append);
+        let (from, until) = self.st().partition_down[partition as usize];
+        let start = if now >= from && now < until { until } else { now };
+        let work = self.windows.apply(FaultComponent::Kafka, start, work);
+        (start - now) + work
     }
 
     // ----- result store and polling -----
@@ -656,6 +711,7 @@ impl<'a> SaleModel<'a> {
         if let Admission::Serve(_) = st.store_shard.arrive(now, job) {
             st.store_head = (job, now);
             let t = results.command_time.sample(&mut self.streams.stream.store);
+            let t = self.windows.apply(FaultComponent::Results, now, t);
             ctx.after(t, Event::Stream(StreamEvent::StoreServed));
         }
     }
@@ -676,6 +732,7 @@ impl<'a> SaleModel<'a> {
         if let Some(next) = st.store_shard.depart(now, since) {
             st.store_head = (next.job, next.arrived);
             let t = results.command_time.sample(&mut self.streams.stream.store);
+            let t = self.windows.apply(FaultComponent::Results, now, t);
             ctx.after(t, Event::Stream(StreamEvent::StoreServed));
         }
         match job {

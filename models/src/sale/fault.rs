@@ -1,0 +1,297 @@
+//! Fault windows (`[[fault]]`): a component paused, slowed down, or crashed over a time window.
+//!
+//! - `pause`: work that would start inside the window starts when it ends (work already in
+//!   progress finishes).
+//! - `slowdown`: work started inside the window takes `factor` times as long.
+//! - `crash`: what a crash does depends on the component. `redis` (three-tier): a failover — the
+//!   shard serves nothing until the replica is promoted, and the writes of the last
+//!   `replication_lag` before the crash, acknowledged but not yet copied, are lost (stock and
+//!   per-user counts go back). `kafka`: one broker is lost — the partitions it leads pause until
+//!   new leaders are elected, and with acks 0 or 1 the entries it had not yet replicated are
+//!   lost. `flink`: a task failure — the job restarts from its last completed checkpoint. Other
+//!   components crash as a pause.
+//!
+//! Times are offsets from the sale's opening, like the traffic profile. The crash downtime
+//! defaults (parameters.md §1, §3, §11): Redis Cluster failover 15 s detection + U(0.5 s, 1 s)
+//! election, drawn from the fault's own stream; Kafka leader election 10 s [A]; Flink the job's
+//! `restart_time`. Lost Redis writes: the last 10 ms [A].
+
+use schemars::JsonSchema;
+use serde::Deserialize;
+use sim::config::{Issues, join_key};
+use sim::literal::{DurationLit, OffsetLit};
+use sim::{SimDuration, SimTime};
+
+/// A component a fault can hit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum FaultComponent {
+    Cdn,
+    Gateway,
+    Redis,
+    Db,
+    Kafka,
+    Flink,
+    Results,
+}
+
+impl FaultComponent {
+    pub fn name(self) -> &'static str {
+        match self {
+            FaultComponent::Cdn => "cdn",
+            FaultComponent::Gateway => "gateway",
+            FaultComponent::Redis => "redis",
+            FaultComponent::Db => "db",
+            FaultComponent::Kafka => "kafka",
+            FaultComponent::Flink => "flink",
+            FaultComponent::Results => "results",
+        }
+    }
+}
+
+/// What happens to it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum FaultKind {
+    Pause,
+    Slowdown,
+    Crash,
+}
+
+/// One `[[fault]]` entry.
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawFault {
+    /// `cdn`, `gateway`, `redis`, `db`, `kafka`, `flink` or `results`.
+    pub component: FaultComponent,
+    /// `pause`, `slowdown` or `crash`.
+    pub kind: FaultKind,
+    /// Start, relative to the sale's opening (e.g. "2s", "-1s").
+    pub at: OffsetLit,
+    /// Length of the window (required for pause and slowdown; crash: the downtime, default per
+    /// component).
+    pub duration: Option<DurationLit>,
+    /// `slowdown`: how many times longer work takes (> 1).
+    pub factor: Option<f64>,
+    /// `redis` crash: acknowledged writes lost on failover, those of this last span (default
+    /// 10ms).
+    pub replication_lag: Option<DurationLit>,
+    /// Variants it applies to (default: every variant with the component).
+    pub variants: Option<Vec<String>>,
+}
+
+/// A validated fault.
+#[derive(Clone, Debug)]
+pub struct Fault {
+    pub component: FaultComponent,
+    pub kind: FaultKind,
+    pub start: SimTime,
+    /// `None`: a crash whose downtime is drawn or taken from the component.
+    pub duration: Option<SimDuration>,
+    pub factor: f64,
+    pub replication_lag: SimDuration,
+    pub variants: Option<Vec<String>>,
+}
+
+impl RawFault {
+    pub fn check(&self, at: &str, opens_at: SimTime, issues: &mut Issues) -> Option<Fault> {
+        let before = issues.len();
+        let offset = self.at.check(&join_key(at, "at"), issues);
+        let start = offset.map(|o| opens_at.as_nanos() as i64 + o);
+        if start.is_some_and(|s| s < 0) {
+            issues.push(join_key(at, "at"), "must not fall before time zero");
+        }
+        let duration =
+            self.duration.as_ref().and_then(|d| d.check(&join_key(at, "duration"), issues));
+        if self.kind != FaultKind::Crash && self.duration.is_none() {
+            issues.push(join_key(at, "duration"), "is required for a pause or a slowdown");
+        }
+        if duration.is_some_and(|d| d.is_zero()) {
+            issues.push(join_key(at, "duration"), "must be > 0 (got 0s)");
+        }
+        let factor = match (self.kind, self.factor) {
+            (FaultKind::Slowdown, Some(f)) if f.is_finite() && f > 1.0 && f <= 1e6 => f,
+            (FaultKind::Slowdown, Some(f)) => {
+                issues.push(join_key(at, "factor"), format!("must be > 1 and ≤ 1e6 (got {f})"));
+                1.0
+            }
+            (FaultKind::Slowdown, None) => {
+                issues.push(join_key(at, "factor"), "is required for a slowdown");
+                1.0
+            }
+            (_, Some(_)) => {
+                issues.push(join_key(at, "factor"), "applies to a slowdown only");
+                1.0
+            }
+            (_, None) => 1.0,
+        };
+        let lag = match &self.replication_lag {
+            None => Some(SimDuration::from_millis(10)),
+            Some(l) => {
+                if self.kind != FaultKind::Crash || self.component != FaultComponent::Redis {
+                    issues.push(join_key(at, "replication_lag"), "applies to a redis crash only");
+                }
+                l.check(&join_key(at, "replication_lag"), issues)
+            }
+        };
+        if issues.len() > before {
+            return None;
+        }
+        Some(Fault {
+            component: self.component,
+            kind: self.kind,
+            start: SimTime::from_nanos(start? as u64),
+            duration,
+            factor,
+            replication_lag: lag?,
+            variants: self.variants.clone(),
+        })
+    }
+}
+
+impl Fault {
+    pub fn applies_to(&self, variant: &str) -> bool {
+        self.variants.as_ref().is_none_or(|names| names.iter().any(|n| n == variant))
+    }
+}
+
+/// The pause and slowdown windows of one variant, by component, for the service-time sites.
+#[derive(Clone, Debug, Default)]
+pub struct Windows {
+    /// `(component, start, end, factor)`; factor `None` is a pause.
+    windows: Vec<(FaultComponent, SimTime, SimTime, Option<f64>)>,
+}
+
+impl Windows {
+    pub fn add(
+        &mut self,
+        component: FaultComponent,
+        start: SimTime,
+        end: SimTime,
+        factor: Option<f64>,
+    ) {
+        self.windows.push((component, start, end, factor));
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.windows.is_empty()
+    }
+
+    /// How long work of `component` sampled as `work`, starting at `now`, really takes.
+    #[inline]
+    pub fn apply(&self, component: FaultComponent, now: SimTime, work: SimDuration) -> SimDuration {
+        if self.windows.is_empty() {
+            return work;
+        }
+        let mut start = now;
+        let mut work = work;
+        for &(c, from, until, factor) in &self.windows {
+            if c != component || start < from || start >= until {
+                continue;
+            }
+            match factor {
+                None => start = until,
+                Some(f) => work = SimDuration::from_nanos((work.as_nanos() as f64 * f) as u64),
+            }
+        }
+        (start - now) + work
+    }
+}
+
+use rand::RngExt;
+use sim::Context;
+
+use super::model::{Event, SaleModel};
+
+impl SaleModel<'_> {
+    /// Turns the scenario's faults that hit this variant into windows and crash events.
+    pub(super) fn plan_faults(&mut self, ctx: &mut Context<Event>) {
+        let setup = self.setup;
+        for (index, fault) in setup.faults.iter().enumerate() {
+            if !fault.applies_to(&self.variant.name) || !self.has_component(fault.component) {
+                continue;
+            }
+            let end = |d: SimDuration| fault.start + d;
+            match (fault.kind, fault.duration) {
+                (FaultKind::Pause, Some(d)) => {
+                    self.windows.add(fault.component, fault.start, end(d), None)
+                }
+                (FaultKind::Slowdown, Some(d)) => {
+                    self.windows.add(fault.component, fault.start, end(d), Some(fault.factor))
+                }
+                (FaultKind::Crash, _) => {
+                    if fault.component == FaultComponent::Redis {
+                        self.redis_writes = Some((fault.replication_lag, Default::default()));
+                    }
+                    ctx.at(fault.start, Event::Fault { index: index as u16 });
+                }
+                (_, None) => unreachable!("validation requires a duration"),
+            }
+        }
+    }
+
+    fn has_component(&self, component: FaultComponent) -> bool {
+        let v = self.variant;
+        match component {
+            FaultComponent::Cdn => v.cdn.is_some(),
+            FaultComponent::Gateway | FaultComponent::Db => true,
+            FaultComponent::Redis => v.redis.is_some(),
+            FaultComponent::Kafka => v.kafka.is_some(),
+            FaultComponent::Flink => v.flink.is_some(),
+            FaultComponent::Results => v.results.is_some(),
+        }
+    }
+
+    /// A crash happens now.
+    pub(super) fn on_fault(&mut self, now: SimTime, index: usize, ctx: &mut Context<Event>) {
+        let fault = &self.setup.faults[index];
+        self.tallies.crashes += 1;
+        match fault.component {
+            FaultComponent::Redis => {
+                // Failover: detection, then an election; the shard serves nothing meanwhile.
+                let down = fault.duration.unwrap_or_else(|| {
+                    let election = self.fault_rng.random_range(500_000_000..=1_000_000_000u64);
+                    SimDuration::from_nanos(15_000_000_000 + election)
+                });
+                self.windows.add(FaultComponent::Redis, now, now + down, None);
+                self.lose_redis_writes(now);
+            }
+            FaultComponent::Kafka => {
+                let down = fault.duration.unwrap_or(SimDuration::from_secs(10));
+                self.lose_broker(now, down);
+            }
+            FaultComponent::Flink => {
+                let restart = fault
+                    .duration
+                    .unwrap_or(self.variant.flink.as_ref().expect("flink").restart_time);
+                self.fail_job(now, restart, ctx);
+            }
+            other => {
+                let down = fault.duration.unwrap_or(SimDuration::from_secs(10));
+                self.windows.add(other, now, now + down, None);
+            }
+        }
+    }
+
+    /// Records a Redis stock write, when a crash could lose it.
+    pub(super) fn note_redis_write(&mut self, now: SimTime, user: u32) {
+        if let Some((lag, writes)) = &mut self.redis_writes {
+            while writes.front().is_some_and(|&(t, _)| t + *lag < now) {
+                writes.pop_front();
+            }
+            writes.push_back((now, user));
+        }
+    }
+
+    /// The promoted replica never saw the writes of the last replication-lag span.
+    fn lose_redis_writes(&mut self, now: SimTime) {
+        let Some((lag, writes)) = &mut self.redis_writes else { return };
+        let lag = *lag;
+        let lost: Vec<(SimTime, u32)> = writes.drain(..).filter(|&(t, _)| t + lag >= now).collect();
+        for (_, user) in lost.into_iter().rev() {
+            self.tiers.redis.undo_decrement(user);
+            self.tallies.lost_redis_writes += 1;
+        }
+        self.timeline.redis_stock(now, self.tiers.redis.stock);
+    }
+}

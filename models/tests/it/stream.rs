@@ -1,0 +1,192 @@
+//! Mechanisms of the queue+stream architecture and of fault windows: each outcome appears with
+//! its cause and vanishes without it.
+
+use std::path::Path;
+
+use models::run::{run_scenario, run_with_timeline};
+use models::sale::metrics::SaleMetrics;
+use models::summary::Summary;
+
+/// A small sale: `users` buyers clicking in the 2 s after a 5 s opening, `stock` units, patient
+/// clients, and the given variants and faults.
+fn sale(users: u32, stock: u32, rest: &str) -> models::Scenario {
+    let text = format!(
+        r#"[run]
+seed = 7
+[sale]
+stock = {stock}
+opens_at = "5s"
+[traffic]
+users = {users}
+profile = {{ kind = "windows", windows = [{{ from = "0s", until = "2s", share = 1.0 }}] }}
+[traffic.client]
+timeout = "3s"
+max_attempts = 4
+{rest}"#
+    );
+    models::scenario::from_text(Path::new("stream.toml"), &text, &[])
+        .unwrap_or_else(|e| panic!("{e}\n{text}"))
+}
+
+fn queue_stream(name: &str, flink: &str, extra: &str) -> String {
+    format!(
+        "[[variant]]\nname = \"{name}\"\narchitecture = \"queue_stream\"\n[variant.flink]\n{flink}\n{extra}\n"
+    )
+}
+
+fn metrics(summary: &Summary, variant: &str) -> SaleMetrics {
+    summary.variants.iter().find(|v| v.name == variant).unwrap().metrics.clone().unwrap()
+}
+
+const FLINK_CRASH: &str =
+    "[[fault]]\ncomponent = \"flink\"\nkind = \"crash\"\nat = \"1s\"\nduration = \"3s\"\n";
+
+#[test]
+fn a_job_failure_duplicates_orders_through_an_at_least_once_sink_only() {
+    let variants = queue_stream("alo", "sink = \"at_least_once\"", "")
+        + &queue_stream("tx", "sink = \"transactional\"", "");
+    let calm = run_scenario(&sale(3000, 100, &variants), None).unwrap();
+    let failing = run_scenario(&sale(3000, 100, &(variants + FLINK_CRASH)), None).unwrap();
+    for name in ["alo", "tx"] {
+        let m = metrics(&calm, name);
+        assert_eq!(m.duplicate_orders, 0, "{name}: no failure, no duplicates");
+        assert_eq!(m.stream.as_ref().unwrap().job_failures, 0);
+    }
+    let alo = metrics(&failing, "alo");
+    let s = alo.stream.as_ref().unwrap();
+    assert_eq!(s.job_failures, 1);
+    assert!(s.replayed > 0, "the failure replays what the last checkpoint did not cover");
+    assert!(
+        alo.duplicate_orders > 0,
+        "replayed orders are written again: {}",
+        alo.duplicate_orders
+    );
+    assert_eq!(alo.confirmed_then_cancelled, alo.duplicate_orders);
+    let tx = metrics(&failing, "tx");
+    assert_eq!(tx.duplicate_orders, 0, "aborted transactions leave nothing to duplicate");
+    assert_eq!(tx.oversold, 0);
+    // Orders wait for a checkpoint to become visible: answers come later than at-least-once's.
+    let (calm_alo, calm_tx) = (metrics(&calm, "alo"), metrics(&calm, "tx"));
+    assert!(
+        calm_tx.user_latency.p50_s > calm_alo.user_latency.p50_s,
+        "transactional p50 {} vs at-least-once {}",
+        calm_tx.user_latency.p50_s,
+        calm_alo.user_latency.p50_s
+    );
+}
+
+#[test]
+fn split_stock_strands_units_while_buyers_hear_sold_out() {
+    let variants = queue_stream("split", "parallelism = 8\nstock = \"split\"", "")
+        + &queue_stream("one-key", "parallelism = 8\nstock = \"one_key\"", "");
+    // Demand just above the stock: the shares' buyers (hashed by user) vary around each share,
+    // so some shares run out while others keep units.
+    let s = run_scenario(&sale(330, 300, &variants), None).unwrap();
+    let split = metrics(&s, "split");
+    let one = metrics(&s, "one-key");
+    assert!(split.user_outcomes.get(models::sale::outcome::UserOutcome::SoldOut) > 0);
+    assert!(split.stream.as_ref().unwrap().stock_left_in_job > 0, "some shares still hold units");
+    assert!(split.undersold > 0, "stranded stock while buyers were turned away");
+    assert_eq!(one.undersold, 0, "one key sells every unit while anyone wants one");
+    assert_eq!((split.oversold, one.oversold), (0, 0));
+}
+
+#[test]
+fn result_keys_without_a_ttl_grow_with_requests_not_buyers() {
+    let variants = queue_stream("no-ttl", "", "")
+        + &queue_stream("ttl", "", "[variant.results]\nttl = \"60s\"\npoll_timeout = \"20s\"\n");
+    let scn = sale(3000, 100, &variants);
+    let r = run_scenario(&scn, None).unwrap();
+    let m = metrics(&r, "no-ttl");
+    let st = m.stream.as_ref().unwrap();
+    assert_eq!(st.result_keys_peak, st.produce_requests - st.producer_failures);
+    assert!(st.result_keys_peak >= 3000);
+    let with_ttl = metrics(&r, "ttl").stream.unwrap();
+    assert!(with_ttl.result_keys_peak <= st.result_keys_peak);
+}
+
+#[test]
+fn losing_a_broker_loses_unreplicated_records_only_without_acks_all() {
+    let kafka = |acks: &str| {
+        format!(
+            "[variant.kafka]\nacks = \"{acks}\"\npartitions = 3\nbrokers = 3\nreplication = {{ kind = \"constant\", value = \"50ms\" }}\n"
+        )
+    };
+    let variants =
+        queue_stream("acks-1", "", &kafka("1")) + &queue_stream("acks-all", "", &kafka("all"));
+    let fault =
+        "[[fault]]\ncomponent = \"kafka\"\nkind = \"crash\"\nat = \"500ms\"\nduration = \"2s\"\n";
+    let r = run_scenario(&sale(3000, 100, &(variants + fault)), None).unwrap();
+    let one = metrics(&r, "acks-1");
+    let all = metrics(&r, "acks-all");
+    assert!(one.stream.as_ref().unwrap().lost_records > 0, "acknowledged, never replicated");
+    assert_eq!(all.stream.as_ref().unwrap().lost_records, 0);
+    assert_eq!(one.failures.crashes, 1);
+}
+
+#[test]
+fn resends_after_a_broker_pause_duplicate_records_unless_idempotent() {
+    let kafka = |idem: bool| {
+        format!(
+            "[variant.kafka]\nidempotence = {idem}\nrequest_timeout = \"500ms\"\nproducer_retries = 3\n"
+        )
+    };
+    let variants =
+        queue_stream("plain", "", &kafka(false)) + &queue_stream("idempotent", "", &kafka(true));
+    let pause =
+        "[[fault]]\ncomponent = \"kafka\"\nkind = \"pause\"\nat = \"200ms\"\nduration = \"1s\"\n";
+    let r = run_scenario(&sale(3000, 100, &(variants + pause)), None).unwrap();
+    let plain = metrics(&r, "plain").stream.unwrap();
+    let idem = metrics(&r, "idempotent").stream.unwrap();
+    assert!(plain.producer_resends > 0 && idem.producer_resends > 0);
+    assert!(plain.duplicate_records > 0, "every resent copy is appended");
+    assert_eq!(idem.duplicate_records, 0);
+    assert!(idem.duplicates_dropped > 0, "the broker recognises resent sequence numbers");
+}
+
+#[test]
+fn a_redis_failover_loses_decrements_that_the_database_then_refuses() {
+    let three_tier = |name: &str| {
+        format!(
+            "[[variant]]\nname = \"{name}\"\narchitecture = \"three_tier_redis\"\n[variant.cdn]\ndedupe = false\n\
+             [variant.db]\npool = 16\nguard = \"conditional\"\n"
+        )
+    };
+    // Fail over while the stock is selling, losing the last 200 ms of decrements.
+    let fault = "[[fault]]\ncomponent = \"redis\"\nkind = \"crash\"\nat = \"150ms\"\nduration = \"1s\"\n\
+                 replication_lag = \"200ms\"\nvariants = [\"failover\"]\n";
+    let text = three_tier("failover") + &three_tier("steady") + fault;
+    let r = run_scenario(&sale(3000, 300, &text), None).unwrap();
+    let failover = metrics(&r, "failover");
+    let steady = metrics(&r, "steady");
+    assert!(failover.failures.lost_redis_writes > 0, "decrements lost on promotion");
+    assert_eq!(steady.failures.lost_redis_writes, 0);
+    assert_eq!(failover.oversold, 0, "the database's stock condition refuses the surplus");
+    let failed = |m: &SaleMetrics| m.outcomes.get(models::sale::outcome::Outcome::Failed);
+    assert!(
+        failed(&failover) > failed(&steady),
+        "admitted by Redis, then failed at the database: {} vs {}",
+        failed(&failover),
+        failed(&steady)
+    );
+}
+
+#[test]
+fn queue_stream_conserves_attempts_and_shares_the_traffic() {
+    let variants = queue_stream("qs", "", "")
+        + "[[variant]]\nname = \"tt\"\narchitecture = \"three_tier_redis\"\n";
+    let r = run_with_timeline(&sale(3000, 100, &(variants + FLINK_CRASH)), None).unwrap();
+    let (qs, tt) = (metrics(&r.summary, "qs"), metrics(&r.summary, "tt"));
+    assert_eq!(qs.traffic_digest, tt.traffic_digest, "common random numbers");
+    assert_eq!(qs.attempts_by_kind.first, tt.attempts_by_kind.first);
+    assert!(qs.attempts_by_kind.poll > 0);
+    let total: u64 = serde_json::to_value(&qs.outcomes)
+        .unwrap()
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|v| v.as_u64().unwrap())
+        .sum();
+    assert_eq!(total, qs.attempts, "every attempt, polls included, ends in one outcome");
+    assert!(r.timeline_csv.lines().next().unwrap().ends_with("kafka_lag,stream_stock"));
+}
