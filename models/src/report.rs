@@ -55,7 +55,7 @@ const OUTCOME_GROUPS: [(&str, &[&str]); 6] = [
     ("sold out / limit", &["sold_out", "limit_reached"]),
     ("failed / timed out", &["failed", "timed_out", "in_flight_at_end"]),
     ("turned away (deduped, rate limited, shed)", &["deduped", "rate_limited", "shed"]),
-    ("not open yet", &["not_open"]),
+    ("not open yet / waiting room", &["not_open", "in_room"]),
 ];
 
 /// The figures of a run, from its summary and timelines.
@@ -106,7 +106,7 @@ pub fn run_figures(
                 },
             });
             let queues: Vec<Series> =
-                ["gateway_queue", "db_pool_queue", "row_lock_queue", "redis_queue"]
+                ["gateway_queue", "db_pool_queue", "row_lock_queue", "redis_queue", "kafka_lag"]
                     .iter()
                     .filter_map(|q| col(header, q).map(|c| (q, c)))
                     .map(|(q, c)| Series {

@@ -127,6 +127,8 @@ pub struct RawVariant {
     pub kafka: Option<crate::components::kafka::RawKafka>,
     /// `queue_stream`: the stream job deciding purchases.
     pub flink: Option<crate::components::flink::RawFlink>,
+    /// Flash sale: a waiting room in front of the architecture.
+    pub waiting_room: Option<crate::components::waiting_room::RawWaitingRoom>,
     /// `queue_stream`: the result store clients poll.
     pub results: Option<crate::components::results::RawResults>,
     /// `server`: the server tier and its execution model.

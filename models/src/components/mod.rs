@@ -11,6 +11,7 @@ pub mod gateway;
 pub mod kafka;
 pub mod redis;
 pub mod results;
+pub mod waiting_room;
 
 use sim::config::{Issues, join_key};
 use sim::literal::DurationLit;

@@ -34,6 +34,7 @@ impl SaleModel<'_> {
     ) {
         match hop {
             Hop::Edge => self.at_edge(now, attempt, ctx),
+            Hop::Room => self.at_room(now, attempt, ctx),
             Hop::Gateway => self.at_gateway(now, attempt, ctx),
             Hop::Redis => self.at_redis(now, attempt, ctx),
             Hop::RedisReply => self.redis_replied(now, attempt, ctx),
@@ -57,7 +58,12 @@ impl SaleModel<'_> {
             Hop::Redis => self.redis_served(now, attempt, ctx),
             Hop::DbStatement => self.select_done(now, attempt, ctx),
             Hop::RowLock => self.locked_work_done(now, attempt, ctx),
-            Hop::Edge | Hop::RedisReply | Hop::DbPool | Hop::Results | Hop::ResultsReply => {
+            Hop::Edge
+            | Hop::Room
+            | Hop::RedisReply
+            | Hop::DbPool
+            | Hop::Results
+            | Hop::ResultsReply => {
                 unreachable!("no service completes at {hop:?}")
             }
         }

@@ -61,6 +61,7 @@ pub struct RunReport {
     /// First attempt sent (start of the app tier's busy period).
     pub first_attempt_at: Option<SimTime>,
     pub stream: Option<StreamMetrics>,
+    pub waiting_room: Option<super::room::RoomMetrics>,
 }
 
 impl RunReport {
@@ -162,6 +163,7 @@ impl RunReport {
             servers: [model.variant.gateway.servers(), model.variant.db.pool, 1],
             first_attempt_at,
             stream,
+            waiting_room: model.tiers.room.as_ref().map(|r| r.figures.clone()),
             timeline: model.timeline,
             tallies: model.tallies,
         }
@@ -339,6 +341,8 @@ pub struct SaleMetrics {
     /// first click to the end of the run).
     pub app_cpu_utilization: f64,
     pub stream: Option<StreamMetrics>,
+    /// The waiting room in front, if any.
+    pub waiting_room: Option<super::room::RoomMetrics>,
     pub cost: Cost,
 }
 
@@ -475,6 +479,7 @@ pub fn variant_summary(
         cdn_fingerprint_peak_bytes: report.cdn_peak_table_bytes,
         app_cpu_utilization: app_cpu(variant, report),
         stream: report.stream.clone(),
+        waiting_room: report.waiting_room.clone(),
         cost: cost(setup, variant, report, sold),
     };
     VariantSummary {

@@ -12,6 +12,7 @@ pub mod timeline;
 
 pub mod fault;
 mod flow;
+pub mod room;
 mod stream;
 pub mod table;
 
@@ -116,6 +117,8 @@ pub struct SaleVariant {
     pub gateway: GatewaySpec,
     pub redis: Option<RedisSpec>,
     pub db: DbSpec,
+    /// A waiting room in front, if any.
+    pub waiting_room: Option<crate::components::waiting_room::WaitingRoomSpec>,
     /// `queue_stream` only, all three.
     pub kafka: Option<KafkaSpec>,
     pub flink: Option<FlinkSpec>,
@@ -191,6 +194,8 @@ pub fn check_variant(
     let results = stream
         .then(|| raw.results.clone().unwrap_or_default().check(&join_key(at, "results"), issues))
         .flatten();
+    let waiting_room =
+        raw.waiting_room.as_ref().and_then(|w| w.check(&join_key(at, "waiting_room"), issues));
     let gateway = raw.gateway.clone().unwrap_or_default().check(&join_key(at, "gateway"), issues);
     let db = raw.db.clone().unwrap_or_default().check(&join_key(at, "db"), issues);
     if issues.len() > before {
@@ -204,6 +209,7 @@ pub fn check_variant(
         gateway: gateway?,
         redis,
         db: db?,
+        waiting_room,
         kafka,
         flink,
         results,

@@ -35,6 +35,8 @@ pub enum Hop {
     DbPool,
     DbStatement,
     RowLock,
+    /// The waiting room's token check at the edge.
+    Room,
     /// `queue_stream`: a poll's GET reaches the result store.
     Results,
     /// Back at the gateway with the result store's answer.
@@ -64,6 +66,8 @@ pub enum Event {
     Poll { user: u32 },
     /// `queue_stream`: the topic, the job and the result store (see `stream.rs`).
     Stream(super::stream::StreamEvent),
+    /// The waiting room admits its next user.
+    Admit,
     /// The crash of `[[fault]]` number `index` happens.
     Fault { index: u16 },
 }
@@ -158,6 +162,8 @@ pub struct User {
     pub queued: bool,
     /// `queue_stream`: a poll is scheduled.
     pub poll_pending: bool,
+    /// Waiting in the waiting room to be admitted.
+    pub in_room: bool,
 }
 
 /// The components of a variant with their stations.
@@ -172,6 +178,7 @@ pub struct Tiers {
     pub row: StockRow,
     /// `queue_stream`: the topic, the job and the result store.
     pub stream: Option<super::stream::StreamTiers>,
+    pub room: Option<super::room::Room>,
 }
 
 /// Random streams of a variant.
@@ -185,6 +192,8 @@ pub struct Streams {
     pub statement: RngStream,
     pub lock_hold: RngStream,
     pub stream: super::stream::StreamStreams,
+    pub room_check: RngStream,
+    pub room_order: RngStream,
 }
 
 /// Everything counted during a run.
@@ -279,6 +288,7 @@ impl<'a> SaleModel<'a> {
             row_lock: Station::new(1, Some(db.max_lock_waiters as usize)),
             row: StockRow::new(stock, all),
             stream: super::stream::StreamTiers::new(variant, stock, all),
+            room: variant.waiting_room.as_ref().map(|_| super::room::Room::new(all)),
         };
         let s = |label: &str| rng::stream(seed, label);
         let streams = Streams {
@@ -291,6 +301,8 @@ impl<'a> SaleModel<'a> {
             statement: s("db/statement"),
             lock_hold: s("db/lock-hold"),
             stream: super::stream::StreamStreams::new(seed),
+            room_check: s("room/check"),
+            room_order: s("room/order"),
         };
         let mut users = vec![User::default(); all];
         for user in &mut users[humans..] {
@@ -401,8 +413,7 @@ impl<'a> SaleModel<'a> {
             self.timeout_armed = true;
             ctx.at(deadline, Event::TimeoutsDue);
         }
-        let first_hop = if self.tiers.cdn.is_some() { Hop::Edge } else { Hop::Gateway };
-        ctx.after(rtt_half, Event::Arrive { attempt, hop: first_hop });
+        ctx.after(rtt_half, Event::Arrive { attempt, hop: self.entry_hop() });
         self.stream_activity(now, ctx);
     }
 
@@ -571,6 +582,7 @@ impl<'a> SaleModel<'a> {
             Outcome::SoldOut => u.told_sold_out = true,
             Outcome::NotOpen => u.saw_not_open = true,
             Outcome::Queued => u.queued = true,
+            Outcome::InRoom => {}
             // A failed poll is followed by the next poll, not by a new purchase request.
             o if o.retryable() && !is_poll => u.pending_failure = true,
             _ => {}
@@ -590,7 +602,7 @@ impl<'a> SaleModel<'a> {
         }
         let u = &mut self.users[user as usize];
         // Humans decide once nothing of theirs is in flight; bots as soon as they are told.
-        if !u.is_bot && (u.in_flight > 0 || u.retry_pending || u.poll_pending) {
+        if !u.is_bot && (u.in_flight > 0 || u.retry_pending || u.poll_pending || u.in_room) {
             return;
         }
         if settled {
@@ -738,6 +750,7 @@ impl Model for SaleModel<'_> {
             }
             Event::Poll { user } => self.on_poll(now, user, ctx),
             Event::Fault { index } => self.on_fault(now, index as usize, ctx),
+            Event::Admit => self.on_admit(now, ctx),
             Event::Stream(event) => self.on_stream(now, event, ctx),
         }
     }

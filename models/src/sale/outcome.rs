@@ -36,10 +36,12 @@ pub enum Outcome {
     Queued,
     /// `queue_stream`: a poll found no result yet.
     Pending,
+    /// No valid admission token: shown the waiting room (the user waits there to be admitted).
+    InRoom,
 }
 
 impl Outcome {
-    pub const COUNT: usize = 12;
+    pub const COUNT: usize = 13;
     pub const ALL: [Outcome; Outcome::COUNT] = [
         Outcome::Purchased,
         Outcome::SoldOut,
@@ -53,6 +55,7 @@ impl Outcome {
         Outcome::InFlightAtEnd,
         Outcome::Queued,
         Outcome::Pending,
+        Outcome::InRoom,
     ];
 
     pub fn index(self) -> usize {
@@ -73,6 +76,7 @@ impl Outcome {
             Outcome::InFlightAtEnd => "in_flight_at_end",
             Outcome::Queued => "queued",
             Outcome::Pending => "pending",
+            Outcome::InRoom => "in_room",
         }
     }
 

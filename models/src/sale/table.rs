@@ -59,6 +59,7 @@ pub fn comparison(variants: &[VariantSummary], colour: bool) -> String {
         ("not open", "not_open"),
         ("failed (waiting page)", "failed"),
         ("timed out", "timed_out"),
+        ("in waiting room", "in_room"),
         ("queued", "queued"),
         ("polls pending", "pending"),
     ] {
@@ -72,6 +73,14 @@ pub fn comparison(variants: &[VariantSummary], colour: bool) -> String {
     row(&mut t, "gateway peak queue", &|v| station_peak(v, "gateway"));
     row(&mut t, "redis hot shard utilisation", &|v| station_util(v, "redis_hot_shard"));
     row(&mut t, "db pool utilisation", &|v| station_util(v, "db_pool"));
+    let room = |v: &VariantSummary| m(v).waiting_room;
+    if sale.iter().any(|v| room(v).is_some()) {
+        row(&mut t, "waiting room admitted / left", &|v| {
+            opt(room(v), |r| {
+                format!("{} / {}", human_count(r.admitted as f64), human_count(r.abandoned as f64))
+            })
+        });
+    }
     let stream = |v: &VariantSummary| m(v).stream;
     if sale.iter().any(|v| stream(v).is_some()) {
         row(&mut t, "kafka peak consumer lag", &|v| {

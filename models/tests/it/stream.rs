@@ -190,3 +190,42 @@ fn queue_stream_conserves_attempts_and_shares_the_traffic() {
     assert_eq!(total, qs.attempts, "every attempt, polls included, ends in one outcome");
     assert!(r.timeline_csv.lines().next().unwrap().ends_with("kafka_lag,stream_stock"));
 }
+
+#[test]
+fn a_waiting_room_admitting_slower_than_stock_sells_leaves_stock_unsold() {
+    let room = |name: &str, rate: &str| {
+        format!(
+            "[[variant]]\nname = \"{name}\"\narchitecture = \"three_tier_redis\"\n\
+             [variant.waiting_room]\nadmit_rate = \"{rate}\"\norder = \"random\"\n\
+             [variant.db]\nguard = \"conditional\"\n"
+        )
+    };
+    // Buyers lose patience after ~10 s: a room letting 5 users a second through sells at most
+    // ~50 of the 300 units before the room empties of patient buyers.
+    let text = format!("{}{}", room("slow", "5/s"), room("fast", "5k/s"));
+    let scn = {
+        let t = format!(
+            r#"[run]
+seed = 7
+[sale]
+stock = 300
+opens_at = "5s"
+[traffic]
+users = 2000
+profile = {{ kind = "windows", windows = [{{ from = "-2s", until = "2s", share = 1.0 }}] }}
+[traffic.client]
+patience = {{ kind = "exponential", mean = "10s" }}
+{text}"#
+        );
+        models::scenario::from_text(Path::new("room.toml"), &t, &[]).unwrap()
+    };
+    let r = run_scenario(&scn, None).unwrap();
+    let slow = metrics(&r, "slow");
+    let fast = metrics(&r, "fast");
+    let slow_room = slow.waiting_room.as_ref().unwrap();
+    assert!(slow_room.abandoned > 0, "buyers give up in a slow room");
+    assert!(slow.undersold > 0, "stock left while buyers who wanted it left: {}", slow.undersold);
+    assert!(slow.stock_left_db > 0);
+    assert_eq!(fast.stock_left_db, 0, "a room faster than the sale lets it sell out");
+    assert!(slow.outcomes.get(models::sale::outcome::Outcome::InRoom) > 0);
+}
