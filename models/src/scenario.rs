@@ -127,6 +127,9 @@ pub struct RawVariant {
     pub kafka: Option<crate::components::kafka::RawKafka>,
     /// `queue_stream`: the stream job deciding purchases.
     pub flink: Option<crate::components::flink::RawFlink>,
+    /// Flash sale: this variant's clients retry differently (timeout, retry policy, attempts,
+    /// budget); clicks and patience stay those of `[traffic]`.
+    pub client: Option<crate::traffic::client::RawClient>,
     /// Flash sale: a waiting room in front of the architecture.
     pub waiting_room: Option<crate::components::waiting_room::RawWaitingRoom>,
     /// `queue_stream`: the result store clients poll.

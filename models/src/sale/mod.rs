@@ -117,6 +117,8 @@ pub struct SaleVariant {
     pub gateway: GatewaySpec,
     pub redis: Option<RedisSpec>,
     pub db: DbSpec,
+    /// The variant's own client timeout and retry behaviour, replacing `[traffic.client]`'s.
+    pub client: Option<crate::traffic::client::ClientSpec>,
     /// A waiting room in front, if any.
     pub waiting_room: Option<crate::components::waiting_room::WaitingRoomSpec>,
     /// `queue_stream` only, all three.
@@ -194,6 +196,17 @@ pub fn check_variant(
     let results = stream
         .then(|| raw.results.clone().unwrap_or_default().check(&join_key(at, "results"), issues))
         .flatten();
+    let client = raw.client.as_ref().and_then(|c| {
+        let c_at = join_key(at, "client");
+        if c.patience.is_some() {
+            issues.push(
+                join_key(&c_at, "patience"),
+                "belongs to the shared traffic: set it in [traffic.client] (every variant sees \
+                 the same users)",
+            );
+        }
+        c.check(&c_at, issues)
+    });
     let waiting_room =
         raw.waiting_room.as_ref().and_then(|w| w.check(&join_key(at, "waiting_room"), issues));
     let gateway = raw.gateway.clone().unwrap_or_default().check(&join_key(at, "gateway"), issues);
@@ -209,6 +222,7 @@ pub fn check_variant(
         gateway: gateway?,
         redis,
         db: db?,
+        client,
         waiting_room,
         kafka,
         flink,

@@ -342,6 +342,13 @@ impl<'a> SaleModel<'a> {
         model
     }
 
+    /// The clients' timeout and retry behaviour in this variant.
+    pub(super) fn client(&self) -> &'a crate::traffic::client::ClientSpec {
+        let variant: &'a SaleVariant = self.variant;
+        let setup: &'a SaleSetup = self.setup;
+        variant.client.as_ref().unwrap_or(&setup.traffic.client)
+    }
+
     /// Attempts whose client is still waiting.
     pub(super) fn in_flight_count(&self) -> u64 {
         self.in_flight
@@ -407,7 +414,7 @@ impl<'a> SaleModel<'a> {
         // Every attempt has the same timeout, so deadlines come in sending order: a FIFO holds
         // them, and one calendar event at a time wakes the earliest. Attempts answered before
         // their deadline are dropped from the FIFO without ever reaching the calendar.
-        let deadline = now + self.setup.traffic.client.timeout;
+        let deadline = now + self.client().timeout;
         self.timeouts.push_back((deadline, attempt, serial));
         if !self.timeout_armed {
             self.timeout_armed = true;
@@ -459,6 +466,7 @@ impl<'a> SaleModel<'a> {
         ctx: &mut Context<Event>,
     ) {
         self.release_gateway(now, attempt, ctx);
+        let timeout = self.client().timeout;
         let a = self.attempts.get_mut(attempt);
         a.stage = Stage::Done;
         a.answer = Some(outcome);
@@ -467,7 +475,7 @@ impl<'a> SaleModel<'a> {
         // An answer that will reach its client only after the client's deadline is late: its
         // timeout fires first (deadlines are handled before a reply at the same instant, and
         // strictly earlier ones certainly). Count it now instead of scheduling its arrival.
-        let deadline = a.sent + self.setup.traffic.client.timeout;
+        let deadline = a.sent + timeout;
         if a.client_waiting && now + rtt_half < deadline {
             ctx.after(rtt_half, Event::Reply { attempt });
         } else {
@@ -648,7 +656,7 @@ impl<'a> SaleModel<'a> {
 
     /// After a retryable failure with nothing else in flight: retry, or give up.
     fn maybe_retry(&mut self, now: SimTime, user: u32, ctx: &mut Context<Event>) {
-        let client = &self.setup.traffic.client;
+        let client = self.client();
         let u = &self.users[user as usize];
         let patient = self
             .population

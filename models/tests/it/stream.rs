@@ -229,3 +229,43 @@ patience = {{ kind = "exponential", mean = "10s" }}
     assert_eq!(fast.stock_left_db, 0, "a room faster than the sale lets it sell out");
     assert!(slow.outcomes.get(models::sale::outcome::Outcome::InRoom) > 0);
 }
+
+/// Purchased answers per variant in `[from, until)` seconds, from the timeline CSV.
+fn purchased_between(csv: &str, variant: &str, from: f64, until: f64) -> u64 {
+    let header: Vec<&str> = csv.lines().next().unwrap().split(',').collect();
+    let col = header.iter().position(|h| *h == "purchased").unwrap();
+    csv.lines()
+        .skip(1)
+        .map(|l| l.split(',').collect::<Vec<_>>())
+        .filter(|r| r[0] == variant)
+        .filter(|r| (from..until).contains(&r[1].parse::<f64>().unwrap()))
+        .map(|r| r[col].parse::<u64>().unwrap())
+        .sum()
+}
+
+#[test]
+fn after_a_short_slowdown_retries_without_jitter_keep_goodput_down_and_a_budget_recovers() {
+    let file = crate::support::workspace().join("scenarios/retry-storm.toml");
+    let scn = models::scenario::load(&file, &[]).unwrap();
+    let r = run_with_timeline(&scn, None).unwrap();
+    let csv = &r.timeline_csv;
+    // Same buyers, same service before the fault (opening at 1 s, slowdown from 11 s to 13 s).
+    let before = |v| purchased_between(csv, v, 0.0, 11.0);
+    assert_eq!(before("no-jitter"), before("jitter-budget"));
+    assert!(before("no-jitter") > 5000);
+    // Well after the trigger has gone, while buyers still arrive at the same rate.
+    let after = |v| purchased_between(csv, v, 31.0, 61.0);
+    let (storm, calm) = (after("no-jitter"), after("jitter-budget"));
+    assert!(calm > 15_000, "the budgeted fleet recovers: {calm} purchases in 30 s");
+    assert!(storm * 20 < calm, "the retry storm sustains itself: {storm} vs {calm}");
+    // Without the trigger, the same fleets both keep up.
+    let calm_scn = models::scenario::from_text(
+        &file,
+        &std::fs::read_to_string(&file).unwrap().replace("factor = 10.0", "factor = 1.0001"),
+        &[],
+    )
+    .unwrap();
+    let quiet = run_with_timeline(&calm_scn, None).unwrap();
+    let storm_free = purchased_between(&quiet.timeline_csv, "no-jitter", 31.0, 61.0);
+    assert!(storm_free > 15_000, "no trigger, no storm: {storm_free}");
+}
