@@ -94,6 +94,10 @@ impl SaleModel<'_> {
                 ctx.at(first, Event::Admit);
             }
         }
+        // The room is an edge feature: its pages are billed as CDN requests.
+        if let Some(cdn) = self.tiers.cdn.as_mut() {
+            cdn.requests += 1;
+        }
         self.answer(now, attempt, Outcome::InRoom, ctx);
     }
 
