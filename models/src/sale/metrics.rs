@@ -11,11 +11,11 @@
 //!   job's replay through an at-least-once sink); reconciliation cancels them.
 //! - **confirmed-then-cancelled** = duplicate orders: confirmations later revoked.
 //! - **unclaimed orders**: orders whose user was never told they hold an item (the answer came
-//!   after they stopped waiting, or never came): unpaid, cancelled after the payment window, and
-//!   their units come back only after the sale.
-//! - **undersold** = min(stock − claimed orders, human users who wanted an item and have none),
-//!   claimed orders = orders − unclaimed orders (at most the stock).
-//! - **user success rate** = min(humans holding a claimed item, stock) ÷ min(stock, humans).
+//!   after they stopped waiting, or they were told something else last): at risk of going unpaid.
+//! - **claimed order rate** = (orders − unclaimed) ÷ (orders + duplicate orders): the share of
+//!   order rows a buyer knows to pay — the nearest figure to a payment success rate.
+//! - **undersold** = min(stock left unsold, human users who wanted an item and have none).
+//! - **user success rate** = min(humans holding an item, stock) ÷ min(stock, humans).
 //! - **order success rate** = honoured ÷ confirmed, honoured = min(confirmed, stock).
 //! - **amplification** = attempts ÷ users (bots included).
 //! - **cost** = Σ provisioned units × unit price × billed time + per-request charges.
@@ -313,8 +313,11 @@ pub struct SaleMetrics {
     pub confirmed_then_cancelled: u64,
     pub duplicate_orders: u64,
     pub unclaimed_orders: u64,
-    /// Human users holding an order they know of.
+    pub claimed_order_rate: Option<f64>,
+    /// Human users holding at least one order.
     pub users_with_item: u64,
+    /// Human users holding an order they know of (told "purchased" or "limit reached").
+    pub users_told_of_item: u64,
     pub bots_with_item: u64,
     pub user_success_rate: f64,
     pub order_success_rate: Option<f64>,
@@ -412,9 +415,8 @@ pub fn variant_summary(
     let sold = report.orders;
     let stock = report.stock;
     let oversold = sold.max(confirmed).saturating_sub(stock);
-    let claimed_sold = sold.saturating_sub(report.unclaimed_orders).min(stock);
-    let stock_left = stock - claimed_sold;
-    let humans_without = report.humans - report.humans_with_claimed_item;
+    let stock_left = stock.saturating_sub(sold.min(stock));
+    let humans_without = report.humans - report.humans_with_item;
     let could_serve = stock.min(report.humans);
     let duplicate_orders = report.stream.as_ref().map_or(0, |s| s.duplicate_orders);
     let metrics = SaleMetrics {
@@ -442,14 +444,18 @@ pub fn variant_summary(
         confirmed_then_cancelled: duplicate_orders,
         duplicate_orders,
         unclaimed_orders: report.unclaimed_orders,
-        users_with_item: report.humans_with_claimed_item,
+        claimed_order_rate: (sold + duplicate_orders > 0).then(|| {
+            sold.saturating_sub(report.unclaimed_orders) as f64 / (sold + duplicate_orders) as f64
+        }),
+        users_with_item: report.humans_with_item,
+        users_told_of_item: report.humans_with_claimed_item,
         bots_with_item: report.bots_with_item,
         // Orders beyond the stock cannot be honoured (they count under oversold), so at most
         // `stock` users count as served.
         user_success_rate: if could_serve == 0 {
             1.0
         } else {
-            report.humans_with_claimed_item.min(stock) as f64 / could_serve as f64
+            report.humans_with_item.min(stock) as f64 / could_serve as f64
         },
         order_success_rate: (confirmed > 0).then(|| confirmed.min(stock) as f64 / confirmed as f64),
         stock_left_db: report.db_stock,

@@ -40,6 +40,10 @@ pub fn comparison(variants: &[VariantSummary], colour: bool) -> String {
     row(&mut t, "unclaimed orders", &|v| {
         flag(m(v).unclaimed_orders.to_string(), m(v).unclaimed_orders > 0)
     });
+    row(&mut t, "claimed order rate", &|v| {
+        let r = m(v).claimed_order_rate;
+        flag(opt(r, rate), r.is_some_and(|r| r < 1.0))
+    });
     row(&mut t, "user success rate", &|v| rate(m(v).user_success_rate));
     row(&mut t, "order success rate", &|v| {
         let r = m(v).order_success_rate;
