@@ -215,106 +215,117 @@ fn run<C: Catalogue>(args: &PlanArgs) -> Result<ExitCode, String> {
         replications: spec.replications,
         variants: Vec::new(),
     };
-    for (variant, dims) in groups {
-        let group_spec = PlanSpec { dims: dims.clone(), ..spec.clone() };
-        let evaluate = |config: &[i64], scale: f64| -> Evaluation {
-            let mut overrides = args.overrides.clone();
-            for (dim, value) in dims.iter().zip(config) {
-                overrides.push(Override {
-                    path: dim.path.clone(),
-                    value: toml::Value::Integer(*value),
-                    text: format!("{}={value}", dim.path),
-                });
-            }
-            if scale != 1.0
-                && let Some((paths, _)) = &spec.headroom
-            {
-                for path in paths {
-                    if let Some(scaled) =
-                        crate::config::lookup(&tree, path).and_then(|v| scale_value(v, scale))
-                    {
-                        overrides.push(Override {
-                            path: path.clone(),
-                            text: format!("{path}={scaled}"),
-                            value: scaled,
-                        });
+    // Variants are planned side by side (their searches are independent); within a search each
+    // candidate's replications run in parallel, and each probe waits for the one before.
+    let plan_variant =
+        |(variant, dims): &(Option<String>, Vec<Dim>)| -> Result<VariantPlan, String> {
+            let group_spec = PlanSpec { dims: dims.clone(), ..spec.clone() };
+            let evaluate = |config: &[i64], scale: f64| -> Evaluation {
+                let mut overrides = args.overrides.clone();
+                for (dim, value) in dims.iter().zip(config) {
+                    overrides.push(Override {
+                        path: dim.path.clone(),
+                        value: toml::Value::Integer(*value),
+                        text: format!("{}={value}", dim.path),
+                    });
+                }
+                if scale != 1.0
+                    && let Some((paths, _)) = &spec.headroom
+                {
+                    for path in paths {
+                        if let Some(scaled) =
+                            crate::config::lookup(&tree, path).and_then(|v| scale_value(v, scale))
+                        {
+                            overrides.push(Override {
+                                path: path.clone(),
+                                text: format!("{path}={scaled}"),
+                                value: scaled,
+                            });
+                        }
+                    }
+                }
+                evaluate::<C>(&args.file, &overrides, variant.as_deref(), seed, spec.replications)
+            };
+            let (best, cache) = plan::search(&group_spec, |c| evaluate(c, 1.0));
+            // A run that cannot load, or SLO and objective metrics the summary lacks, are input
+            // errors, not an infeasible plan.
+            let top: Vec<i64> = dims.iter().map(|d| d.max).collect();
+            if let Some(e) = cache.get(&top) {
+                if let Some(error) = &e.error {
+                    return Err(format!("error: the largest configuration does not run: {error}"));
+                }
+                let metrics =
+                    spec.slos.iter().map(|s| &s.metric).chain(std::iter::once(&spec.objective));
+                for metric in metrics {
+                    if !e.values.contains_key(metric) && metric != "metrics.cost.total_usd" {
+                        return Err(format!(
+                            "error: `{metric}` is not a number in the variant's summary"
+                        ));
                     }
                 }
             }
-            evaluate::<C>(&args.file, &overrides, variant.as_deref(), seed, spec.replications)
-        };
-        let (best, cache) = plan::search(&group_spec, |c| evaluate(c, 1.0));
-        // A run that cannot load, or SLO and objective metrics the summary lacks, are input
-        // errors, not an infeasible plan.
-        let top: Vec<i64> = dims.iter().map(|d| d.max).collect();
-        if let Some(e) = cache.get(&top) {
-            if let Some(error) = &e.error {
-                return Err(format!("error: the largest configuration does not run: {error}"));
+            let simulated = cache.len();
+            let full_grid: f64 = dims.iter().map(|d| (d.max - d.min + 1) as f64).product();
+            let label = variant.clone().unwrap_or_else(|| "(first variant)".into());
+            let chosen = best.clone().unwrap_or_else(|| dims.iter().map(|d| d.max).collect());
+            let evaluation = &cache[&chosen];
+            let judgements = evaluation.judge(&spec.slos);
+            let closest = if best.is_some() {
+                None
+            } else {
+                judgements
+                    .iter()
+                    .filter(|j| !j.holds)
+                    .min_by(|a, b| a.shortfall.total_cmp(&b.shortfall))
+                    .cloned()
+            };
+            let mut headroom_runs = 0;
+            let headroom = match (&best, &spec.headroom) {
+                (Some(config), Some((_, max))) => Some(plan::headroom(*max, |m| {
+                    headroom_runs += 1;
+                    evaluate(config, m).feasible(&spec.slos)
+                })),
+                _ => None,
+            };
+            if let Some(error) = &evaluation.error {
+                eprintln!("warning: variant {label}: {error}");
             }
-            let metrics =
-                spec.slos.iter().map(|s| &s.metric).chain(std::iter::once(&spec.objective));
-            for metric in metrics {
-                if !e.values.contains_key(metric) && metric != "metrics.cost.total_usd" {
-                    return Err(format!(
-                        "error: `{metric}` is not a number in the variant's summary"
-                    ));
-                }
-            }
-        }
-        let simulated = cache.len();
-        let full_grid: f64 = dims.iter().map(|d| (d.max - d.min + 1) as f64).product();
-        let label = variant.clone().unwrap_or_else(|| "(first variant)".into());
-        let chosen = best.clone().unwrap_or_else(|| dims.iter().map(|d| d.max).collect());
-        let evaluation = &cache[&chosen];
-        let judgements = evaluation.judge(&spec.slos);
-        let closest = if best.is_some() {
-            None
-        } else {
-            judgements
+            let objective_value = evaluation.objective(&spec.objective);
+            let candidates: Vec<Candidate> = cache
                 .iter()
-                .filter(|j| !j.holds)
-                .min_by(|a, b| a.shortfall.total_cmp(&b.shortfall))
-                .cloned()
-        };
-        let mut headroom_runs = 0;
-        let headroom = match (&best, &spec.headroom) {
-            (Some(config), Some((_, max))) => Some(plan::headroom(*max, |m| {
-                headroom_runs += 1;
-                evaluate(config, m).feasible(&spec.slos)
-            })),
-            _ => None,
-        };
-        if let Some(error) = &evaluation.error {
-            eprintln!("warning: variant {label}: {error}");
-        }
-        let objective_value = evaluation.objective(&spec.objective);
-        let candidates: Vec<Candidate> = cache
-            .iter()
-            .map(|(config, e)| {
-                let cost = e.objective(&spec.objective);
-                Candidate {
-                    capacities: config.clone(),
-                    objective_value: cost.is_finite().then_some(cost),
-                    feasible: e.feasible(&spec.slos),
-                    slo_means: e.judge(&spec.slos).iter().map(|j| j.mean).collect(),
-                }
+                .map(|(config, e)| {
+                    let cost = e.objective(&spec.objective);
+                    Candidate {
+                        capacities: config.clone(),
+                        objective_value: cost.is_finite().then_some(cost),
+                        feasible: e.feasible(&spec.slos),
+                        slo_means: e.judge(&spec.slos).iter().map(|j| j.mean).collect(),
+                    }
+                })
+                .collect();
+            Ok(VariantPlan {
+                variant: label,
+                feasible: best.is_some(),
+                capacities: dims
+                    .iter()
+                    .map(|d| d.path.clone())
+                    .zip(chosen.iter().copied())
+                    .collect(),
+                objective: spec.objective.clone(),
+                objective_value: objective_value.is_finite().then_some(objective_value),
+                slos: judgements,
+                closest_failing_slo: closest,
+                headroom,
+                headroom_scale: spec.headroom.as_ref().map(|(p, _)| p.clone()).unwrap_or_default(),
+                configurations_simulated: simulated,
+                full_grid,
+                runs_simulated: (simulated as u64 + headroom_runs) * spec.replications,
+                candidates,
             })
-            .collect();
-        report.variants.push(VariantPlan {
-            variant: label,
-            feasible: best.is_some(),
-            capacities: dims.iter().map(|d| d.path.clone()).zip(chosen.iter().copied()).collect(),
-            objective: spec.objective.clone(),
-            objective_value: objective_value.is_finite().then_some(objective_value),
-            slos: judgements,
-            closest_failing_slo: closest,
-            headroom,
-            headroom_scale: spec.headroom.as_ref().map(|(p, _)| p.clone()).unwrap_or_default(),
-            configurations_simulated: simulated,
-            full_grid,
-            runs_simulated: (simulated as u64 + headroom_runs) * spec.replications,
-            candidates,
-        });
+        };
+    let planned: Vec<Result<VariantPlan, String>> = groups.par_iter().map(plan_variant).collect();
+    for plan in planned {
+        report.variants.push(plan?);
     }
     let out_dir = args.out.clone().unwrap_or_else(|| Path::new("output").join(&name));
     write_atomic(&out_dir.join("plan.json"), &json_bytes(&report))

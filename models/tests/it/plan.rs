@@ -87,14 +87,52 @@ fn an_infeasible_slo_gets_the_closest_failing_answer() {
 
 #[test]
 fn plans_are_identical_across_job_counts() {
+    // Two variants, planned side by side, each on its own dimension.
     let (a, b) = (temp("jobs1"), temp("jobs2"));
-    plan(&a, "stations.servers.mean_wait_s<=0.05", &["--jobs", "1"]);
-    plan(&b, "stations.servers.mean_wait_s<=0.05", &["--jobs", "2"]);
-    assert_eq!(
-        std::fs::read(a.join("plan.json")).unwrap(),
-        std::fs::read(b.join("plan.json")).unwrap()
-    );
+    let file = a.with_extension("toml");
+    let base =
+        std::fs::read_to_string(crate::support::workspace().join("scenarios/validation/mmc.toml"))
+            .unwrap();
+    let second = base[base.find("[[variant]]").unwrap()..]
+        .replace("name = \"mmc\"", "name = \"faster\"")
+        .replace("mean = \"1s\"", "mean = \"800ms\"");
+    std::fs::write(&file, format!("{base}\n{second}")).unwrap();
+    let run = |out: &Path, jobs: &str| {
+        let output = flashsim(&[
+            "plan",
+            file.to_str().unwrap(),
+            "--slo",
+            "stations.servers.mean_wait_s<=0.05",
+            "--vary",
+            "variant[mmc].station[servers].servers=4..16",
+            "--vary",
+            "variant[faster].station[servers].servers=3..16",
+            "--set",
+            "run.horizon=20000s",
+            "--set",
+            "run.warmup=1000s",
+            "--replications",
+            "3",
+            "--jobs",
+            jobs,
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        std::fs::read(out.join("plan.json")).unwrap()
+    };
+    let (one, two) = (run(&a, "1"), run(&b, "2"));
+    assert_eq!(one, two);
+    let p: serde_json::Value = serde_json::from_slice(&one).unwrap();
+    let servers = |i: usize, name: &str| {
+        p["variants"][i]["capacities"][format!("variant[{name}].station[servers].servers")]
+            .as_u64()
+            .unwrap()
+    };
+    // Faster service needs no more servers than the original.
+    assert!(servers(1, "faster") <= servers(0, "mmc"));
     for dir in [a, b] {
         std::fs::remove_dir_all(dir).unwrap();
     }
+    std::fs::remove_file(file).unwrap();
 }
