@@ -22,6 +22,13 @@
 //! kind = "block"
 //! time = { kind = "constant", value = "1s" }
 //! share = 0.0002               # the step happens in this share of requests (default 1)
+//! [[variant.server.step]]
+//! kind = "io"                  # a non-blocking call to a downstream component: its queue and
+//! to = "db"                    # service, plus `time` if given (the network round trip)
+//! [[variant.server.downstream]]
+//! name = "db"
+//! servers = 8                  # served FIFO, like a connection pool in front of a database
+//! service = { kind = "lognormal", median = "1ms", p99 = "10ms" }
 //! ```
 //!
 //! Per-task overheads default to the figures the case-study article quotes
@@ -71,10 +78,32 @@ pub enum StepKind {
 #[serde(deny_unknown_fields)]
 pub struct RawStep {
     pub kind: StepKind,
-    /// How long it takes.
-    pub time: DistSpec,
+    /// How long it takes (required, except for an `io` step with `to`, where it is the round
+    /// trip added to the downstream's queueing and service; default 0s there).
+    pub time: Option<DistSpec>,
+    /// `io` steps: the downstream component called (a `[[…downstream]]` name).
+    pub to: Option<String>,
     /// Share of requests that include this step (default 1).
     pub share: Option<f64>,
+}
+
+/// A downstream component the server calls: a FIFO station with its own servers.
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawDownstream {
+    pub name: String,
+    /// Parallel servers (connections, threads) (default 1).
+    pub servers: Option<i64>,
+    /// Service time of one call.
+    pub service: DistSpec,
+}
+
+/// A validated downstream component.
+#[derive(Clone, Debug)]
+pub struct Downstream {
+    pub name: String,
+    pub servers: u32,
+    pub service: Dist,
 }
 
 /// The `[variant.server]` table.
@@ -97,6 +126,9 @@ pub struct RawServer {
     /// The work of one request, in order.
     #[serde(rename = "step")]
     pub steps: Vec<RawStep>,
+    /// Components that `io` steps call by name.
+    #[serde(rename = "downstream", default)]
+    pub downstreams: Vec<RawDownstream>,
 }
 
 /// The top-level `[load]` table: closed-loop connections.
@@ -119,6 +151,8 @@ pub struct RawLoad {
 pub struct Step {
     pub kind: StepKind,
     pub time: Dist,
+    /// Index of the downstream component called, if any.
+    pub to: Option<u16>,
     pub share: f64,
 }
 
@@ -134,6 +168,7 @@ pub struct ServerSpec {
     pub task_switch: SimDuration,
     pub task_memory_bytes: f64,
     pub steps: Vec<Step>,
+    pub downstreams: Vec<Downstream>,
 }
 
 /// Validated closed-loop load.
@@ -171,6 +206,20 @@ impl RawServer {
         if self.steps.is_empty() {
             issues.push(join_key(at, "step"), "needs at least one [[…step]] (got none)");
         }
+        let mut downstreams = Vec::new();
+        for (i, raw) in self.downstreams.iter().enumerate() {
+            let d_at = join_index(&join_key(at, "downstream"), i);
+            if self.downstreams[..i].iter().any(|d| d.name == raw.name) {
+                issues.push(
+                    join_key(&d_at, "name"),
+                    format!("must be unique (got {:?} twice)", raw.name),
+                );
+            }
+            let servers = count_or(raw.servers, &d_at, "servers", 1, (1, 1_000_000), issues) as u32;
+            if let Some(service) = raw.service.check(&join_key(&d_at, "service"), issues) {
+                downstreams.push(Downstream { name: raw.name.clone(), servers, service });
+            }
+        }
         let mut steps = Vec::new();
         for (i, raw) in self.steps.iter().enumerate() {
             let s_at = join_index(&join_key(at, "step"), i);
@@ -178,8 +227,38 @@ impl RawServer {
             if !(0.0..=1.0).contains(&share) {
                 issues.push(join_key(&s_at, "share"), format!("must be in [0, 1] (got {share})"));
             }
-            if let Some(time) = raw.time.check(&join_key(&s_at, "time"), issues) {
-                steps.push(Step { kind: raw.kind, time, share });
+            let to = match &raw.to {
+                None => None,
+                Some(_) if raw.kind != StepKind::Io => {
+                    issues.push(
+                        join_key(&s_at, "to"),
+                        "applies to `io` steps only (a blocking call takes a fixed `time`)",
+                    );
+                    None
+                }
+                Some(name) => match self.downstreams.iter().position(|d| d.name == *name) {
+                    Some(index) => Some(index as u16),
+                    None => {
+                        let known: Vec<&str> =
+                            self.downstreams.iter().map(|d| d.name.as_str()).collect();
+                        issues.push(
+                            join_key(&s_at, "to"),
+                            format!("names no downstream (got {name:?}; known: {known:?})"),
+                        );
+                        None
+                    }
+                },
+            };
+            let time = match (&raw.time, &raw.to) {
+                (Some(t), _) => t.check(&join_key(&s_at, "time"), issues),
+                (None, Some(_)) => Some(Dist::Constant(SimDuration::ZERO)),
+                (None, None) => {
+                    issues.push(join_key(&s_at, "time"), "is required (unless the step has `to`)");
+                    None
+                }
+            };
+            if let Some(time) = time {
+                steps.push(Step { kind: raw.kind, time, to, share });
             }
         }
         if issues.len() > before {
@@ -195,6 +274,7 @@ impl RawServer {
             task_switch: task_switch?,
             task_memory_bytes,
             steps,
+            downstreams,
         })
     }
 }

@@ -36,6 +36,8 @@ pub enum Event {
     Timeout { conn: u32, serial: u32 },
     /// A queued request gets its thread.
     Start { req: SlabKey },
+    /// A downstream component finishes a call.
+    DownstreamDone { req: SlabKey },
 }
 
 /// A request at the server.
@@ -44,7 +46,8 @@ struct Request {
     conn: u32,
     serial: u32,
     sent: SimTime,
-    steps: Vec<(StepKind, SimDuration)>,
+    /// Kind, own time, downstream called.
+    steps: Vec<(StepKind, SimDuration, Option<u16>)>,
     next: usize,
     instance: usize,
     /// Resource index: a loop (event loop) or an instance's core pool.
@@ -56,6 +59,8 @@ struct Request {
     started: bool,
     /// Holds a worker thread (thread pool) since this time.
     worker_since: Option<SimTime>,
+    /// Reached its current downstream component at this time.
+    downstream_since: SimTime,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -106,6 +111,9 @@ pub struct ServerModel<'a> {
     workers: Vec<Station<SlabKey>>,
     /// Event loop: one single-server station per loop; otherwise one core station per instance.
     resources: Vec<Station<SlabKey>>,
+    /// One station per downstream component.
+    downstreams: Vec<Station<SlabKey>>,
+    downstream_rng: RngStream,
     steps_rng: RngStream,
     think_rng: RngStream,
     tasks: u64,
@@ -146,6 +154,8 @@ impl<'a> ServerModel<'a> {
             requests: Slab::new(),
             workers,
             resources,
+            downstreams: spec.downstreams.iter().map(|d| Station::new(d.servers, None)).collect(),
+            downstream_rng: rng::stream(seed, "server/downstream"),
             steps_rng: rng::stream(seed, "server/steps"),
             think_rng: rng::stream(seed, "load/think"),
             tasks: 0,
@@ -194,10 +204,11 @@ impl<'a> ServerModel<'a> {
         let serial = c.serial;
         ctx.after(self.load.timeout, Event::Timeout { conn, serial });
         let rng = &mut self.steps_rng;
-        let mut steps: Vec<(StepKind, SimDuration)> = Vec::with_capacity(self.spec.steps.len());
+        let mut steps: Vec<(StepKind, SimDuration, Option<u16>)> =
+            Vec::with_capacity(self.spec.steps.len());
         for step in &self.spec.steps {
             if step.share >= 1.0 || rng.random::<f64>() < step.share {
-                steps.push((step.kind, step.time.sample(rng)));
+                steps.push((step.kind, step.time.sample(rng), step.to));
             }
         }
         let instance = conn as usize % self.spec.instances as usize;
@@ -217,6 +228,7 @@ impl<'a> ServerModel<'a> {
             slice_end: 0,
             started: false,
             worker_since: None,
+            downstream_since: now,
         });
         self.report.sent += 1;
         if let Some(row) = self.row(now) {
@@ -246,21 +258,43 @@ impl<'a> ServerModel<'a> {
         // its loop or core: writing the answer is taken as free. (Charging a resume slice there
         // makes a saturated FIFO loop phase-lock its 1,000 connections into bursts — a real
         // convoy effect, left for a later, deliberate model of ready-queue order.)
-        let Some(&(kind, time)) = r.steps.get(r.next) else {
+        let Some(&(kind, time, to)) = r.steps.get(r.next) else {
             return self.complete(now, req, ctx);
         };
         if on_resource(kind) {
             let end =
-                r.next + r.steps[r.next..].iter().take_while(|(k, _)| on_resource(*k)).count();
+                r.next + r.steps[r.next..].iter().take_while(|(k, _, _)| on_resource(*k)).count();
             r.slice_end = end;
             r.queued_at = now;
             let resource = r.resource;
             if let Admission::Serve(_) = self.resources[resource].arrive(now, req) {
                 self.start_slice(now, req, ctx);
             }
+        } else if let Some(d) = to {
+            // The call queues at the component and is served; the step's own time (the round
+            // trip) is added when the answer leaves it.
+            r.downstream_since = now;
+            if let Admission::Serve(_) = self.downstreams[d as usize].arrive(now, req) {
+                let service =
+                    self.spec.downstreams[d as usize].service.sample(&mut self.downstream_rng);
+                ctx.after(service, Event::DownstreamDone { req });
+            }
         } else {
             ctx.after(time, Event::WaitDone { req });
         }
+    }
+
+    /// The downstream call of `req` finished: free its server for the next call, and the
+    /// request goes on after its round trip.
+    fn on_downstream_done(&mut self, now: SimTime, req: SlabKey, ctx: &mut Context<Event>) {
+        let r = self.requests.get(req);
+        let (_, round_trip, to) = r.steps[r.next];
+        let d = to.expect("a downstream call") as usize;
+        if let Some(next) = self.downstreams[d].depart(now, r.downstream_since) {
+            let service = self.spec.downstreams[d].service.sample(&mut self.downstream_rng);
+            ctx.after(service, Event::DownstreamDone { req: next.job });
+        }
+        ctx.after(round_trip, Event::WaitDone { req });
     }
 
     /// The request's slice gets its core or loop at `now`.
@@ -271,7 +305,7 @@ impl<'a> ServerModel<'a> {
         r.started = true;
         let mut t = overhead;
         let mut blocked: Vec<(SimTime, SimDuration)> = Vec::new();
-        for &(kind, d) in &r.steps[r.next..r.slice_end] {
+        for &(kind, d, _) in &r.steps[r.next..r.slice_end] {
             if kind == StepKind::Block {
                 blocked.push((now + t, d));
             }
@@ -387,6 +421,9 @@ impl<'a> ServerModel<'a> {
         for (i, s) in self.resources.iter().enumerate() {
             out.push((format!("{label}{i}"), s.report(end)));
         }
+        for (d, s) in self.spec.downstreams.iter().zip(&self.downstreams) {
+            out.push((format!("downstream_{}", d.name), s.report(end)));
+        }
         out
     }
 }
@@ -401,6 +438,7 @@ impl Model for ServerModel<'_> {
             Event::WaitDone { req } => self.on_wait_done(now, req, ctx),
             Event::Timeout { conn, serial } => self.on_timeout(now, conn, serial, ctx),
             Event::Start { req } => self.advance(now, req, ctx),
+            Event::DownstreamDone { req } => self.on_downstream_done(now, req, ctx),
         }
     }
 }

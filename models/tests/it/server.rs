@@ -77,3 +77,56 @@ fn closed_loop_mm1_obeys_the_machine_repairman_law() {
         0.03,
     );
 }
+
+#[test]
+fn a_downstream_bottleneck_sets_throughput_and_latency_by_the_repairman_law() {
+    // An async server with negligible CPU awaits a database of 2 connections (exponential
+    // 10 ms calls). With 40 connections the database never idles: throughput is its rate,
+    // 2 × 100/s, and by Little's law (every connection always has a request out) a request takes
+    // connections ÷ throughput.
+    let (n, servers, mean_s) = (40.0, 2.0, 0.010);
+    let text = format!(
+        "[load]\nconnections = {n}\nduration = \"200s\"\ntimeout = \"1h\"\n\
+         [[variant]]\nname = \"io\"\narchitecture = \"server\"\n[variant.server]\n\
+         execution = \"event_loop\"\ntask_create = \"0s\"\ntask_switch = \"0s\"\n\
+         [[variant.server.step]]\nkind = \"cpu\"\ntime = {{ kind = \"constant\", value = \"1us\" }}\n\
+         [[variant.server.step]]\nkind = \"io\"\nto = \"db\"\n\
+         [[variant.server.downstream]]\nname = \"db\"\nservers = {servers}\n\
+         service = {{ kind = \"exponential\", mean = \"10ms\" }}\n"
+    );
+    let scn = models::scenario::from_text(Path::new("downstream.toml"), &text, &[]).unwrap();
+    let runs = replicate(&scn, 8);
+    let get = |s: &models::summary::Summary| server(s, "io");
+    let rate = servers / mean_s;
+    assert_agrees(
+        "throughput at the database's rate",
+        estimate(&runs, |s| get(s).throughput_per_s),
+        rate,
+        0.03,
+    );
+    assert_agrees(
+        "response = connections ÷ throughput",
+        estimate(&runs, |s| get(s).latency.mean_s),
+        n / rate,
+        0.03,
+    );
+    // The same call as a fixed 10 ms wait has no queue: 40 connections get 4,000 answers a second.
+    let fixed = text.replace(
+        "kind = \"io\"\nto = \"db\"",
+        "kind = \"io\"\ntime = { kind = \"constant\", value = \"10ms\" }",
+    );
+    let scn = models::scenario::from_text(Path::new("fixed.toml"), &fixed, &[]).unwrap();
+    let s = run_scenario(&scn, None).unwrap();
+    assert!(get(&s).throughput_per_s > 3500.0, "{}", get(&s).throughput_per_s);
+}
+
+#[test]
+fn a_step_calling_an_unknown_downstream_is_refused_with_its_path() {
+    let text = "[load]\nconnections = 1\n[[variant]]\nname = \"x\"\narchitecture = \"server\"\n\
+                [variant.server]\nexecution = \"goroutines\"\n\
+                [[variant.server.step]]\nkind = \"io\"\nto = \"cache\"\n";
+    let err =
+        models::scenario::from_text(Path::new("bad.toml"), text, &[]).unwrap_err().to_string();
+    assert!(err.contains("variant[0].server.step[0].to"), "{err}");
+    assert!(err.contains("names no downstream"), "{err}");
+}
