@@ -89,7 +89,7 @@ impl RunReport {
                 unclaimed_orders += orders;
             }
         }
-        let first_attempt_at = model.users.iter().filter_map(|u| u.first_click).min();
+        let first_attempt_at = model.users.iter().filter_map(|u| u.first_click()).min();
         let bots_with_item = holders(humans as usize..model.users.len());
         let limit_violations = row.per_user.iter().filter(|&&n| n > limit).count() as u64;
         let mut stations = vec![("gateway".to_string(), model.tiers.gateway.report(end))];

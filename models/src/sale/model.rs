@@ -140,13 +140,15 @@ pub struct Attempt {
     pub server_done: bool,
 }
 
-/// Per-user state.
-#[derive(Clone, Debug, Default)]
+/// Per-user state: 24 bytes, because a sale has millions of users and every event of theirs
+/// reads it (the table's cache misses are a good part of a run's time).
+#[derive(Clone, Debug)]
 pub struct User {
-    pub first_click: Option<SimTime>,
-    /// First clicks and retries sent (duplicates not counted).
-    pub attempts: u32,
-    pub in_flight: u32,
+    /// First click in nanoseconds; `u64::MAX` before it.
+    first_click_ns: u64,
+    /// First clicks and retries sent (duplicates not counted), saturating.
+    pub attempts: u16,
+    pub in_flight: u16,
     pub told_purchased: bool,
     pub told_limit: bool,
     pub told_sold_out: bool,
@@ -155,7 +157,6 @@ pub struct User {
     /// Told "not open" since the last attempt was sent: the countdown decides the next click.
     pub saw_not_open: bool,
     pub retry_pending: bool,
-    pub last_backoff: SimDuration,
     pub outcome: Option<UserOutcome>,
     pub is_bot: bool,
     /// `queue_stream`: a request of this user is queued; the answer comes by polling.
@@ -165,6 +166,35 @@ pub struct User {
     /// Waiting in the waiting room to be admitted.
     pub in_room: bool,
 }
+
+impl Default for User {
+    fn default() -> Self {
+        User {
+            first_click_ns: u64::MAX,
+            attempts: 0,
+            in_flight: 0,
+            told_purchased: false,
+            told_limit: false,
+            told_sold_out: false,
+            pending_failure: false,
+            saw_not_open: false,
+            retry_pending: false,
+            outcome: None,
+            is_bot: false,
+            queued: false,
+            poll_pending: false,
+            in_room: false,
+        }
+    }
+}
+
+impl User {
+    pub fn first_click(&self) -> Option<SimTime> {
+        (self.first_click_ns != u64::MAX).then(|| SimTime::from_nanos(self.first_click_ns))
+    }
+}
+
+const _: () = assert!(std::mem::size_of::<User>() <= 24);
 
 /// The components of a variant with their stations.
 pub struct Tiers {
@@ -253,6 +283,8 @@ pub struct SaleModel<'a> {
     timeouts: std::collections::VecDeque<(SimTime, SlabKey, u32)>,
     /// Whether a `TimeoutsDue` event is pending.
     timeout_armed: bool,
+    /// Per user: the last backoff wait (decorrelated jitter only; empty otherwise).
+    last_backoff: Vec<SimDuration>,
     /// Pause and slowdown windows of this variant's components.
     pub(super) windows: super::fault::Windows,
     /// Redis writes `(when, user)` of the last replication-lag span, kept only when a Redis
@@ -334,10 +366,14 @@ impl<'a> SaleModel<'a> {
             in_flight: 0,
             timeouts: std::collections::VecDeque::new(),
             timeout_armed: false,
+            last_backoff: Vec::new(),
             windows: super::fault::Windows::default(),
             redis_writes: None,
             fault_rng: rng::stream(seed, "fault"),
         };
+        if model.client().retry == crate::traffic::client::RetryPolicy::Decorrelated {
+            model.last_backoff = vec![SimDuration::ZERO; all];
+        }
         model.plan_faults(ctx);
         model
     }
@@ -403,10 +439,10 @@ impl<'a> SaleModel<'a> {
         u.in_flight += 1;
         u.pending_failure = false;
         if kind != AttemptKind::Duplicate {
-            u.attempts += 1;
+            u.attempts = u.attempts.saturating_add(1);
         }
-        if u.first_click.is_none() {
-            u.first_click = Some(now);
+        if u.first_click_ns == u64::MAX {
+            u.first_click_ns = now.as_nanos();
             if kind != AttemptKind::Bot {
                 self.budget.first_attempts += 1;
             }
@@ -664,7 +700,7 @@ impl<'a> SaleModel<'a> {
             .as_ref()
             .is_none_or(|deadlines| deadlines.get(user as usize).is_none_or(|d| now < *d));
         let may = client.retry != crate::traffic::client::RetryPolicy::None
-            && u.attempts < client.max_attempts
+            && (u.attempts as u32) < client.max_attempts
             && patient;
         if !may {
             self.finish_user(now, user, UserOutcome::GaveUp);
@@ -677,10 +713,14 @@ impl<'a> SaleModel<'a> {
             self.finish_user(now, user, UserOutcome::GaveUp);
             return;
         }
-        let n = u.attempts;
-        let wait = client.backoff(n, u.last_backoff, &mut self.streams.retry);
+        let n = u.attempts as u32;
+        // Only decorrelated jitter needs the previous wait; the others leave the table empty.
+        let previous = self.last_backoff.get(user as usize).copied().unwrap_or(SimDuration::ZERO);
+        let wait = client.backoff(n, previous, &mut self.streams.retry);
+        if let Some(slot) = self.last_backoff.get_mut(user as usize) {
+            *slot = wait;
+        }
         let u = &mut self.users[user as usize];
-        u.last_backoff = wait;
         u.retry_pending = true;
         ctx.after(wait, Event::Retry { user });
     }
@@ -701,7 +741,7 @@ impl<'a> SaleModel<'a> {
         }
         u.outcome = Some(outcome);
         // Users still trying when the run ends saw no final answer: no latency for them.
-        if let Some(first) = u.first_click
+        if let Some(first) = u.first_click()
             && !u.is_bot
             && outcome != UserOutcome::StillTrying
         {

@@ -135,7 +135,7 @@ impl SaleModel<'_> {
                 let u = &self.users[user as usize];
                 if u.in_flight == 0 && !u.retry_pending && !u.poll_pending {
                     self.finish_user(
-                        left_at.max(u.first_click.unwrap_or(left_at)),
+                        left_at.max(u.first_click().unwrap_or(left_at)),
                         user,
                         UserOutcome::GaveUp,
                     );
