@@ -41,6 +41,8 @@ pub struct Calendar<E> {
     buckets: Vec<Vec<Entry<E>>>,
     /// Bitset of non-empty buckets 1..=64.
     occupied: u128,
+    /// Earliest time in each non-empty bucket (kept as events arrive, so a refill needs no scan).
+    earliest: [u64; BUCKETS],
     last: u64,
     scheduled: u64,
     len: usize,
@@ -58,6 +60,7 @@ impl<E> Calendar<E> {
             due: VecDeque::new(),
             buckets: (0..BUCKETS).map(|_| Vec::new()).collect(),
             occupied: 0,
+            earliest: [u64::MAX; BUCKETS],
             last: 0,
             scheduled: 0,
             len: 0,
@@ -101,6 +104,8 @@ impl<E> Calendar<E> {
             self.due.push_back(entry);
         } else {
             self.occupied |= 1u128 << bucket;
+            let earliest = &mut self.earliest[bucket];
+            *earliest = (*earliest).min(entry.time);
             self.buckets[bucket].push(entry);
         }
     }
@@ -138,7 +143,8 @@ impl<E> Calendar<E> {
         debug_assert!((1..BUCKETS).contains(&source), "pending events live in some bucket");
         self.occupied &= !(1u128 << source);
         let mut moving = std::mem::take(&mut self.buckets[source]);
-        self.last = moving.iter().map(|e| e.time).min().expect("occupied bucket");
+        self.last = std::mem::replace(&mut self.earliest[source], u64::MAX);
+        debug_assert_eq!(Some(self.last), moving.iter().map(|e| e.time).min());
         for entry in moving.drain(..) {
             self.put(entry);
         }

@@ -195,6 +195,8 @@ impl User {
 }
 
 const _: () = assert!(std::mem::size_of::<User>() <= 24);
+const _: () = assert!(std::mem::size_of::<Event>() <= 16);
+const _: () = assert!(std::mem::size_of::<Attempt>() <= 120);
 
 /// The components of a variant with their stations.
 pub struct Tiers {
