@@ -19,7 +19,7 @@ use sim::{Admission, Context, SimTime, SlabKey, Ticket};
 
 use super::SaleArchitecture;
 use super::fault::FaultComponent;
-use super::model::{Event, Hop, SaleModel, Stage};
+use super::model::{Event, Hop, SaleModel, Since, Stage};
 use super::outcome::Outcome;
 use crate::components::db::{Guard, OnFailure};
 use crate::components::redis::{StockAnswer, StockScript};
@@ -80,7 +80,7 @@ impl SaleModel<'_> {
         match hop {
             Hop::DbPool => {
                 if self.tiers.pool.renege(now, ticket).is_some() {
-                    self.attempts.get_mut(attempt).pool_since = None;
+                    self.attempts.get_mut(attempt).pool_since = Since::NONE;
                     self.tallies.pool_timeouts += 1;
                     self.timeline.level(now, &self.tiers);
                     self.fail(now, attempt, ctx);
@@ -88,7 +88,7 @@ impl SaleModel<'_> {
             }
             Hop::RowLock => {
                 if self.tiers.row_lock.renege(now, ticket).is_some() {
-                    self.attempts.get_mut(attempt).lock_since = None;
+                    self.attempts.get_mut(attempt).lock_since = Since::NONE;
                     self.tallies.lock_timeouts += 1;
                     self.end_transaction(now, attempt, Err(()), ctx);
                 }
@@ -123,13 +123,13 @@ impl SaleModel<'_> {
         }
         match self.tiers.gateway.arrive(now, attempt) {
             Admission::Serve(_) => {
-                self.attempts.get_mut(attempt).gateway_since = Some(now);
+                self.attempts.get_mut(attempt).gateway_since = Since::at(now);
                 let service = self.variant.gateway.service.sample(&mut self.streams.gateway);
                 let service = self.windows.apply(FaultComponent::Gateway, now, service);
                 self.tallies.gateway_requests += 1;
                 ctx.after(service, Event::Served { attempt, hop: Hop::Gateway });
             }
-            Admission::Queued(_) => self.attempts.get_mut(attempt).gateway_since = Some(now),
+            Admission::Queued(_) => self.attempts.get_mut(attempt).gateway_since = Since::at(now),
             Admission::Dropped(_) => self.answer(now, attempt, Outcome::Shed, ctx),
         }
         self.timeline.level(now, &self.tiers);
@@ -276,7 +276,7 @@ impl SaleModel<'_> {
     // ----- database -----
 
     fn request_connection(&mut self, now: SimTime, attempt: SlabKey, ctx: &mut Context<Event>) {
-        self.attempts.get_mut(attempt).pool_since = Some(now);
+        self.attempts.get_mut(attempt).pool_since = Since::at(now);
         match self.tiers.pool.arrive(now, attempt) {
             Admission::Serve(_) => self.begin_transaction(now, attempt, ctx),
             Admission::Queued(ticket) => {
@@ -324,7 +324,7 @@ impl SaleModel<'_> {
     fn request_lock(&mut self, now: SimTime, attempt: SlabKey, ctx: &mut Context<Event>) {
         let a = self.attempts.get_mut(attempt);
         a.stage = Stage::Locked;
-        a.lock_since = Some(now);
+        a.lock_since = Since::at(now);
         match self.tiers.row_lock.arrive(now, attempt) {
             Admission::Serve(_) => self.hold_lock(now, attempt, ctx),
             Admission::Queued(ticket) => {
@@ -333,7 +333,7 @@ impl SaleModel<'_> {
             }
             Admission::Dropped(_) => {
                 // More waiters than InnoDB inspects: rolled back as a deadlock victim.
-                self.attempts.get_mut(attempt).lock_since = None;
+                self.attempts.get_mut(attempt).lock_since = Since::NONE;
                 self.tallies.deadlock_victims += 1;
                 self.end_transaction(now, attempt, Err(()), ctx);
             }
@@ -401,7 +401,7 @@ impl SaleModel<'_> {
             Err(Conflict::Version) => {
                 self.tallies.version_conflicts += 1;
                 let a = self.attempts.get_mut(attempt);
-                if a.occ_tries < self.variant.db.occ_retries {
+                if (a.occ_tries as u32) < self.variant.db.occ_retries {
                     a.occ_tries += 1;
                     self.select(now, attempt, ctx);
                 } else {

@@ -115,20 +115,20 @@ pub struct Attempt {
     /// One-way client ↔ first tier delay for this attempt.
     pub rtt_half: SimDuration,
     /// When it reached the gateway (while it holds a worker).
-    pub gateway_since: Option<SimTime>,
+    pub gateway_since: Since,
     /// When it reached the Redis shard.
     pub redis_since: SimTime,
     /// When it got (or asked for) a pooled connection, while it holds or waits for one.
-    pub pool_since: Option<SimTime>,
+    pub pool_since: Since,
     /// When it asked for the row lock, while it holds or waits for it.
-    pub lock_since: Option<SimTime>,
+    pub lock_since: Since,
     pub stage: Stage,
     pub redis_answer: Option<StockAnswer>,
     pub reserved_in_redis: bool,
     pub read_stock: i64,
     pub read_version: u64,
     pub read_user_orders: u16,
-    pub occ_tries: u32,
+    pub occ_tries: u16,
     /// `queue_stream`: the produce request of this attempt, or the answer code a poll read.
     pub stream_ref: u32,
     /// The server's answer, once there is one.
@@ -138,6 +138,25 @@ pub struct Attempt {
     pub client_waiting: bool,
     pub replied: bool,
     pub server_done: bool,
+}
+
+/// An optional instant in 8 bytes (`u64::MAX`: none), for the per-attempt "holding since"
+/// times.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Since(u64);
+
+impl Since {
+    pub const NONE: Since = Since(u64::MAX);
+
+    pub fn at(time: SimTime) -> Self {
+        Since(time.as_nanos())
+    }
+
+    /// The instant, leaving none behind.
+    pub fn take(&mut self) -> Option<SimTime> {
+        let value = std::mem::replace(self, Since::NONE).0;
+        (value != u64::MAX).then(|| SimTime::from_nanos(value))
+    }
 }
 
 /// Per-user state: 24 bytes, because a sale has millions of users and every event of theirs
@@ -196,7 +215,7 @@ impl User {
 
 const _: () = assert!(std::mem::size_of::<User>() <= 24);
 const _: () = assert!(std::mem::size_of::<Event>() <= 16);
-const _: () = assert!(std::mem::size_of::<Attempt>() <= 120);
+const _: () = assert!(std::mem::size_of::<Attempt>() <= 96);
 
 /// The components of a variant with their stations.
 pub struct Tiers {
@@ -414,10 +433,10 @@ impl<'a> SaleModel<'a> {
             kind,
             sent: now,
             rtt_half,
-            gateway_since: None,
+            gateway_since: Since::NONE,
             redis_since: now,
-            pool_since: None,
-            lock_since: None,
+            pool_since: Since::NONE,
+            lock_since: Since::NONE,
             stage: Stage::Done,
             redis_answer: None,
             reserved_in_redis: false,
