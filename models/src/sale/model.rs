@@ -477,7 +477,20 @@ impl<'a> SaleModel<'a> {
             self.timeout_armed = true;
             ctx.at(deadline, Event::TimeoutsDue);
         }
-        ctx.after(rtt_half, Event::Arrive { attempt, hop: self.entry_hop() });
+        let hop = self.entry_hop();
+        let passes_edge = |cdn: &Cdn| !cdn.spec.dedupe || kind == AttemptKind::Poll;
+        match &mut self.tiers.cdn {
+            // An edge that will not de-duplicate this request decides nothing on arrival: count
+            // it and go straight on to the gateway after the edge's delay, one event fewer.
+            Some(cdn) if hop == Hop::Edge && passes_edge(cdn) => {
+                let at_edge = now + rtt_half;
+                cdn.pass(at_edge);
+                let delay = cdn.spec.service.sample(&mut self.streams.cdn);
+                let delay = self.windows.apply(FaultComponent::Cdn, at_edge, delay);
+                ctx.after(rtt_half + delay, Event::Arrive { attempt, hop: Hop::Gateway });
+            }
+            _ => ctx.after(rtt_half, Event::Arrive { attempt, hop }),
+        }
         self.stream_activity(now, ctx);
     }
 
