@@ -253,6 +253,13 @@ fn half(d: SimDuration) -> SimDuration {
     SimDuration::from_nanos(d.as_nanos() / 2)
 }
 
+/// The first multiple of `period` after `now`: periodic work (checkpoints, cache refreshes)
+/// keeps to a fixed grid whenever it is re-armed.
+fn next_tick(now: SimTime, period: SimDuration) -> SimTime {
+    let step = period.as_nanos();
+    SimTime::from_nanos((now.as_nanos() / step + 1) * step)
+}
+
 fn code_of(decision: Decision) -> u8 {
     match decision {
         Decision::Purchased => ANSWER_PURCHASED,
@@ -564,9 +571,7 @@ impl<'a> SaleModel<'a> {
             return;
         }
         st.checkpoint_armed = true;
-        let step = interval.as_nanos();
-        let next = (now.as_nanos() / step + 1) * step;
-        ctx.at(SimTime::from_nanos(next), Event::Stream(StreamEvent::CheckpointTrigger));
+        ctx.at(next_tick(now, interval), Event::Stream(StreamEvent::CheckpointTrigger));
     }
 
     fn checkpoint_trigger(&mut self, now: SimTime, ctx: &mut Context<Event>) {
@@ -799,9 +804,7 @@ impl<'a> SaleModel<'a> {
             return;
         }
         st.cache_armed = true;
-        let step = refresh.as_nanos();
-        let next = (now.as_nanos() / step + 1) * step;
-        ctx.at(SimTime::from_nanos(next), Event::Stream(StreamEvent::CacheRefresh));
+        ctx.at(next_tick(now, refresh), Event::Stream(StreamEvent::CacheRefresh));
     }
 
     fn cache_refresh(&mut self, now: SimTime, ctx: &mut Context<Event>) {

@@ -10,7 +10,12 @@ use models::summary::Summary;
 use proptest::prelude::*;
 
 /// A small sale: `users` buyers clicking in the 2 s after a 5 s opening, `stock` units.
-fn sale(users: u32, stock: u32, traffic_extra: &str, variants: &str) -> models::Scenario {
+pub(crate) fn sale(
+    users: u32,
+    stock: u32,
+    traffic_extra: &str,
+    variants: &str,
+) -> models::Scenario {
     let text = format!(
         r#"[run]
 seed = 5

@@ -7,25 +7,15 @@ use models::run::{run_scenario, run_with_timeline};
 use models::sale::metrics::SaleMetrics;
 use models::summary::Summary;
 
-/// A small sale: `users` buyers clicking in the 2 s after a 5 s opening, `stock` units, patient
-/// clients, and the given variants and faults.
+/// The mechanisms' small sale (2 s of clicks after a 5 s opening) with clients that time out after
+/// 3 s and try 4 times, and the given variants and faults.
 fn sale(users: u32, stock: u32, rest: &str) -> models::Scenario {
-    let text = format!(
-        r#"[run]
-seed = 7
-[sale]
-stock = {stock}
-opens_at = "5s"
-[traffic]
-users = {users}
-profile = {{ kind = "windows", windows = [{{ from = "0s", until = "2s", share = 1.0 }}] }}
-[traffic.client]
-timeout = "3s"
-max_attempts = 4
-{rest}"#
-    );
-    models::scenario::from_text(Path::new("stream.toml"), &text, &[])
-        .unwrap_or_else(|e| panic!("{e}\n{text}"))
+    crate::mechanisms::sale(
+        users,
+        stock,
+        "[traffic.client]\ntimeout = \"3s\"\nmax_attempts = 4",
+        rest,
+    )
 }
 
 fn queue_stream(name: &str, flink: &str, extra: &str) -> String {
