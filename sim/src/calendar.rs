@@ -2,9 +2,10 @@
 //!
 //! Ties break first-in first-out, identically on every run. Because simulated time never goes
 //! backwards, the calendar is a *monotone* priority queue, which lets it be a radix heap instead of
-//! a binary heap: an event lives in the bucket named by the highest bit in which its time differs
-//! from the last time popped, and moves only to lower buckets, so it is moved at most 64 times
-//! over its life and usually a handful.
+//! a binary heap — here with a radix of 256: an event lives in the bucket named by the highest
+//! byte in which its time differs from the last time popped and by its value in that byte, and
+//! moves only to lower levels, so it is moved at most 8 times over its life (a binary radix heap
+//! moves an event a second in the future through up to 30 buckets).
 //!
 //! FIFO ties without storing a sequence number: every bucket stays in insertion order. A bucket
 //! is refilled only when it and all lower buckets are empty (from a higher bucket, keeping that
@@ -20,9 +21,10 @@ use std::collections::VecDeque;
 
 use crate::time::SimTime;
 
-/// Buckets: 0 holds times equal to the last popped time; bucket `b` holds times whose highest bit
-/// differing from it is bit `b - 1`.
-const BUCKETS: usize = 65;
+/// Bits per digit: each level of buckets splits times by one byte.
+const DIGIT_BITS: u32 = 8;
+const DIGITS: usize = 1 << DIGIT_BITS;
+const LEVELS: usize = 64 / DIGIT_BITS as usize;
 
 /// Largest bucket capacity kept after the bucket is emptied.
 const RETAINED_CAPACITY: usize = 1 << 12;
@@ -37,12 +39,15 @@ struct Entry<E> {
 pub struct Calendar<E> {
     /// Events due at exactly `last`, in insertion order.
     due: VecDeque<Entry<E>>,
-    /// Buckets 1..=64; index 0 unused.
+    /// `LEVELS × DIGITS` buckets: bucket `(level, d)` holds the events whose highest byte that
+    /// differs from `last` is byte `level`, with value `d` there.
     buckets: Vec<Vec<Entry<E>>>,
-    /// Bitset of non-empty buckets 1..=64.
-    occupied: u128,
+    /// Per level, a bitset of its non-empty buckets.
+    occupied: [[u64; DIGITS / 64]; LEVELS],
+    /// Bitset of levels with a non-empty bucket.
+    levels: u32,
     /// Earliest time in each non-empty bucket (kept as events arrive, so a refill needs no scan).
-    earliest: [u64; BUCKETS],
+    earliest: Vec<u64>,
     last: u64,
     scheduled: u64,
     len: usize,
@@ -58,9 +63,10 @@ impl<E> Calendar<E> {
     pub fn new() -> Self {
         Calendar {
             due: VecDeque::new(),
-            buckets: (0..BUCKETS).map(|_| Vec::new()).collect(),
-            occupied: 0,
-            earliest: [u64::MAX; BUCKETS],
+            buckets: (0..LEVELS * DIGITS).map(|_| Vec::new()).collect(),
+            occupied: [[0; DIGITS / 64]; LEVELS],
+            levels: 0,
+            earliest: vec![u64::MAX; LEVELS * DIGITS],
             last: 0,
             scheduled: 0,
             len: 0,
@@ -99,15 +105,19 @@ impl<E> Calendar<E> {
 
     #[inline]
     fn put(&mut self, entry: Entry<E>) {
-        let bucket = (64 - (entry.time ^ self.last).leading_zeros()) as usize;
-        if bucket == 0 {
+        let diff = entry.time ^ self.last;
+        if diff == 0 {
             self.due.push_back(entry);
-        } else {
-            self.occupied |= 1u128 << bucket;
-            let earliest = &mut self.earliest[bucket];
-            *earliest = (*earliest).min(entry.time);
-            self.buckets[bucket].push(entry);
+            return;
         }
+        let level = ((63 - diff.leading_zeros()) / DIGIT_BITS) as usize;
+        let digit = ((entry.time >> (level as u32 * DIGIT_BITS)) as usize) & (DIGITS - 1);
+        self.occupied[level][digit / 64] |= 1 << (digit % 64);
+        self.levels |= 1 << level;
+        let index = level * DIGITS + digit;
+        let earliest = &mut self.earliest[index];
+        *earliest = (*earliest).min(entry.time);
+        self.buckets[index].push(entry);
     }
 
     /// Removes and returns the earliest event with its time.
@@ -136,14 +146,22 @@ impl<E> Calendar<E> {
         Some(SimTime::from_nanos(self.last))
     }
 
-    /// Empties the lowest non-empty bucket: its earliest time becomes the reference, and its
-    /// events spread, in order, over lower buckets (those at the earliest time into `due`).
+    /// Empties the lowest non-empty bucket — the lowest level's lowest digit, which holds the
+    /// earliest events: its earliest time becomes the reference, and its events spread, in
+    /// order, over lower levels (those at the earliest time into `due`).
     fn refill_due(&mut self) {
-        let source = self.occupied.trailing_zeros() as usize;
-        debug_assert!((1..BUCKETS).contains(&source), "pending events live in some bucket");
-        self.occupied &= !(1u128 << source);
-        let mut moving = std::mem::take(&mut self.buckets[source]);
-        self.last = std::mem::replace(&mut self.earliest[source], u64::MAX);
+        debug_assert!(self.levels != 0, "pending events live in some bucket");
+        let level = self.levels.trailing_zeros() as usize;
+        let words = &mut self.occupied[level];
+        let word = words.iter().position(|w| *w != 0).expect("an occupied level has a bucket");
+        let digit = word * 64 + words[word].trailing_zeros() as usize;
+        words[word] &= !(1u64 << (digit % 64));
+        if words.iter().all(|w| *w == 0) {
+            self.levels &= !(1 << level);
+        }
+        let index = level * DIGITS + digit;
+        let mut moving = std::mem::take(&mut self.buckets[index]);
+        self.last = std::mem::replace(&mut self.earliest[index], u64::MAX);
         debug_assert_eq!(Some(self.last), moving.iter().map(|e| e.time).min());
         for entry in moving.drain(..) {
             self.put(entry);
@@ -151,7 +169,7 @@ impl<E> Calendar<E> {
         // Give the emptied vector back so its capacity is reused — unless it is large: every
         // bucket keeping its own peak capacity would hold several times the pending events.
         if moving.capacity() <= RETAINED_CAPACITY {
-            self.buckets[source] = moving;
+            self.buckets[index] = moving;
         }
     }
 }
