@@ -226,6 +226,7 @@ pub fn run_figures(
                     series: vec![
                         metric("user_success_rate", "user success rate"),
                         metric("order_success_rate", "order success rate"),
+                        metric("claimed_order_rate", "claimed order rate"),
                     ],
                 },
                 markers: Vec::new(),
@@ -242,12 +243,17 @@ pub fn run_figures(
         out.push(Named {
             name: "oversold-undersold".into(),
             chart: Chart {
-                title: "Units oversold and undersold".into(),
+                title: "Units oversold and undersold; orders unclaimed and duplicated".into(),
                 x_label: "variant".into(),
                 y_label: "units".into(),
                 kind: Kind::Bars {
                     categories: names.clone(),
-                    series: vec![count("oversold", "oversold"), count("undersold", "undersold")],
+                    series: vec![
+                        count("oversold", "oversold"),
+                        count("undersold", "undersold"),
+                        count("unclaimed_orders", "unclaimed"),
+                        count("duplicate_orders", "duplicate"),
+                    ],
                 },
                 markers: Vec::new(),
             },
