@@ -52,7 +52,7 @@ pub enum Sink {
 #[derive(Clone, Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawFlink {
-    /// Parallel subtasks (default 4).
+    /// Parallel subtasks (default 4, at most 1024).
     pub parallelism: Option<i64>,
     /// `one_key` (default) or `split`.
     pub stock: Option<StockPlacement>,
@@ -97,7 +97,7 @@ impl RawFlink {
         let before = issues.len();
         let us = SimDuration::from_micros;
         let ms = SimDuration::from_millis;
-        let parallelism = count_or(self.parallelism, at, "parallelism", 4, (1, 4096), issues);
+        let parallelism = count_or(self.parallelism, at, "parallelism", 4, (1, 1024), issues);
         let record_time =
             dist_or(&self.record_time, at, "record_time", lognormal(us(50), us(500)), issues);
         let interval =

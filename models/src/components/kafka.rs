@@ -52,7 +52,8 @@ pub enum Acks {
 #[derive(Clone, Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawKafka {
-    /// Partitions of the topic (default 8).
+    /// Partitions of the topic (default 8, at most 4096: each is a station with its own
+    /// statistics).
     pub partitions: Option<i64>,
     /// `user` (default) or `item`.
     pub key: Option<PartitionKey>,
@@ -106,7 +107,7 @@ impl RawKafka {
         let before = issues.len();
         let us = SimDuration::from_micros;
         let ms = SimDuration::from_millis;
-        let partitions = count_or(self.partitions, at, "partitions", 8, (1, 100_000), issues);
+        let partitions = count_or(self.partitions, at, "partitions", 8, (1, 4096), issues);
         let append_time =
             dist_or(&self.append_time, at, "append_time", Dist::Constant(us(40)), issues);
         let replication =
