@@ -69,6 +69,14 @@ impl RawResults {
             issues.push(join_key(at, "poll_interval"), "must be ≥ 1ms");
         }
         let poll_timeout = duration_or(&self.poll_timeout, at, "poll_timeout", ms(60_000), issues);
+        if let (Some(i), Some(t)) = (poll_interval, poll_timeout)
+            && t < i
+        {
+            issues.push(
+                join_key(at, "poll_timeout"),
+                format!("must be at least poll_interval ({i}), or no poll is ever sent (got {t})"),
+            );
+        }
         let ttl = self.ttl.as_ref().map(|t| t.check(&join_key(at, "ttl"), issues));
         if ttl.flatten().is_some_and(|t| t.is_zero()) {
             issues.push(join_key(at, "ttl"), "must be > 0 (got 0s)");

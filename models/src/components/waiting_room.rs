@@ -41,7 +41,7 @@ pub struct RawWaitingRoom {
     pub admit_rate: RateLit,
     /// `fifo` (default), `random` or `shuffle_at_opening`.
     pub order: Option<RoomOrder>,
-    /// How long an admission token stays valid (default 5m).
+    /// How long an admission token stays valid (default 5m, at least 1s).
     pub session: Option<sim::literal::DurationLit>,
     /// Time to check a request's token at the edge (default LN(1ms, 5ms)).
     pub check: Option<DistSpec>,
@@ -74,8 +74,9 @@ impl RawWaitingRoom {
         });
         let session =
             duration_or(&self.session, at, "session", SimDuration::from_secs(300), issues);
-        if session.is_some_and(|s| s.is_zero()) {
-            issues.push(join_key(at, "session"), "must be > 0 (got 0s)");
+        // A token must outlive the trip back to the shop, or admitted users bounce straight back.
+        if session.is_some_and(|s| s < SimDuration::from_secs(1)) {
+            issues.push(join_key(at, "session"), "must be at least 1s");
         }
         let ms = SimDuration::from_millis;
         let check = dist_or(&self.check, at, "check", lognormal(ms(1), ms(5)), issues);

@@ -183,15 +183,26 @@ impl Windows {
         if self.windows.is_empty() {
             return work;
         }
+        // A pause moves the start, which may fall into another window: repeat until the start
+        // stays put (each pause can move it once, so this ends).
         let mut start = now;
+        loop {
+            let moved = self.windows.iter().find(|&&(c, from, until, factor)| {
+                c == component && factor.is_none() && start >= from && start < until
+            });
+            match moved {
+                Some(&(_, _, until, _)) => start = until,
+                None => break,
+            }
+        }
         let mut work = work;
         for &(c, from, until, factor) in &self.windows {
-            if c != component || start < from || start >= until {
-                continue;
-            }
-            match factor {
-                None => start = until,
-                Some(f) => work = SimDuration::from_nanos((work.as_nanos() as f64 * f) as u64),
+            if let Some(f) = factor
+                && c == component
+                && start >= from
+                && start < until
+            {
+                work = SimDuration::from_nanos((work.as_nanos() as f64 * f) as u64);
             }
         }
         (start - now) + work
@@ -221,7 +232,11 @@ impl SaleModel<'_> {
                 }
                 (FaultKind::Crash, _) => {
                     if fault.component == FaultComponent::Redis {
-                        self.redis_writes = Some((fault.replication_lag, Default::default()));
+                        // Keep writes for the longest lag of any Redis crash to come.
+                        let kept = self
+                            .redis_writes
+                            .get_or_insert((SimDuration::ZERO, Default::default()));
+                        kept.0 = kept.0.max(fault.replication_lag);
                     }
                     ctx.at(fault.start, Event::Fault { index: index as u16 });
                 }
@@ -253,8 +268,9 @@ impl SaleModel<'_> {
                     let election = self.fault_rng.random_range(500_000_000..=1_000_000_000u64);
                     SimDuration::from_nanos(15_000_000_000 + election)
                 });
+                let lag = fault.replication_lag;
                 self.windows.add(FaultComponent::Redis, now, now + down, None);
-                self.lose_redis_writes(now);
+                self.lose_redis_writes(now, lag);
             }
             FaultComponent::Kafka => {
                 let down = fault.duration.unwrap_or(SimDuration::from_secs(10));
@@ -284,9 +300,8 @@ impl SaleModel<'_> {
     }
 
     /// The promoted replica never saw the writes of the last replication-lag span.
-    fn lose_redis_writes(&mut self, now: SimTime) {
-        let Some((lag, writes)) = &mut self.redis_writes else { return };
-        let lag = *lag;
+    fn lose_redis_writes(&mut self, now: SimTime, lag: SimDuration) {
+        let Some((_, writes)) = &mut self.redis_writes else { return };
         let lost: Vec<(SimTime, u32)> = writes.drain(..).filter(|&(t, _)| t + lag >= now).collect();
         for (_, user) in lost.into_iter().rev() {
             self.tiers.redis.undo_decrement(user);

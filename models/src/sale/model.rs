@@ -477,7 +477,8 @@ impl<'a> SaleModel<'a> {
             self.timeout_armed = true;
             ctx.at(deadline, Event::TimeoutsDue);
         }
-        let hop = self.entry_hop();
+        // Status polls carry no purchase: the waiting room lets them through.
+        let hop = if kind == AttemptKind::Poll { self.after_room_hop() } else { self.entry_hop() };
         let passes_edge = |cdn: &Cdn| !cdn.spec.dedupe || kind == AttemptKind::Poll;
         match &mut self.tiers.cdn {
             // An edge that will not de-duplicate this request decides nothing on arrival: count
@@ -674,13 +675,18 @@ impl<'a> SaleModel<'a> {
             return;
         }
         let settled = u.told_purchased || u.told_limit || u.told_sold_out;
+        if is_poll {
+            u.poll_pending = false;
+        }
         let polls_next = !settled && (outcome == Outcome::Queued || is_poll);
         if polls_next && !u.poll_pending {
             self.schedule_poll(now, user, ctx);
         }
         let u = &mut self.users[user as usize];
         // Humans decide once nothing of theirs is in flight; bots as soon as they are told.
-        if !u.is_bot && (u.in_flight > 0 || u.retry_pending || u.poll_pending || u.in_room) {
+        // A user told their answer does not wait for the waiting room.
+        let waits_in_room = u.in_room && !settled;
+        if !u.is_bot && (u.in_flight > 0 || u.retry_pending || u.poll_pending || waits_in_room) {
             return;
         }
         if settled {

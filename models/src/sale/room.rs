@@ -58,7 +58,7 @@ impl SaleModel<'_> {
         if self.tiers.room.is_some() { Hop::Room } else { self.after_room_hop() }
     }
 
-    fn after_room_hop(&self) -> Hop {
+    pub(super) fn after_room_hop(&self) -> Hop {
         if self.tiers.cdn.is_some() { Hop::Edge } else { Hop::Gateway }
     }
 
@@ -73,7 +73,8 @@ impl SaleModel<'_> {
             return;
         }
         let u = &mut self.users[user as usize];
-        if !u.in_room && u.outcome.is_none() {
+        let settled = u.told_purchased || u.told_limit || u.told_sold_out;
+        if !u.in_room && u.outcome.is_none() && !settled {
             u.in_room = true;
             let pre_queue = now < self.setup.sale.opens_at;
             let to_pool = match spec.order {

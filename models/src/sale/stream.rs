@@ -101,6 +101,9 @@ pub struct LogEntry {
     pub lost: bool,
     /// When followers have it (readable, and safe from a leader's loss).
     pub visible_at: SimTime,
+    /// The job epoch in which it was last handed to a subtask (`u32::MAX`: never): a restarted
+    /// job re-reads it once, however many deliveries were scheduled for it.
+    pub enqueued_epoch: u32,
     /// Orders the sink wrote for this entry (more than one: duplicates).
     pub orders_written: u8,
 }
@@ -419,6 +422,7 @@ impl<'a> SaleModel<'a> {
                 processed: false,
                 lost: false,
                 visible_at: now + replication,
+                enqueued_epoch: u32::MAX,
                 orders_written: 0,
             });
             st.figures.lag += 1;
@@ -496,7 +500,12 @@ impl<'a> SaleModel<'a> {
     fn enqueue_entry(&mut self, now: SimTime, entry: u32, ctx: &mut Context<Event>) {
         let flink = self.flink();
         let st = self.tiers.stream.as_mut().expect("queue_stream");
-        let subtask = flink.subtask_of(st.log[entry as usize].user);
+        let e = &mut st.log[entry as usize];
+        if e.processed || e.lost || e.enqueued_epoch == st.epoch {
+            return;
+        }
+        e.enqueued_epoch = st.epoch;
+        let subtask = flink.subtask_of(e.user);
         if let Admission::Serve(_) = st.subtasks[subtask as usize].arrive(now, entry) {
             st.subtask_head[subtask as usize] = (entry, now);
             let t = flink.record_time.sample(&mut self.streams.stream.record);
@@ -519,6 +528,9 @@ impl<'a> SaleModel<'a> {
             let t = flink.record_time.sample(&mut self.streams.stream.record);
             let t = self.windows.apply(FaultComponent::Flink, now, t);
             ctx.after(t, Event::Stream(StreamEvent::Processed { subtask, epoch }));
+        }
+        if st.log[entry as usize].lost {
+            return;
         }
         let user = st.log[entry as usize].user;
         let share = match flink.stock {
@@ -661,15 +673,20 @@ impl<'a> SaleModel<'a> {
         for d in &mut st.last_delivery {
             *d = now;
         }
-        let unprocessed: Vec<u32> = st
+        let unprocessed: Vec<(u32, SimTime)> = st
             .log
             .iter()
             .enumerate()
             .filter(|(_, e)| !e.processed && !e.lost)
-            .map(|(i, _)| i as u32)
+            .map(|(i, e)| (i as u32, e.visible_at))
             .collect();
-        for entry in unprocessed {
-            self.enqueue_entry(now, entry, ctx);
+        for (entry, visible_at) in unprocessed {
+            if visible_at <= now {
+                self.enqueue_entry(now, entry, ctx);
+            } else {
+                // Not yet on a follower: it is read when it is (or lost with its leader).
+                ctx.at(visible_at, Event::Stream(StreamEvent::Delivered { entry, epoch }));
+            }
         }
         self.arm_checkpoint(now, ctx);
     }
@@ -778,16 +795,20 @@ impl<'a> SaleModel<'a> {
             .give_up_at
             .as_ref()
             .is_none_or(|deadlines| deadlines.get(user as usize).is_none_or(|d| at < *d));
-        if at <= queued_at + results.poll_timeout && patient {
+        // Bots poll until they are told; people until their poll timeout or patience runs out.
+        let in_time = self.users[user as usize].is_bot || at <= queued_at + results.poll_timeout;
+        if in_time && patient {
             self.users[user as usize].poll_pending = true;
             ctx.at(at, Event::Poll { user });
         }
     }
 
     pub(super) fn on_poll(&mut self, now: SimTime, user: u32, ctx: &mut Context<Event>) {
+        // The poll chain stays pending while this poll is in flight; its answer ends it or
+        // schedules the next one, so a user never has two chains.
         let u = &mut self.users[user as usize];
-        u.poll_pending = false;
         if u.outcome.is_some() {
+            u.poll_pending = false;
             return;
         }
         self.send(now, user, AttemptKind::Poll, ctx);
