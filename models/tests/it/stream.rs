@@ -328,3 +328,39 @@ fn polls_pass_the_waiting_room_and_each_user_polls_one_chain_at_a_time() {
         assert_eq!(m.unclaimed_orders, 0, "{name}: every buyer reads their answer");
     }
 }
+
+#[test]
+fn a_stock_cache_turns_buyers_away_at_the_gateway_once_the_job_has_sold_out() {
+    let variants =
+        queue_stream("cache", "", "[variant.results]\nstock_cache_refresh = \"100ms\"\n")
+            + &queue_stream("no-cache", "", "");
+    let r = run_scenario(&sale(3000, 100, &variants), None).unwrap();
+    let (cache, plain) = (metrics(&r, "cache"), metrics(&r, "no-cache"));
+    let (c, p) = (cache.stream.unwrap(), plain.stream.unwrap());
+    assert_eq!(p.stock_cache_rejections, 0);
+    assert!(c.stock_cache_rejections > 0, "answered 'sold out' without queueing");
+    assert!(
+        c.produce_requests < p.produce_requests,
+        "{} vs {}",
+        c.produce_requests,
+        p.produce_requests
+    );
+    assert_eq!(cache.sold, plain.sold, "the cache only answers once the stock is gone");
+}
+
+#[test]
+fn buyers_who_give_up_while_their_request_waits_in_the_lag_still_get_orders() {
+    // A slow job (5 ms a record on one key) builds seconds of lag; buyers give up after ~2 s.
+    let slow = queue_stream("slow", "record_time = { kind = \"constant\", value = \"5ms\" }", "");
+    let fast = queue_stream("fast", "", "");
+    let extra =
+        "[traffic.client]\ntimeout = \"3s\"\npatience = { kind = \"exponential\", mean = \"2s\" }";
+    let scn = crate::mechanisms::sale(3000, 300, extra, &(slow + &fast));
+    let r = run_scenario(&scn, None).unwrap();
+    let (slow, fast) = (metrics(&r, "slow"), metrics(&r, "fast"));
+    let late = |m: &SaleMetrics| m.stream.as_ref().unwrap().orders_after_give_up;
+    // Some buyers give up within moments whatever the job's speed (patience is exponential);
+    // a backlog of seconds turns that into a good share of the stock.
+    assert!(late(&slow) > 5 * late(&fast).max(1), "{} vs {}", late(&slow), late(&fast));
+    assert!(slow.unclaimed_orders >= late(&slow), "orders nobody was told of");
+}
