@@ -222,29 +222,38 @@ impl<J> Station<J> {
 
     /// The station's figures for the period from the end of warm-up to `end`.
     pub fn report(&self, end: SimTime) -> StationReport {
-        let s = &self.stats;
-        let span_s = (end - self.stats_since).as_secs_f64();
-        let sojourn = s.sojourn.summary();
-        StationReport {
-            servers: self.servers,
-            arrivals: s.arrivals,
-            served: s.served,
-            dropped: s.dropped,
-            reneged: s.reneged,
-            utilization: s.busy.mean(end) / self.servers as f64,
-            mean_queue_len: s.queue.mean(end),
-            peak_queue_len: s.queue.peak(),
-            mean_in_system: s.in_system.mean(end),
-            arrival_rate_per_s: if span_s > 0.0 { s.arrivals as f64 / span_s } else { 0.0 },
-            mean_wait_s: s.wait.mean_secs(),
-            mean_sojourn_s: sojourn.mean_s,
-            p50_sojourn_s: sojourn.p50_s,
-            p90_sojourn_s: sojourn.p90_s,
-            p99_sojourn_s: sojourn.p99_s,
-            p999_sojourn_s: sojourn.p999_s,
-            max_sojourn_s: sojourn.max_s,
-            wait: s.wait.summary(),
-        }
+        report_from(&self.stats, self.servers, self.stats_since, end)
+    }
+}
+
+/// A station's report from its statistics (shared by the FIFO and processor-sharing stations).
+pub(crate) fn report_from(
+    s: &StationStats,
+    servers: u32,
+    since: SimTime,
+    end: SimTime,
+) -> StationReport {
+    let span_s = (end - since).as_secs_f64();
+    let sojourn = s.sojourn.summary();
+    StationReport {
+        servers,
+        arrivals: s.arrivals,
+        served: s.served,
+        dropped: s.dropped,
+        reneged: s.reneged,
+        utilization: s.busy.mean(end) / servers as f64,
+        mean_queue_len: s.queue.mean(end),
+        peak_queue_len: s.queue.peak(),
+        mean_in_system: s.in_system.mean(end),
+        arrival_rate_per_s: if span_s > 0.0 { s.arrivals as f64 / span_s } else { 0.0 },
+        mean_wait_s: s.wait.mean_secs(),
+        mean_sojourn_s: sojourn.mean_s,
+        p50_sojourn_s: sojourn.p50_s,
+        p90_sojourn_s: sojourn.p90_s,
+        p99_sojourn_s: sojourn.p99_s,
+        p999_sojourn_s: sojourn.p999_s,
+        max_sojourn_s: sojourn.max_s,
+        wait: s.wait.summary(),
     }
 }
 

@@ -2,4 +2,5 @@
 //! that keep the engine generic and deterministic.
 
 mod calendar;
+mod shared;
 mod tidy;
