@@ -127,6 +127,10 @@ impl<J> Station<J> {
     pub fn waiting(&self) -> usize {
         self.waiting
     }
+    /// When the statistics started (time zero, or the end of warm-up).
+    pub fn stats_since(&self) -> SimTime {
+        self.stats_since
+    }
     pub fn stats(&self) -> &StationStats {
         &self.stats
     }
@@ -227,12 +231,7 @@ impl<J> Station<J> {
 }
 
 /// A station's report from its statistics (shared by the FIFO and processor-sharing stations).
-pub(crate) fn report_from(
-    s: &StationStats,
-    servers: u32,
-    since: SimTime,
-    end: SimTime,
-) -> StationReport {
+pub fn report_from(s: &StationStats, servers: u32, since: SimTime, end: SimTime) -> StationReport {
     let span_s = (end - since).as_secs_f64();
     let sojourn = s.sojourn.summary();
     StationReport {

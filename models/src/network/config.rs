@@ -101,6 +101,12 @@ pub struct RawStation {
     /// Where jobs go after service; the remaining probability leaves the network.
     #[serde(default)]
     pub route: Vec<RawRoute>,
+    /// How the servers run jobs: `thread_pool` (default: one FIFO queue for all servers),
+    /// `event_loop` (each job is bound on arrival to one of `servers` loops, at random, and
+    /// waits in that loop's FIFO queue), or `goroutines` (every job present runs at once,
+    /// sharing the `servers` cores: processor sharing; no patience, `queue_capacity` bounds the
+    /// jobs beyond the cores).
+    pub execution: Option<crate::server::config::Execution>,
 }
 
 /// A routing branch.
@@ -165,6 +171,7 @@ pub struct StationSpec {
     pub patience: Option<Dist>,
     /// `(destination, probability)`.
     pub routes: Vec<(usize, f64)>,
+    pub execution: crate::server::config::Execution,
 }
 
 /// A validated network variant.
@@ -290,6 +297,13 @@ impl RawStation {
             other => other.map(|c| c as usize),
         };
         let patience = self.patience.as_ref().map(|p| p.check(&join_key(at, "patience"), issues));
+        let execution = self.execution.unwrap_or(crate::server::config::Execution::ThreadPool);
+        if execution == crate::server::config::Execution::Goroutines && self.patience.is_some() {
+            issues.push(
+                join_key(at, "patience"),
+                "does not apply to goroutines: every job present is running, none waits",
+            );
+        }
         let mut routes = Vec::new();
         let mut total = 0.0;
         for (i, route) in self.route.iter().enumerate() {
@@ -319,6 +333,7 @@ impl RawStation {
             queue_capacity,
             patience: patience.flatten(),
             routes,
+            execution,
         })
     }
 }

@@ -28,12 +28,12 @@ pub fn simulate(net: &Network, run: &RunSettings, seed: u64) -> Result<VariantSu
         ));
     }
     let stations = model
-        .stations()
+        .station_reports(stats.end)
         .zip(&net.offered_load)
-        .map(|((spec, station), &rho)| StationSummary {
+        .map(|((spec, report), &rho)| StationSummary {
             name: spec.name.clone(),
             offered_load: Some(rho),
-            report: station.report(stats.end),
+            report,
         })
         .collect();
     let totals = model.totals();

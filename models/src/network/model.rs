@@ -7,15 +7,27 @@
 //!                        └─ patience out ──► reneged
 //! ```
 //!
+//! A station's servers run jobs by its execution model: `thread_pool`, one FIFO queue for all
+//! servers; `event_loop`, each job bound at random to one loop with its own FIFO queue (as
+//! connections are bound to loops); `goroutines`, processor sharing of the servers among all jobs
+//! present.
+//!
 //! Random streams, all named so that adding a station or stream never shifts another's numbers:
 //! `arrival/<stream>` (gaps), `station/<name>/service`, `station/<name>/patience`,
-//! `station/<name>/route`. Per-job state lives in a slab and is freed when the job leaves.
+//! `station/<name>/route`, `station/<name>/lane`. Per-job state lives in a slab and is freed when
+//! the job leaves.
 
 use rand::RngExt;
 use rand_distr::{Distribution, Exp1};
 use sim::rng::{self, RngStream};
 use sim::stats::DurationHistogram;
-use sim::{Admission, Context, Model, SimDuration, SimTime, Slab, SlabKey, Station, Ticket};
+use sim::stats::TimeWeighted;
+use sim::{
+    Admission, Context, Model, SharedStation, SimDuration, SimTime, Slab, SlabKey, Station,
+    StationReport, Ticket, Wake,
+};
+
+use crate::server::config::Execution;
 
 use super::config::{ArrivalStream, Network, Process, StationSpec};
 
@@ -26,8 +38,11 @@ pub enum Event {
     Arrival { stream: u32 },
     /// Station `station` finishes serving `job`.
     Departure { station: u32, job: SlabKey },
-    /// A job waiting at `station` with `ticket` runs out of patience.
-    Renege { station: u32, ticket: Ticket },
+    /// A job waiting at `station` (in loop `lane`) with `ticket` runs out of patience.
+    Renege { station: u32, lane: u32, ticket: Ticket },
+    /// A processor-sharing station's next completion is due (unless a later change made it
+    /// stale).
+    Wake { station: u32, generation: u64 },
 }
 
 /// A job in the network.
@@ -35,14 +50,75 @@ pub enum Event {
 struct Job {
     entered_network: SimTime,
     entered_station: SimTime,
+    /// The loop it is bound to at an event-loop station.
+    lane: u32,
+}
+
+/// The servers of a station, by execution model.
+enum Servers {
+    /// One FIFO queue for all servers.
+    Pool(Station<SlabKey>),
+    /// One single-server FIFO station per loop, and the levels summed over the loops.
+    Loops { loops: Vec<Station<SlabKey>>, levels: [TimeWeighted; 3], lane_rng: RngStream },
+    /// Processor sharing.
+    Shared(SharedStation<SlabKey>),
 }
 
 struct Node {
     spec: StationSpec,
-    station: Station<SlabKey>,
+    servers: Servers,
     service_rng: RngStream,
     patience_rng: RngStream,
     route_rng: RngStream,
+}
+
+impl Node {
+    /// Jobs waiting (not being served), for the instability message.
+    fn waiting(&self) -> usize {
+        match &self.servers {
+            Servers::Pool(s) => s.waiting(),
+            Servers::Loops { loops, .. } => loops.iter().map(|s| s.waiting()).sum(),
+            Servers::Shared(s) => s.len().saturating_sub(self.spec.servers as usize),
+        }
+    }
+
+    /// Re-sums the loops' levels after a change at `now`.
+    fn sum_levels(&mut self, now: SimTime) {
+        if let Servers::Loops { loops, levels, .. } = &mut self.servers {
+            let busy: u64 = loops.iter().map(|s| s.busy() as u64).sum();
+            let waiting: u64 = loops.iter().map(|s| s.waiting() as u64).sum();
+            levels[0].set(now, busy);
+            levels[1].set(now, waiting);
+            levels[2].set(now, busy + waiting);
+        }
+    }
+
+    /// The station's figures at `end`: the loops' counts and histograms merged, with their
+    /// summed levels.
+    pub fn report(&self, end: SimTime) -> StationReport {
+        match &self.servers {
+            Servers::Pool(s) => s.report(end),
+            Servers::Shared(s) => s.report(end),
+            Servers::Loops { loops, levels, .. } => {
+                let mut stats = sim::station::StationStats::default();
+                for s in loops {
+                    let l = s.stats();
+                    stats.arrivals += l.arrivals;
+                    stats.served += l.served;
+                    stats.dropped += l.dropped;
+                    stats.reneged += l.reneged;
+                    stats.wait.merge(&l.wait);
+                    stats.sojourn.merge(&l.sojourn);
+                }
+                let [busy, queue, in_system] = levels.clone();
+                stats.busy = busy;
+                stats.queue = queue;
+                stats.in_system = in_system;
+                let since = loops[0].stats_since();
+                sim::station::report_from(&stats, self.spec.servers, since, end)
+            }
+        }
+    }
 }
 
 struct Source {
@@ -79,7 +155,22 @@ impl NetworkModel {
             .stations
             .iter()
             .map(|spec| Node {
-                station: Station::new(spec.servers, spec.queue_capacity),
+                servers: match spec.execution {
+                    Execution::ThreadPool => {
+                        Servers::Pool(Station::new(spec.servers, spec.queue_capacity))
+                    }
+                    Execution::EventLoop => Servers::Loops {
+                        loops: (0..spec.servers)
+                            .map(|_| Station::new(1, spec.queue_capacity))
+                            .collect(),
+                        levels: Default::default(),
+                        lane_rng: rng::stream(seed, &format!("station/{}/lane", spec.name)),
+                    },
+                    Execution::Goroutines => Servers::Shared(SharedStation::new(
+                        spec.servers,
+                        spec.queue_capacity.map(|q| q + spec.servers as usize),
+                    )),
+                },
                 service_rng: rng::stream(seed, &format!("station/{}/service", spec.name)),
                 patience_rng: rng::stream(seed, &format!("station/{}/patience", spec.name)),
                 route_rng: rng::stream(seed, &format!("station/{}/route", spec.name)),
@@ -108,8 +199,12 @@ impl NetworkModel {
         model
     }
 
-    pub fn stations(&self) -> impl Iterator<Item = (&StationSpec, &Station<SlabKey>)> {
-        self.nodes.iter().map(|n| (&n.spec, &n.station))
+    /// Each station's spec and figures at `end`.
+    pub fn station_reports(
+        &self,
+        end: SimTime,
+    ) -> impl Iterator<Item = (&StationSpec, StationReport)> {
+        self.nodes.iter().map(move |n| (&n.spec, n.report(end)))
     }
 
     pub fn totals(&self) -> &NetworkTotals {
@@ -122,17 +217,40 @@ impl NetworkModel {
     }
 
     fn enter(&mut self, now: SimTime, index: usize, job: SlabKey, ctx: &mut Context<Event>) {
-        self.jobs.get_mut(job).entered_station = now;
         let node = &mut self.nodes[index];
-        match node.station.arrive(now, job) {
+        let station = index as u32;
+        let (lane, queue) = match &mut node.servers {
+            Servers::Pool(s) => (0, s),
+            Servers::Loops { loops, lane_rng, .. } => {
+                let lane = lane_rng.random_range(0..loops.len());
+                (lane as u32, &mut loops[lane])
+            }
+            Servers::Shared(s) => {
+                let work = node.spec.service.sample(&mut node.service_rng);
+                let j = self.jobs.get_mut(job);
+                j.entered_station = now;
+                match s.arrive(now, job, work) {
+                    Ok(wake) => schedule_wake(ctx, station, wake),
+                    Err(job) => {
+                        self.jobs.remove(job);
+                        self.totals.dropped += 1;
+                    }
+                }
+                return;
+            }
+        };
+        let j = self.jobs.get_mut(job);
+        j.entered_station = now;
+        j.lane = lane;
+        match queue.arrive(now, job) {
             Admission::Serve(job) => {
                 let service = node.spec.service.sample(&mut node.service_rng);
-                ctx.after(service, Event::Departure { station: index as u32, job });
+                ctx.after(service, Event::Departure { station, job });
             }
             Admission::Queued(ticket) => {
                 if let Some(patience) = &node.spec.patience {
                     let wait = patience.sample(&mut node.patience_rng);
-                    ctx.after(wait, Event::Renege { station: index as u32, ticket });
+                    ctx.after(wait, Event::Renege { station, lane, ticket });
                 }
             }
             Admission::Dropped(job) => {
@@ -140,6 +258,7 @@ impl NetworkModel {
                 self.totals.dropped += 1;
             }
         }
+        node.sum_levels(now);
     }
 
     fn on_arrival(&mut self, now: SimTime, stream: u32, ctx: &mut Context<Event>) {
@@ -150,13 +269,13 @@ impl NetworkModel {
             ctx.at(next, Event::Arrival { stream });
         }
         self.totals.entered += 1;
-        let job = self.jobs.insert(Job { entered_network: now, entered_station: now });
+        let job = self.jobs.insert(Job { entered_network: now, entered_station: now, lane: 0 });
         self.enter(now, target, job, ctx);
         if self.jobs.len() as u64 > self.max_in_system {
             let (name, queue) = self
                 .nodes
                 .iter()
-                .map(|n| (&n.spec.name, n.station.waiting()))
+                .map(|n| (&n.spec.name, n.waiting()))
                 .max_by_key(|(_, q)| *q)
                 .expect("a network has stations");
             ctx.stop(format!(
@@ -170,11 +289,44 @@ impl NetworkModel {
 
     fn on_departure(&mut self, now: SimTime, index: usize, job: SlabKey, ctx: &mut Context<Event>) {
         let node = &mut self.nodes[index];
-        let arrived = self.jobs.get(job).entered_station;
-        if let Some(next) = node.station.depart(now, arrived) {
+        let j = self.jobs.get(job);
+        let (arrived, lane) = (j.entered_station, j.lane);
+        let queue = match &mut node.servers {
+            Servers::Pool(s) => s,
+            Servers::Loops { loops, .. } => &mut loops[lane as usize],
+            Servers::Shared(_) => unreachable!("processor sharing completes by wake-ups"),
+        };
+        if let Some(next) = queue.depart(now, arrived) {
             let service = node.spec.service.sample(&mut node.service_rng);
             ctx.after(service, Event::Departure { station: index as u32, job: next.job });
         }
+        node.sum_levels(now);
+        self.leave_station(now, index, job, ctx);
+    }
+
+    /// A processor-sharing station's wake-up: every job it finished moves on.
+    fn on_wake(&mut self, now: SimTime, index: usize, generation: u64, ctx: &mut Context<Event>) {
+        let Servers::Shared(s) = &mut self.nodes[index].servers else {
+            unreachable!("wake-ups only at processor-sharing stations")
+        };
+        let Some((done, next)) = s.wake(now, generation) else { return };
+        if let Some(wake) = next {
+            schedule_wake(ctx, index as u32, wake);
+        }
+        for (job, _) in done {
+            self.leave_station(now, index, job, ctx);
+        }
+    }
+
+    /// A job served at station `index` follows its routing: to another station, or out.
+    fn leave_station(
+        &mut self,
+        now: SimTime,
+        index: usize,
+        job: SlabKey,
+        ctx: &mut Context<Event>,
+    ) {
+        let node = &mut self.nodes[index];
         match route(&node.spec.routes, &mut node.route_rng) {
             Some(to) => self.enter(now, to, job, ctx),
             None => {
@@ -185,12 +337,23 @@ impl NetworkModel {
         }
     }
 
-    fn on_renege(&mut self, now: SimTime, index: usize, ticket: Ticket) {
-        if let Some(job) = self.nodes[index].station.renege(now, ticket) {
+    fn on_renege(&mut self, now: SimTime, index: usize, lane: u32, ticket: Ticket) {
+        let node = &mut self.nodes[index];
+        let queue = match &mut node.servers {
+            Servers::Pool(s) => s,
+            Servers::Loops { loops, .. } => &mut loops[lane as usize],
+            Servers::Shared(_) => unreachable!("nobody waits under processor sharing"),
+        };
+        if let Some(job) = queue.renege(now, ticket) {
             self.jobs.remove(job);
             self.totals.reneged += 1;
         }
+        node.sum_levels(now);
     }
+}
+
+fn schedule_wake(ctx: &mut Context<Event>, station: u32, wake: Wake) {
+    ctx.at(wake.at, Event::Wake { station, generation: wake.generation });
 }
 
 /// Picks the next station, or `None` to leave the network.
@@ -258,13 +421,29 @@ impl Model for NetworkModel {
         match event {
             Event::Arrival { stream } => self.on_arrival(now, stream, ctx),
             Event::Departure { station, job } => self.on_departure(now, station as usize, job, ctx),
-            Event::Renege { station, ticket } => self.on_renege(now, station as usize, ticket),
+            Event::Renege { station, lane, ticket } => {
+                self.on_renege(now, station as usize, lane, ticket)
+            }
+            Event::Wake { station, generation } => {
+                self.on_wake(now, station as usize, generation, ctx)
+            }
         }
     }
 
     fn end_warmup(&mut self, now: SimTime) {
         for node in &mut self.nodes {
-            node.station.end_warmup(now);
+            match &mut node.servers {
+                Servers::Pool(s) => s.end_warmup(now),
+                Servers::Shared(s) => s.end_warmup(now),
+                Servers::Loops { loops, levels, .. } => {
+                    for s in loops {
+                        s.end_warmup(now);
+                    }
+                    for level in levels {
+                        level.restart(now);
+                    }
+                }
+            }
         }
         self.totals = NetworkTotals::default();
     }

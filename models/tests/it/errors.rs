@@ -346,3 +346,13 @@ fn bad_traffic_parameters_are_named() {
         [[variant]]\nname = \"v\"\narchitecture = \"naive_db\"\n";
     assert_rejected("trace.toml", trace, "missing.csv", "traffic.profile.file", "cannot read");
 }
+
+#[test]
+fn patience_is_refused_on_a_goroutine_station() {
+    let file = crate::support::workspace().join("scenarios/validation/md1.toml");
+    let text = std::fs::read_to_string(&file).unwrap()
+        + "execution = \"goroutines\"\npatience = { kind = \"exponential\", mean = \"1s\" }\n";
+    let err = models::scenario::from_text(&file, &text, &[]).unwrap_err().to_string();
+    assert!(err.contains("variant[0].station[0].patience"), "{err}");
+    assert!(err.contains("goroutines"), "{err}");
+}

@@ -242,3 +242,49 @@ fn long_sweep_of_parameter_sets() {
         tandem(lambda, 24, if lambda > 1.0 { 800_000 } else { 200_000 });
     }
 }
+
+/// A bundled validation scenario with one line added to its (only) station.
+fn with_station_line(rel: &str, line: &str) -> models::Scenario {
+    let file = workspace().join(rel);
+    let text = std::fs::read_to_string(&file).unwrap() + line + "\n";
+    models::scenario::from_text(&file, &text, &[]).unwrap_or_else(|e| panic!("{e}"))
+}
+
+#[test]
+fn a_goroutine_station_shares_its_core_as_processor_sharing() {
+    // M/D/1 at ρ = 0.7 run as goroutines: E[T] = D / (1 − ρ) = 3.33 s by the insensitivity of
+    // processor sharing (FIFO would give D + ρD / (2(1 − ρ)) = 2.17 s).
+    let runs = replicate(
+        &with_station_line("scenarios/validation/md1.toml", "execution = \"goroutines\""),
+        16,
+    );
+    let rho = 0.7;
+    assert_agrees(
+        "M/D/1-PS mean sojourn",
+        estimate(&runs, |s| station(s, "server").report.mean_sojourn_s),
+        1.0 / (1.0 - rho),
+        TIGHT,
+    );
+    check_little(&runs);
+    check_utilisation(&runs, "server", rho, 1.0, 1);
+}
+
+#[test]
+fn an_event_loop_station_queues_each_loop_apart() {
+    // M/M/4 at λ = 3/s with jobs bound at random to 4 loops: four M/M/1 queues at λ/4 each,
+    // Wq = ρ / (μ − λ/4) = 3 s — six times the pooled queue's Erlang-C wait (0.51 s).
+    let runs = replicate(
+        &with_station_line("scenarios/validation/mmc.toml", "execution = \"event_loop\""),
+        16,
+    );
+    let (lambda, mu, c) = (3.0, 1.0, 4.0);
+    let rho = lambda / (c * mu);
+    assert_agrees(
+        "event-loop Wq",
+        estimate(&runs, |s| station(s, "servers").report.mean_wait_s),
+        rho / (mu - lambda / c),
+        TIGHT,
+    );
+    check_little(&runs);
+    check_utilisation(&runs, "servers", lambda, mu, 4);
+}
