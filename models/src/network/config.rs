@@ -298,6 +298,13 @@ impl RawStation {
         };
         let patience = self.patience.as_ref().map(|p| p.check(&join_key(at, "patience"), issues));
         let execution = self.execution.unwrap_or(crate::server::config::Execution::ThreadPool);
+        // Each loop is a station with its own statistics; a million of them would not fit.
+        if execution == crate::server::config::Execution::EventLoop && self.servers > 4096 {
+            issues.push(
+                join_key(at, "servers"),
+                format!("event_loop: at most 4096 loops (got {})", self.servers),
+            );
+        }
         if execution == crate::server::config::Execution::Goroutines && self.patience.is_some() {
             issues.push(
                 join_key(at, "patience"),

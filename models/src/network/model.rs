@@ -58,8 +58,14 @@ struct Job {
 enum Servers {
     /// One FIFO queue for all servers.
     Pool(Station<SlabKey>),
-    /// One single-server FIFO station per loop, and the levels summed over the loops.
-    Loops { loops: Vec<Station<SlabKey>>, levels: [TimeWeighted; 3], lane_rng: RngStream },
+    /// One single-server FIFO station per loop, the levels summed over the loops (busy, waiting,
+    /// in system) and their current totals.
+    Loops {
+        loops: Vec<Station<SlabKey>>,
+        levels: [TimeWeighted; 3],
+        totals: (u64, u64),
+        lane_rng: RngStream,
+    },
     /// Processor sharing.
     Shared(SharedStation<SlabKey>),
 }
@@ -82,14 +88,26 @@ impl Node {
         }
     }
 
-    /// Re-sums the loops' levels after a change at `now`.
-    fn sum_levels(&mut self, now: SimTime) {
-        if let Servers::Loops { loops, levels, .. } = &mut self.servers {
-            let busy: u64 = loops.iter().map(|s| s.busy() as u64).sum();
-            let waiting: u64 = loops.iter().map(|s| s.waiting() as u64).sum();
-            levels[0].set(now, busy);
-            levels[1].set(now, waiting);
-            levels[2].set(now, busy + waiting);
+    /// Loop `lane`'s (busy, waiting), to compare before and after a change.
+    fn lane_levels(&self, lane: u32) -> (u64, u64) {
+        match &self.servers {
+            Servers::Loops { loops, .. } => {
+                let s = &loops[lane as usize];
+                (s.busy() as u64, s.waiting() as u64)
+            }
+            _ => (0, 0),
+        }
+    }
+
+    /// Moves the summed levels by loop `lane`'s change from `before` at `now`.
+    fn update_levels(&mut self, now: SimTime, lane: u32, before: (u64, u64)) {
+        let after = self.lane_levels(lane);
+        if let Servers::Loops { levels, totals, .. } = &mut self.servers {
+            totals.0 = totals.0 + after.0 - before.0;
+            totals.1 = totals.1 + after.1 - before.1;
+            levels[0].set(now, totals.0);
+            levels[1].set(now, totals.1);
+            levels[2].set(now, totals.0 + totals.1);
         }
     }
 
@@ -164,6 +182,7 @@ impl NetworkModel {
                             .map(|_| Station::new(1, spec.queue_capacity))
                             .collect(),
                         levels: Default::default(),
+                        totals: (0, 0),
                         lane_rng: rng::stream(seed, &format!("station/{}/lane", spec.name)),
                     },
                     Execution::Goroutines => Servers::Shared(SharedStation::new(
@@ -242,6 +261,7 @@ impl NetworkModel {
         let j = self.jobs.get_mut(job);
         j.entered_station = now;
         j.lane = lane;
+        let before = (queue.busy() as u64, queue.waiting() as u64);
         match queue.arrive(now, job) {
             Admission::Serve(job) => {
                 let service = node.spec.service.sample(&mut node.service_rng);
@@ -258,7 +278,7 @@ impl NetworkModel {
                 self.totals.dropped += 1;
             }
         }
-        node.sum_levels(now);
+        node.update_levels(now, lane, before);
     }
 
     fn on_arrival(&mut self, now: SimTime, stream: u32, ctx: &mut Context<Event>) {
@@ -296,11 +316,12 @@ impl NetworkModel {
             Servers::Loops { loops, .. } => &mut loops[lane as usize],
             Servers::Shared(_) => unreachable!("processor sharing completes by wake-ups"),
         };
+        let before = (queue.busy() as u64, queue.waiting() as u64);
         if let Some(next) = queue.depart(now, arrived) {
             let service = node.spec.service.sample(&mut node.service_rng);
             ctx.after(service, Event::Departure { station: index as u32, job: next.job });
         }
-        node.sum_levels(now);
+        node.update_levels(now, lane, before);
         self.leave_station(now, index, job, ctx);
     }
 
@@ -344,11 +365,12 @@ impl NetworkModel {
             Servers::Loops { loops, .. } => &mut loops[lane as usize],
             Servers::Shared(_) => unreachable!("nobody waits under processor sharing"),
         };
+        let before = (queue.busy() as u64, queue.waiting() as u64);
         if let Some(job) = queue.renege(now, ticket) {
             self.jobs.remove(job);
             self.totals.reneged += 1;
         }
-        node.sum_levels(now);
+        node.update_levels(now, lane, before);
     }
 }
 
