@@ -101,11 +101,11 @@ impl SaleModel<'_> {
 
     fn at_edge(&mut self, now: SimTime, attempt: SlabKey, ctx: &mut Context<Event>) {
         let a = self.attempts.get(attempt);
-        let (user, is_poll) = (a.user, a.kind == super::model::AttemptKind::Poll);
+        // Polls and requests an edge does not de-duplicate cross it at sending (`send`).
+        debug_assert!(a.kind != super::model::AttemptKind::Poll, "polls do not stop at the edge");
+        let user = a.user;
         let cdn = self.tiers.cdn.as_mut().expect("edge hop only with a CDN");
-        // De-duplication guards the purchase endpoint; polls read a status and pass.
-        let admitted = if is_poll { cdn.pass(now) } else { cdn.admit(now, user) };
-        if !admitted {
+        if !cdn.admit(now, user) {
             self.answer(now, attempt, Outcome::Deduped, ctx);
             return;
         }
