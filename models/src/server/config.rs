@@ -188,6 +188,10 @@ impl RawServer {
         let workers = count_or(self.workers, at, "workers", 64, (1, 100_000), issues) as u32;
         if instances as u64 * cores as u64 > 65_536 {
             issues.push(join_key(at, "cores"), "instances × cores must be at most 65536");
+        } else if self.execution == Execution::EventLoop && instances as u64 * cores as u64 > 4096 {
+            // One loop per core, each a station with its own statistics (~40 kB).
+            issues
+                .push(join_key(at, "cores"), "event_loop: instances × cores must be at most 4096");
         }
         if self.execution == Execution::ThreadPool && instances as u64 * workers as u64 > 10_000_000
         {
