@@ -146,6 +146,25 @@ impl<E> Calendar<E> {
         Some(SimTime::from_nanos(self.last))
     }
 
+    /// The earliest pending event as things stand, without moving anything; `None` when finding
+    /// it would take a long scan. For hints only: scheduling can put an earlier event first.
+    #[inline]
+    pub fn peek_next(&self) -> Option<&E> {
+        if let Some(entry) = self.due.front() {
+            return Some(&entry.event);
+        }
+        if self.levels == 0 {
+            return None;
+        }
+        let level = self.levels.trailing_zeros() as usize;
+        let words = &self.occupied[level];
+        let word = words.iter().position(|w| *w != 0)?;
+        let index = level * DIGITS + word * 64 + words[word].trailing_zeros() as usize;
+        let earliest = self.earliest[index];
+        // The first entry at the earliest time pops first (buckets keep insertion order).
+        self.buckets[index].iter().take(16).find(|e| e.time == earliest).map(|e| &e.event)
+    }
+
     /// Empties the lowest non-empty bucket — the lowest level's lowest digit, which holds the
     /// earliest events: its earliest time becomes the reference, and its events spread, in
     /// order, over lower levels (those at the earliest time into `due`).
@@ -201,6 +220,19 @@ mod tests {
         assert_eq!(cal.pop(), Some((SimTime::from_nanos(10), 3)));
         assert_eq!(cal.pop(), None);
         assert_eq!(cal.now(), SimTime::from_nanos(10));
+    }
+
+    #[test]
+    fn peek_next_names_the_event_pop_returns() {
+        let mut cal = Calendar::new();
+        assert!(cal.peek_next().is_none());
+        for (t, label) in [(900, 'c'), (40, 'a'), (40, 'b'), (70_000, 'd'), (1 << 40, 'e')] {
+            cal.schedule(SimTime::from_nanos(t), label);
+        }
+        while let Some(&next) = cal.peek_next() {
+            assert_eq!(cal.pop().map(|(_, e)| e), Some(next));
+        }
+        assert!(cal.is_empty());
     }
 
     #[test]

@@ -18,6 +18,11 @@ pub trait Model {
 
     /// Warm-up ends at `now`: statistics gathered so far are to be discarded.
     fn end_warmup(&mut self, _now: SimTime) {}
+
+    /// The run loop is about to handle an event and `next` is likely the one after it: hint the
+    /// memory it will touch ([`crate::prefetch`]). Only speed may depend on this, never results.
+    #[inline]
+    fn prefetch(&self, _next: &Self::Event) {}
 }
 
 /// What a model can do while handling an event.
@@ -133,6 +138,11 @@ pub fn run<M: Model>(model: &mut M, ctx: &mut Context<M::Event>, limits: Limits)
             break Stop::EventBudget;
         }
         let (now, event) = ctx.calendar.pop().expect("peeked");
+        // Usually still the next event once this one is handled (unless it schedules an
+        // earlier one): fetch its state while this one runs.
+        if let Some(next) = ctx.calendar.peek_next() {
+            model.prefetch(next);
+        }
         ctx.now = now;
         last_event = now;
         model.handle(now, event, ctx);

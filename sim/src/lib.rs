@@ -37,6 +37,7 @@ pub mod output;
 pub mod plan;
 pub mod plan_cli;
 pub mod plot;
+pub mod prefetch;
 pub mod rng;
 pub mod shared;
 pub mod slab;

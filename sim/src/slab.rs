@@ -60,6 +60,12 @@ impl<T> Slab<T> {
         self.slots.get_mut(key as usize)?.as_mut()
     }
 
+    /// Hints that the entry at `key` will be read soon ([`crate::prefetch`]).
+    #[inline]
+    pub fn prefetch(&self, key: SlabKey) {
+        crate::prefetch::prefetch_at(&self.slots, key as usize);
+    }
+
     /// Calls `f` with every live key, in key order.
     pub fn for_each_key(&self, mut f: impl FnMut(SlabKey)) {
         for (i, slot) in self.slots.iter().enumerate() {

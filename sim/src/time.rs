@@ -61,10 +61,19 @@ impl SimDuration {
     }
     /// The one place a float becomes a duration: rounded to the nearest nanosecond, clamped to
     /// `[0, MAX]` (NaN becomes zero).
+    #[inline]
     pub fn from_secs_f64(secs: f64) -> Self {
-        let ns = (secs * NANOS_PER_SEC as f64).round();
-        if ns.is_nan() || ns <= 0.0 {
+        let ns = secs * NANOS_PER_SEC as f64;
+        // `f64::round` is a library call on baseline x86-64, and every sampled duration comes
+        // through here. Below 2^52 the same half-away-from-zero rounding is a truncation and
+        // one exact comparison (`ns - trunc(ns)` is exact); at and above it every float is an
+        // integer already.
+        const EXACT_BELOW: f64 = (1u64 << 52) as f64;
+        if ns.is_nan() || ns < 0.5 {
             SimDuration(0)
+        } else if ns < EXACT_BELOW {
+            let whole = ns as u64;
+            SimDuration(whole + u64::from(ns - whole as f64 >= 0.5))
         } else if ns >= u64::MAX as f64 {
             SimDuration(u64::MAX)
         } else {
@@ -271,6 +280,7 @@ pub fn parse_rate(text: &str) -> Result<Rate, LiteralError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rand::RngExt;
 
     #[test]
     fn durations_parse_in_every_unit() {
@@ -323,6 +333,48 @@ mod tests {
         for d in [1u64, 999, 1_000, 123_456_789, 5 * NANOS_PER_SEC + 1] {
             let d = SimDuration::from_nanos(d);
             assert_eq!(parse_duration(&d.to_string()).unwrap(), d);
+        }
+    }
+
+    #[test]
+    fn float_rounding_matches_round_half_away_from_zero() {
+        let reference = |secs: f64| {
+            let ns = (secs * 1e9).round();
+            if ns.is_nan() || ns <= 0.0 {
+                0
+            } else if ns >= u64::MAX as f64 {
+                u64::MAX
+            } else {
+                ns as u64
+            }
+        };
+        let mut rng = crate::rng::stream(7, "test/rounding");
+        let mut cases = vec![
+            f64::NAN,
+            -1.0,
+            -0.0,
+            0.0,
+            0.4999999999e-9,
+            0.5e-9,
+            1.5e-9,
+            2.5e-9,
+            0.49999999999999994e-9,
+            4503599627370495.5e-9,
+            4503599627370496.0e-9,
+            1e10,
+            1e12,
+            f64::INFINITY,
+        ];
+        for _ in 0..100_000 {
+            let mantissa: f64 = rng.random();
+            let exponent: i32 = rng.random_range(-12..8);
+            cases.push(mantissa * 10f64.powi(exponent));
+            // Exact halves of a nanosecond.
+            let halves: u64 = rng.random_range(0..1u64 << 40);
+            cases.push((halves as f64 + 0.5) * 1e-9);
+        }
+        for secs in cases {
+            assert_eq!(SimDuration::from_secs_f64(secs).as_nanos(), reference(secs), "{secs:e}");
         }
     }
 

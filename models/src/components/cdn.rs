@@ -91,6 +91,12 @@ pub struct Cdn {
 }
 
 impl Cdn {
+    /// Hints that `user`'s fingerprint entry will be read soon.
+    #[inline]
+    pub fn prefetch(&self, user: u32) {
+        sim::prefetch::prefetch_at(&self.last_pass, user as usize);
+    }
+
     pub fn new(spec: CdnSpec, users: usize) -> Self {
         Cdn {
             spec,

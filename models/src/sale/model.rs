@@ -60,8 +60,8 @@ pub enum Event {
     Served { attempt: SlabKey, hop: Hop },
     /// A request waiting at `hop` gives up (connection or lock wait timeout).
     WaitTimeout { attempt: SlabKey, hop: Hop, ticket: Ticket },
-    /// The answer reaches the client.
-    Reply { attempt: SlabKey },
+    /// The answer reaches the client (`user`'s, named so its state can be fetched early).
+    Reply { attempt: SlabKey, user: u32 },
     /// `queue_stream`: a user's next poll is due.
     Poll { user: u32 },
     /// `queue_stream`: the topic, the job and the result store (see `stream.rs`).
@@ -399,6 +399,18 @@ impl<'a> SaleModel<'a> {
         model
     }
 
+    /// Hints the per-user entries an event of `user` reads.
+    #[inline]
+    fn prefetch_user(&self, user: u32) {
+        sim::prefetch::prefetch_at(&self.users, user as usize);
+        if let Some(deadlines) = &self.population.give_up_at {
+            sim::prefetch::prefetch_at(deadlines, user as usize);
+        }
+        if let Some(cdn) = &self.tiers.cdn {
+            cdn.prefetch(user);
+        }
+    }
+
     /// The clients' timeout and retry behaviour in this variant.
     pub(super) fn client(&self) -> &'a crate::traffic::client::ClientSpec {
         let variant: &'a SaleVariant = self.variant;
@@ -541,14 +553,14 @@ impl<'a> SaleModel<'a> {
         let a = self.attempts.get_mut(attempt);
         a.stage = Stage::Done;
         a.answer = Some(outcome);
-        let rtt_half = a.rtt_half;
+        let (rtt_half, user) = (a.rtt_half, a.user);
         let compensate = a.reserved_in_redis && outcome != Outcome::Purchased;
         // An answer that will reach its client only after the client's deadline is late: its
         // timeout fires first (deadlines are handled before a reply at the same instant, and
         // strictly earlier ones certainly). Count it now instead of scheduling its arrival.
         let deadline = a.sent + timeout;
         if a.client_waiting && now + rtt_half < deadline {
-            ctx.after(rtt_half, Event::Reply { attempt });
+            ctx.after(rtt_half, Event::Reply { attempt, user });
         } else {
             self.tallies.late_answers.add(outcome);
             if a.client_waiting {
@@ -823,6 +835,30 @@ impl<'a> SaleModel<'a> {
 impl Model for SaleModel<'_> {
     type Event = Event;
 
+    /// The per-user and per-attempt tables are far larger than the cache and are touched in
+    /// event order, close to random: the next event's entries are fetched while this one runs.
+    #[inline]
+    fn prefetch(&self, next: &Event) {
+        match *next {
+            Event::Retry { user } | Event::Bot { user } | Event::Poll { user } => {
+                self.prefetch_user(user)
+            }
+            Event::Arrive { attempt, .. }
+            | Event::Served { attempt, .. }
+            | Event::WaitTimeout { attempt, .. } => self.attempts.prefetch(attempt),
+            Event::Reply { attempt, user } => {
+                self.attempts.prefetch(attempt);
+                self.prefetch_user(user);
+            }
+            Event::TimeoutsDue => {
+                if let Some(&(_, attempt, _)) = self.timeouts.front() {
+                    self.attempts.prefetch(attempt);
+                }
+            }
+            _ => {}
+        }
+    }
+
     #[inline]
     fn handle(&mut self, now: SimTime, event: Event, ctx: &mut Context<Event>) {
         match event {
@@ -830,7 +866,7 @@ impl Model for SaleModel<'_> {
             Event::Retry { user } => self.on_retry(now, user, ctx),
             Event::Bot { user } => self.on_bot(now, user, ctx),
             Event::TimeoutsDue => self.on_timeouts_due(now, ctx),
-            Event::Reply { attempt } => self.on_reply(now, attempt, ctx),
+            Event::Reply { attempt, .. } => self.on_reply(now, attempt, ctx),
             Event::Arrive { attempt, hop } => self.on_arrive(now, attempt, hop, ctx),
             Event::Served { attempt, hop } => self.on_served(now, attempt, hop, ctx),
             Event::WaitTimeout { attempt, hop, ticket } => {

@@ -1,4 +1,5 @@
-//! The radix-heap calendar pops exactly what a binary heap keyed by (time, seq) would.
+//! The radix-heap calendar pops exactly what a binary heap keyed by (time, seq) would, and its
+//! `peek_next` hint, when it gives one, names that event.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -45,6 +46,10 @@ proptest! {
                 }
                 Op::Pop => {
                     let want = reference.pop().map(|Reverse((t, s))| (SimTime::from_nanos(t), s));
+                    // The prefetch hint, when it names an event, names the one popped next.
+                    if let Some(&hint) = cal.peek_next() {
+                        prop_assert_eq!(Some(hint), want.map(|(_, s)| s));
+                    }
                     let got = cal.pop();
                     prop_assert_eq!(got, want);
                     if let Some((t, _)) = got {
