@@ -3,7 +3,8 @@
 //! Ties break first-in first-out, identically on every run. Because simulated time never goes
 //! backwards, the calendar is a *monotone* priority queue, which lets it be a radix heap instead of
 //! a binary heap — here with a radix of 256: an event lives in the bucket named by the highest
-//! byte in which its time differs from the last time popped and by its value in that byte, and
+//! byte in which its time differs from a base time (the earliest pending one when the buckets
+//! were last refilled) and by its value in that byte, and
 //! moves only to lower levels, so it is moved at most 8 times over its life (a binary radix heap
 //! moves an event a second in the future through up to 30 buckets).
 //!
@@ -13,6 +14,14 @@
 //! all. So events of equal time reach bucket 0 in the order they were scheduled, and bucket 0 is
 //! drained from the front. The property test in `tests/it/calendar.rs` checks this against a
 //! binary heap keyed by `(time, seq)`.
+//!
+//! Small buckets skip the lower levels: a bucket of at most [`SORT_BELOW`] events is sorted by
+//! time (stably, so ties keep insertion order) straight into the due run, which then spans
+//! several times. Most buckets below the top levels hold one or two events, so this saves most
+//! of the moves. The due run stays earlier than every bucketed event: an event scheduled within
+//! its span is inserted in place (after the events of equal time), a later one goes to a bucket.
+//! The base stays where it was while the run drains: moving it to each popped time would leave
+//! bucketed events at levels that no longer describe them.
 //!
 //! Scheduling before the last popped time is a model bug and panics in debug builds; in release
 //! builds such an event is clamped to "now", which keeps the loop monotone.
@@ -26,6 +35,10 @@ const DIGIT_BITS: u32 = 8;
 const DIGITS: usize = 1 << DIGIT_BITS;
 const LEVELS: usize = 64 / DIGIT_BITS as usize;
 
+/// Buckets with fewer events than this are sorted into the due run instead of being spread over
+/// lower levels.
+const SORT_BELOW: usize = 256;
+
 /// Largest bucket capacity kept after the bucket is emptied.
 const RETAINED_CAPACITY: usize = 1 << 12;
 
@@ -37,10 +50,11 @@ struct Entry<E> {
 
 /// A monotone priority queue of events ordered by `(time, insertion sequence)`.
 pub struct Calendar<E> {
-    /// Events due at exactly `last`, in insertion order.
+    /// The earliest pending events, in `(time, insertion)` order; every bucketed event is later
+    /// than all of them.
     due: VecDeque<Entry<E>>,
     /// `LEVELS × DIGITS` buckets: bucket `(level, d)` holds the events whose highest byte that
-    /// differs from `last` is byte `level`, with value `d` there.
+    /// differs from `base` is byte `level`, with value `d` there.
     buckets: Vec<Vec<Entry<E>>>,
     /// Per level, a bitset of its non-empty buckets.
     occupied: [[u64; DIGITS / 64]; LEVELS],
@@ -48,7 +62,12 @@ pub struct Calendar<E> {
     levels: u32,
     /// Earliest time in each non-empty bucket (kept as events arrive, so a refill needs no scan).
     earliest: Vec<u64>,
+    /// The time of the last event popped (or peeked, when that refilled `due`): "now".
     last: u64,
+    /// The radix base: buckets place events by the bytes in which they differ from it. It is
+    /// the earliest time when the due run was filled, and stays put while the run drains (so
+    /// every placement stays exact), never above `last`.
+    base: u64,
     scheduled: u64,
     len: usize,
 }
@@ -68,6 +87,7 @@ impl<E> Calendar<E> {
             levels: 0,
             earliest: vec![u64::MAX; LEVELS * DIGITS],
             last: 0,
+            base: 0,
             scheduled: 0,
             len: 0,
         }
@@ -82,8 +102,9 @@ impl<E> Calendar<E> {
         self.len == 0
     }
 
-    /// The calendar's reference time: that of the last event popped or peeked. Events may not be
-    /// scheduled before it (the run loop never schedules between a peek and its pop).
+    /// The calendar's reference time: that of the last event popped, or of the earliest one when
+    /// a peek refilled the due run. Events may not be scheduled before it (the run loop never
+    /// schedules between a peek and its pop).
     pub fn now(&self) -> SimTime {
         SimTime::from_nanos(self.last)
     }
@@ -100,12 +121,24 @@ impl<E> Calendar<E> {
         let time = time.as_nanos().max(self.last);
         self.scheduled += 1;
         self.len += 1;
-        self.put(Entry { time, event });
+        let entry = Entry { time, event };
+        match self.due.back() {
+            // Within the due run's span: in place, after the events of equal time.
+            Some(last_due) if time <= last_due.time => {
+                let at = if time == last_due.time {
+                    self.due.len()
+                } else {
+                    self.due.partition_point(|e| e.time <= time)
+                };
+                self.due.insert(at, entry);
+            }
+            _ => self.put(entry),
+        }
     }
 
     #[inline]
     fn put(&mut self, entry: Entry<E>) {
-        let diff = entry.time ^ self.last;
+        let diff = entry.time ^ self.base;
         if diff == 0 {
             self.due.push_back(entry);
             return;
@@ -131,6 +164,7 @@ impl<E> Calendar<E> {
         }
         let entry = self.due.pop_front().expect("refilled");
         self.len -= 1;
+        self.last = entry.time;
         Some((SimTime::from_nanos(entry.time), entry.event))
     }
 
@@ -143,7 +177,7 @@ impl<E> Calendar<E> {
             }
             self.refill_due();
         }
-        Some(SimTime::from_nanos(self.last))
+        self.due.front().map(|e| SimTime::from_nanos(e.time))
     }
 
     /// The earliest pending event as things stand, without moving anything; `None` when finding
@@ -166,8 +200,9 @@ impl<E> Calendar<E> {
     }
 
     /// Empties the lowest non-empty bucket — the lowest level's lowest digit, which holds the
-    /// earliest events: its earliest time becomes the reference, and its events spread, in
-    /// order, over lower levels (those at the earliest time into `due`).
+    /// earliest events: its earliest time becomes the reference, and its events are sorted into
+    /// `due` if there are few, or else spread, in order, over lower levels (those at the
+    /// earliest time into `due`).
     fn refill_due(&mut self) {
         debug_assert!(self.levels != 0, "pending events live in some bucket");
         let level = self.levels.trailing_zeros() as usize;
@@ -180,10 +215,19 @@ impl<E> Calendar<E> {
         }
         let index = level * DIGITS + digit;
         let mut moving = std::mem::take(&mut self.buckets[index]);
-        self.last = std::mem::replace(&mut self.earliest[index], u64::MAX);
+        self.base = std::mem::replace(&mut self.earliest[index], u64::MAX);
+        self.last = self.base;
         debug_assert_eq!(Some(self.last), moving.iter().map(|e| e.time).min());
-        for entry in moving.drain(..) {
-            self.put(entry);
+        if moving.len() < SORT_BELOW {
+            // Stable: equal times keep their insertion order. Level 0 holds one time only.
+            if level > 0 {
+                moving.sort_by_key(|e| e.time);
+            }
+            self.due.extend(moving.drain(..));
+        } else {
+            for entry in moving.drain(..) {
+                self.put(entry);
+            }
         }
         // Give the emptied vector back so its capacity is reused — unless it is large: every
         // bucket keeping its own peak capacity would hold several times the pending events.
