@@ -56,10 +56,44 @@ impl TimeWeighted {
 }
 
 /// Durations observed, in a mergeable histogram with an exact mean.
-#[derive(Clone, Debug)]
+///
+/// The counts are laid out exactly as an HdrHistogram of 3 significant figures lays out its own
+/// (1,024 sub-buckets per power of two, 2,048 below 2,048 ns), and an `hdrhistogram::Histogram`
+/// is built from them only when a quantile is asked for: recording through HdrHistogram itself
+/// costs several times more, and a run records a duration for nearly every event.
+#[derive(Clone, Debug, Default)]
 pub struct DurationHistogram {
-    hist: Histogram<u64>,
+    /// Observations per HDR bucket index, grown on demand.
+    counts: Vec<u64>,
+    total: u64,
     sum_ns: u128,
+    /// The HdrHistogram of `counts`, built at the first query after a change.
+    built: std::cell::OnceCell<Histogram<u64>>,
+}
+
+/// HDR layout at 3 significant figures: 2^11 sub-buckets, of which the upper half is used from
+/// the second bucket on.
+const SUB_BUCKET_MAGNITUDE: u32 = 11;
+const SUB_BUCKET_HALF: u64 = 1 << (SUB_BUCKET_MAGNITUDE - 1);
+/// HdrHistogram's ceiling (`i64::MAX`); larger values are clamped to it, as `saturating_record`.
+const HDR_CEILING: u64 = i64::MAX as u64;
+
+/// The HDR bucket index of `value` (HdrHistogram's `index_for` with unit magnitude 0).
+#[inline]
+fn hdr_index(value: u64) -> usize {
+    let value = value.min(HDR_CEILING);
+    let bucket =
+        (64 - SUB_BUCKET_MAGNITUDE) - (value | ((1 << SUB_BUCKET_MAGNITUDE) - 1)).leading_zeros();
+    let sub_bucket = value >> bucket;
+    (((bucket as u64 + 1) << (SUB_BUCKET_MAGNITUDE - 1)) + sub_bucket - SUB_BUCKET_HALF) as usize
+}
+
+/// The lowest value of HDR bucket index `index` (HdrHistogram's `value_for`).
+fn hdr_value(index: usize) -> u64 {
+    let index = index as u64;
+    let bucket = (index >> (SUB_BUCKET_MAGNITUDE - 1)) as i64 - 1;
+    let sub_bucket = (index & (SUB_BUCKET_HALF - 1)) + SUB_BUCKET_HALF;
+    if bucket < 0 { sub_bucket - SUB_BUCKET_HALF } else { sub_bucket << bucket }
 }
 
 /// The usual summary of a latency distribution, in seconds.
@@ -74,29 +108,38 @@ pub struct DurationSummary {
     pub max_s: f64,
 }
 
-impl Default for DurationHistogram {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
 impl DurationHistogram {
     pub fn new() -> Self {
-        DurationHistogram {
-            hist: Histogram::new(3).expect("3 significant figures is a valid precision"),
-            sum_ns: 0,
-        }
+        Self::default()
     }
     #[inline]
     pub fn record(&mut self, d: SimDuration) {
-        // The histogram grows to fit; only values beyond its 2^63 ceiling are clamped.
-        if self.hist.record(d.as_nanos()).is_err() {
-            self.hist.saturating_record(d.as_nanos());
+        let index = hdr_index(d.as_nanos());
+        if index >= self.counts.len() {
+            self.counts.resize(index + 1, 0);
         }
+        self.counts[index] += 1;
+        self.total += 1;
         self.sum_ns += d.as_nanos() as u128;
+        if self.built.get().is_some() {
+            self.built = std::cell::OnceCell::new();
+        }
     }
     pub fn count(&self) -> u64 {
-        self.hist.len()
+        self.total
+    }
+    /// The HdrHistogram holding these observations (each at its bucket's lowest value, which
+    /// every query rounds to the same bucket equivalents as the original values).
+    fn hdr(&self) -> &Histogram<u64> {
+        self.built.get_or_init(|| {
+            let mut hist = Histogram::new(3).expect("3 significant figures is a valid precision");
+            for (index, &count) in self.counts.iter().enumerate() {
+                if count > 0 {
+                    hist.record_n(hdr_value(index), count).expect("auto-resizing histograms grow");
+                }
+            }
+            hist
+        })
     }
     /// Exact mean in seconds (0 when empty).
     pub fn mean_secs(&self) -> f64 {
@@ -107,19 +150,25 @@ impl DurationHistogram {
         if self.count() == 0 {
             return 0.0;
         }
-        self.hist.value_at_quantile(q) as f64 * 1e-9
+        self.hdr().value_at_quantile(q) as f64 * 1e-9
     }
     pub fn max_secs(&self) -> f64 {
-        if self.count() == 0 { 0.0 } else { self.hist.max() as f64 * 1e-9 }
+        if self.count() == 0 { 0.0 } else { self.hdr().max() as f64 * 1e-9 }
     }
     /// Adds another histogram's observations (exact, order-independent).
     pub fn merge(&mut self, other: &DurationHistogram) {
-        self.hist.add(&other.hist).expect("auto-resizing histograms always merge");
+        if other.counts.len() > self.counts.len() {
+            self.counts.resize(other.counts.len(), 0);
+        }
+        for (mine, theirs) in self.counts.iter_mut().zip(&other.counts) {
+            *mine += theirs;
+        }
+        self.total += other.total;
         self.sum_ns += other.sum_ns;
+        self.built = std::cell::OnceCell::new();
     }
     pub fn clear(&mut self) {
-        self.hist.reset();
-        self.sum_ns = 0;
+        *self = Self::default();
     }
     /// Points of the distribution function: `(seconds, probability)` at fixed probabilities
     /// (1% to 99% and 99.9%), for plots.
@@ -217,6 +266,40 @@ mod tests {
             assert!((got - want).abs() / want < 0.001, "q{q}: {got} vs {want}");
         }
         assert!((h.mean_secs() - 50_000.5e-6).abs() < 1e-12);
+    }
+
+    #[test]
+    fn counts_in_hdr_layout_answer_as_hdrhistogram_itself() {
+        use rand::RngExt;
+        let mut rng = crate::rng::stream(3, "test/hdr");
+        for round in 0..40 {
+            let mut ours = DurationHistogram::new();
+            let mut reference = Histogram::<u64>::new(3).expect("valid precision");
+            let n = rng.random_range(1..3_000);
+            for _ in 0..n {
+                let value = match rng.random_range(0..5) {
+                    0 => rng.random_range(0..2_100u64),
+                    1 => rng.random_range(0..1u64 << 20),
+                    2 => 1u64 << rng.random_range(0..64),
+                    3 => u64::MAX - rng.random_range(0..3u64),
+                    _ => rng.random::<u64>() >> rng.random_range(0..64),
+                };
+                ours.record(SimDuration::from_nanos(value));
+                // Beyond 2^63 ns (292 years) values are clamped to HdrHistogram's ceiling.
+                reference.record(value.min(HDR_CEILING)).expect("auto-resizing up to 2^63");
+                // Queries between records must see every record so far.
+                if rng.random_range(0..500) == 0 {
+                    assert_eq!(ours.count(), reference.len());
+                    assert_eq!(ours.max_secs(), reference.max() as f64 * 1e-9);
+                }
+            }
+            assert_eq!(ours.count(), reference.len(), "round {round}");
+            assert_eq!(ours.max_secs(), reference.max() as f64 * 1e-9, "round {round}");
+            for q in [0.0, 0.001, 0.01, 0.1, 0.25, 0.5, 0.75, 0.9, 0.99, 0.999, 0.9999, 1.0] {
+                let want = reference.value_at_quantile(q) as f64 * 1e-9;
+                assert_eq!(ours.quantile_secs(q), want, "round {round}, q {q}");
+            }
+        }
     }
 
     #[test]
