@@ -49,7 +49,8 @@ impl Timeline {
     pub fn new(interval: SimDuration) -> Self {
         Timeline {
             interval,
-            rows: Vec::new(),
+            // The first interval's row exists from the start, as the current one.
+            rows: vec![Row::default()],
             busy: [0; 3],
             busy_since: SimTime::ZERO,
             current_index: 0,
@@ -57,24 +58,28 @@ impl Timeline {
         }
     }
 
+    /// The row of `now`'s interval; `None` past the last kept row.
+    #[inline]
     fn row(&mut self, now: SimTime) -> Option<&mut Row> {
-        // Most calls land in the current interval: skip the division then.
-        let ns = now.as_nanos();
-        let index =
-            if ns >= self.current_start && ns - self.current_start < self.interval.as_nanos() {
-                self.current_index
-            } else {
-                let index = (ns / self.interval.as_nanos()) as usize;
-                self.current_index = index;
-                self.current_start = index as u64 * self.interval.as_nanos();
-                index
-            };
+        // Nearly every call lands in the current interval, whose row exists (see `new`).
+        if now.as_nanos().wrapping_sub(self.current_start) < self.interval.as_nanos() {
+            return self.rows.get_mut(self.current_index);
+        }
+        self.switch_row(now)
+    }
+
+    /// Makes `now`'s interval the current one, adding rows up to it.
+    #[cold]
+    fn switch_row(&mut self, now: SimTime) -> Option<&mut Row> {
+        let index = (now.as_nanos() / self.interval.as_nanos()) as usize;
         if index >= MAX_ROWS {
             return None;
         }
         if self.rows.len() <= index {
             self.rows.resize(index + 1, Row::default());
         }
+        self.current_index = index;
+        self.current_start = index as u64 * self.interval.as_nanos();
         Some(&mut self.rows[index])
     }
 
