@@ -161,10 +161,14 @@ impl Timeline {
             return;
         }
         while t < end {
-            let boundary = (t / interval + 1) * interval;
-            let piece = (boundary.min(end) - t) as f64;
             let busy = self.busy;
-            let Some(row) = self.row(SimTime::from_nanos(t)) else { return };
+            if self.row(SimTime::from_nanos(t)).is_none() {
+                return;
+            }
+            // `row` made `t`'s interval the current one: its end needs no division.
+            let boundary = self.current_start + interval;
+            let piece = (boundary.min(end) - t) as f64;
+            let row = &mut self.rows[self.current_index];
             for (acc, level) in row.busy_ns.iter_mut().zip(busy) {
                 *acc += level as f64 * piece;
             }
