@@ -220,6 +220,8 @@ impl SaleModel<'_> {
             let service = self.redis_service(now, next_stage);
             ctx.after(service, Event::Served { attempt: next.job, hop: Hop::Redis });
         }
+        // The shard may have gone idle: the timeline's busy time must end here.
+        self.timeline.level(now, &self.tiers);
         self.timeline.redis_stock(now, self.tiers.redis.stock);
         if matches!(answer, Some(StockAnswer::Reserved)) {
             self.note_redis_write(now, user);
@@ -421,10 +423,11 @@ impl SaleModel<'_> {
         result: Result<Outcome, ()>,
         ctx: &mut Context<Event>,
     ) {
-        if let Some(since) = self.attempts.get_mut(attempt).pool_since.take()
-            && let Some(next) = self.tiers.pool.depart(now, since)
-        {
-            self.begin_transaction(now, next.job, ctx);
+        if let Some(since) = self.attempts.get_mut(attempt).pool_since.take() {
+            if let Some(next) = self.tiers.pool.depart(now, since) {
+                self.begin_transaction(now, next.job, ctx);
+            }
+            self.timeline.level(now, &self.tiers);
         }
         match result {
             Ok(outcome) => self.answer(now, attempt, outcome, ctx),

@@ -122,20 +122,33 @@ fn the_report_draws_what_the_run_measured() {
         );
         assert_eq!(fig.chart.markers[0].0, v["metrics"]["opens_at_s"].as_f64().unwrap());
     }
-    // Per-interval utilisation integrates to the station's utilisation over the run.
-    let util_col = header_cells.iter().position(|h| h == "gateway_utilization").unwrap();
-    for v in summary["variants"].as_array().unwrap() {
-        let name = v["name"].as_str().unwrap();
-        let mine: Vec<f64> = rows_cells
-            .iter()
-            .filter(|r| r[0] == name)
-            .map(|r| r[util_col].parse::<f64>().unwrap())
-            .collect();
-        let mean = mine.iter().sum::<f64>() / mine.len() as f64;
-        let gateway =
-            v["stations"].as_array().unwrap().iter().find(|s| s["name"] == "gateway").unwrap();
-        let station = gateway["utilization"].as_f64().unwrap();
-        assert!((mean - station).abs() < 0.01 * station.max(0.01), "{name}: {mean} vs {station}");
+    // Per-interval utilisation integrates to the station's utilisation over the run, for every
+    // station the timeline follows: each change of its busy servers must reach the timeline.
+    for (column, station_name) in [
+        ("gateway_utilization", "gateway"),
+        ("db_pool_utilization", "db_pool"),
+        ("redis_utilization", "redis_hot_shard"),
+    ] {
+        let util_col = header_cells.iter().position(|h| h == column).unwrap();
+        for v in summary["variants"].as_array().unwrap() {
+            let name = v["name"].as_str().unwrap();
+            let Some(station) =
+                v["stations"].as_array().unwrap().iter().find(|s| s["name"] == station_name)
+            else {
+                continue;
+            };
+            let mine: Vec<f64> = rows_cells
+                .iter()
+                .filter(|r| r[0] == name)
+                .map(|r| r[util_col].parse::<f64>().unwrap())
+                .collect();
+            let mean = mine.iter().sum::<f64>() / mine.len() as f64;
+            let station = station["utilization"].as_f64().unwrap();
+            assert!(
+                (mean - station).abs() < 0.01 * station.max(0.01),
+                "{name} {column}: {mean} vs {station}"
+            );
+        }
     }
     let cdf = figures.iter().find(|f| f.name == "latency-cdf").unwrap();
     let sim::plot::Kind::Lines { series, log_x: true, .. } = &cdf.chart.kind else {
