@@ -15,9 +15,9 @@
 //! drained from the front. The property test in `tests/it/calendar.rs` checks this against a
 //! binary heap keyed by `(time, seq)`.
 //!
-//! Small buckets skip the lower levels: a bucket of at most [`SORT_BELOW`] events is sorted by
-//! time (stably, so ties keep insertion order) straight into the due run, which then spans
-//! several times. Most buckets below the top levels hold one or two events, so this saves most
+//! Small buckets skip the lower levels: a bucket of fewer than `SORT_BELOW` (256) events is
+//! sorted by time (stably, so ties keep insertion order) straight into the due run, which then
+//! spans several times. Most buckets below the top levels hold one or two events, so this saves most
 //! of the moves. The due run stays earlier than every bucketed event: an event scheduled within
 //! its span is inserted in place (after the events of equal time), a later one goes to a bucket.
 //! The base stays where it was while the run drains: moving it to each popped time would leave
