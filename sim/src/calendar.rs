@@ -17,9 +17,10 @@
 //!
 //! Small buckets skip the lower levels: a bucket of fewer than `SORT_BELOW` (256) events is
 //! sorted by time (stably, so ties keep insertion order) straight into the due run, which then
-//! spans several times. Most buckets below the top levels hold one or two events, so this saves most
-//! of the moves. The due run stays earlier than every bucketed event: an event scheduled within
-//! its span is inserted in place (after the events of equal time), a later one goes to a bucket.
+//! spans several times. Most buckets below the top levels hold one or two events, so this saves
+//! most of the moves. The due run stays earlier than every bucketed event: an event scheduled
+//! within its span is inserted in place (after the events of equal time), a later one goes to a
+//! bucket.
 //! The base stays where it was while the run drains: moving it to each popped time would leave
 //! bucketed events at levels that no longer describe them.
 //!

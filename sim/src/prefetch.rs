@@ -14,8 +14,8 @@ pub fn prefetch<T>(item: &T) {
     {
         use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
         let start = item as *const T as *const i8;
-        // SAFETY: a prefetch is a hint; it never faults and never changes memory, and the
-        // pointers are into (or one line short of the end of) a live reference.
+        // SAFETY: a prefetch is a hint that never faults and never changes memory; both
+        // pointers are inside the referenced value (its first and its last byte).
         unsafe {
             _mm_prefetch::<_MM_HINT_T0>(start);
             // Values straddling a cache line need their last line too.
