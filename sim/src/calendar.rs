@@ -224,7 +224,11 @@ impl<E> Calendar<E> {
             if level > 0 {
                 moving.sort_by_key(|e| e.time);
             }
-            self.due.extend(moving.drain(..));
+            // `due` is empty: the sorted bucket becomes the run without copying, and the old
+            // run's buffer becomes the bucket's.
+            debug_assert!(self.due.is_empty());
+            let spent = std::mem::replace(&mut self.due, VecDeque::from(moving));
+            moving = Vec::from(spent);
         } else {
             for entry in moving.drain(..) {
                 self.put(entry);
