@@ -71,6 +71,8 @@ pub struct Calendar<E> {
     base: u64,
     scheduled: u64,
     len: usize,
+    /// Scratch for `sort_small_bucket`.
+    sort_keys: Vec<u64>,
 }
 
 impl<E> Default for Calendar<E> {
@@ -91,6 +93,7 @@ impl<E> Calendar<E> {
             base: 0,
             scheduled: 0,
             len: 0,
+            sort_keys: Vec::with_capacity(SORT_BELOW),
         }
     }
 
@@ -222,7 +225,7 @@ impl<E> Calendar<E> {
         if moving.len() < SORT_BELOW {
             // Stable: equal times keep their insertion order. Level 0 holds one time only.
             if level > 0 {
-                moving.sort_by_key(|e| e.time);
+                sort_small_bucket(&mut moving, level, &mut self.sort_keys);
             }
             // `due` is empty: the sorted bucket becomes the run without copying, and the old
             // run's buffer becomes the bucket's.
@@ -238,6 +241,38 @@ impl<E> Calendar<E> {
         // bucket keeping its own peak capacity would hold several times the pending events.
         if moving.capacity() <= RETAINED_CAPACITY {
             self.buckets[index] = moving;
+        }
+    }
+}
+
+/// Sorts a bucket of fewer than 256 events at `level` by time, stably.
+///
+/// Events of one bucket differ from each other only in their low `level` bytes, so each one's key
+/// packs those bytes above its position in the bucket: keys are distinct, an unstable sort of
+/// plain integers (branch-free for short runs) orders them by (time, insertion), and the bucket
+/// is then permuted in place by following the permutation's cycles.
+fn sort_small_bucket<E>(bucket: &mut [Entry<E>], level: usize, keys: &mut Vec<u64>) {
+    debug_assert!(bucket.len() < 256 && (1..LEVELS).contains(&level));
+    let low_bits = (level as u32 * DIGIT_BITS).min(56);
+    let mask = (1u64 << low_bits) - 1;
+    keys.clear();
+    keys.extend(bucket.iter().enumerate().map(|(i, e)| ((e.time & mask) << 8) | i as u64));
+    keys.sort_unstable();
+    // Position p takes the event that was at `keys[p] & 0xff`.
+    let mut placed = [0u64; 4];
+    for start in 0..bucket.len() {
+        if placed[start / 64] & (1 << (start % 64)) != 0 {
+            continue;
+        }
+        let mut at = start;
+        loop {
+            placed[at / 64] |= 1 << (at % 64);
+            let from = (keys[at] & 0xff) as usize;
+            if from == start {
+                break;
+            }
+            bucket.swap(at, from);
+            at = from;
         }
     }
 }
