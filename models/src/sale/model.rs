@@ -804,9 +804,8 @@ impl<'a> SaleModel<'a> {
     /// Closes the books at `end`: attempts still in flight and users still trying get their
     /// terminal outcomes.
     pub fn finish(mut self, end: SimTime) -> super::metrics::RunReport {
-        // Close the busy integrals at the end of the run.
-        self.timeline.level(end, &self.tiers);
-        self.timeline.close_busy(end);
+        // Close the busy integrals and the levels at the end of the run.
+        let closing = self.timeline.close(end, &self.tiers);
         let mut open: Vec<SlabKey> = Vec::new();
         self.attempts.for_each_key(|k| open.push(k));
         for key in open {
@@ -815,6 +814,7 @@ impl<'a> SaleModel<'a> {
                 a.client_waiting = false;
                 let user = a.user;
                 self.tallies.outcomes.add(Outcome::InFlightAtEnd);
+                self.timeline.outcome(closing, Outcome::InFlightAtEnd);
                 self.users[user as usize].in_flight -= 1;
             }
         }

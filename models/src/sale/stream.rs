@@ -704,15 +704,17 @@ impl<'a> SaleModel<'a> {
             }
         }
         if kafka.acks != Acks::All {
-            for (i, e) in st.log.iter_mut().enumerate() {
+            for e in st.log.iter_mut() {
                 let led = kafka.partition_of(e.user) % kafka.brokers == lost;
                 if led && e.visible_at > now && !e.processed && !e.lost {
                     e.lost = true;
                     st.figures.lost_records += 1;
                     st.figures.lag -= 1;
-                    let _ = i;
                 }
             }
+            // Lost entries will never be decided: the lag drops now.
+            let lag = st.figures.lag;
+            self.timeline.stream_levels(now, lag, None);
         }
     }
 

@@ -43,6 +43,8 @@ pub struct Timeline {
     busy_since: SimTime,
     current_index: usize,
     current_start: u64,
+    /// The end of the run, once closed: the last row covers only up to it.
+    end: Option<SimTime>,
 }
 
 impl Timeline {
@@ -55,6 +57,7 @@ impl Timeline {
             busy_since: SimTime::ZERO,
             current_index: 0,
             current_start: 0,
+            end: None,
         }
     }
 
@@ -146,9 +149,22 @@ impl Timeline {
         }
     }
 
-    /// Integrates the busy levels up to `end` (the end of the run).
-    pub fn close_busy(&mut self, end: SimTime) {
+    /// Closes the timeline at `end`, the end of the run: records the final levels and
+    /// integrates the busy levels up to it. Returns the instant to which end-of-run outcomes
+    /// belong: `end` itself, unless `end` is the boundary that closes the last interval (a run
+    /// stopped at a round horizon), where it is the last nanosecond before — so no empty row
+    /// starts at `end`.
+    pub fn close(&mut self, end: SimTime, tiers: &Tiers) -> SimTime {
+        let interval = self.interval.as_nanos();
+        let end_ns = end.as_nanos();
+        let starts_a_row =
+            end_ns.is_multiple_of(interval) && (end_ns / interval) as usize >= self.rows.len();
+        let closing =
+            if end_ns > 0 && starts_a_row { SimTime::from_nanos(end_ns - 1) } else { end };
+        self.level(closing, tiers);
         self.integrate_busy(end);
+        self.end = Some(end);
+        closing
     }
 
     /// Adds the busy levels held since the last change to the intervals they span.
@@ -220,16 +236,21 @@ impl Timeline {
                 queues[0], queues[1], queues[2], queues[3], queues[4]
             )
             .expect("writing to a string");
-            // Utilisation: busy-server time over the interval's capacity (the last interval
-            // counts what happened before the run ended).
+            // Utilisation: busy-server time over the capacity of the part of the interval the
+            // run covered (all of it but in the last row).
             out.pop();
+            let start_ns = i as u64 * self.interval.as_nanos();
+            let covered_ns = self.end.map_or(self.interval.as_nanos(), |end| {
+                end.as_nanos().saturating_sub(start_ns).min(self.interval.as_nanos())
+            });
             for (k, busy) in row.busy_ns.iter().enumerate() {
                 if k == 2 && !with_redis {
                     out.push(',');
                     continue;
                 }
-                let capacity = self.interval.as_nanos() as f64 * servers[k].max(1) as f64;
-                write!(out, ",{:.4}", busy / capacity).expect("writing to a string");
+                let capacity = covered_ns as f64 * servers[k].max(1) as f64;
+                let utilization = if capacity > 0.0 { busy / capacity } else { 0.0 };
+                write!(out, ",{utilization:.4}").expect("writing to a string");
             }
             if with_stream {
                 write!(out, ",{lag},{stream_stock}").expect("writing to a string");

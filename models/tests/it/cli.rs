@@ -137,12 +137,8 @@ fn the_report_draws_what_the_run_measured() {
             else {
                 continue;
             };
-            let mine: Vec<f64> = rows_cells
-                .iter()
-                .filter(|r| r[0] == name)
-                .map(|r| r[util_col].parse::<f64>().unwrap())
-                .collect();
-            let mean = mine.iter().sum::<f64>() / mine.len() as f64;
+            let end_s = v["end_s"].as_f64().unwrap();
+            let mean = time_weighted_mean(&rows_cells, name, util_col, end_s);
             let station = station["utilization"].as_f64().unwrap();
             assert!(
                 (mean - station).abs() < 0.01 * station.max(0.01),
@@ -173,5 +169,76 @@ fn the_report_draws_what_the_run_measured() {
     assert!(again.status.success());
     assert_eq!(std::fs::read(dir.join("figures/timeline-three-tier.svg")).unwrap(), before);
     assert!(std::fs::read(dir.join("figures/cost.png")).unwrap().starts_with(b"\x89PNG"));
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// The mean of a per-interval utilisation column over a run ending at `end_s`, each row weighted
+/// by the part of its 100 ms the run covered (the last row covers less).
+fn time_weighted_mean(rows: &[Vec<String>], variant: &str, column: usize, end_s: f64) -> f64 {
+    rows.iter()
+        .filter(|r| r[0] == variant)
+        .map(|r| {
+            let start: f64 = r[1].parse().unwrap();
+            r[column].parse::<f64>().unwrap() * (end_s - start).min(0.1)
+        })
+        .sum::<f64>()
+        / end_s
+}
+
+/// A run stopped at a round horizon: the timeline ends with the interval the horizon closes (no
+/// empty row starting at it), that row's utilisation is over the part of it the run covered, and
+/// the attempts still in flight at the end appear in the `in_flight_at_end` column.
+#[test]
+fn a_run_stopped_at_its_horizon_closes_its_last_interval() {
+    let dir = std::env::temp_dir().join(format!("flashsim-horizon-{}", std::process::id()));
+    let out = Command::new(env!("CARGO_BIN_EXE_flashsim"))
+        .current_dir(workspace())
+        .args(["run", "scenarios/retry-storm.toml", "--no-report", "--set", "run.horizon=20s"])
+        .args(["--out", dir.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("summary.json")).unwrap()).unwrap();
+    let timeline = std::fs::read_to_string(dir.join("timeline.csv")).unwrap();
+    let header: Vec<&str> = timeline.lines().next().unwrap().split(',').collect();
+    let col = |name: &str| header.iter().position(|h| *h == name).unwrap();
+    let rows: Vec<Vec<String>> =
+        timeline.lines().skip(1).map(|l| l.split(',').map(str::to_string).collect()).collect();
+    for v in summary["variants"].as_array().unwrap() {
+        let name = v["name"].as_str().unwrap();
+        assert_eq!(v["stop"], "horizon", "{name}");
+        let end_s = v["end_s"].as_f64().unwrap();
+        assert_eq!(end_s, 20.0);
+        let mine: Vec<&Vec<String>> = rows.iter().filter(|r| r[0] == name).collect();
+        let last_start: f64 = mine.last().unwrap()[1].parse().unwrap();
+        assert!(last_start < end_s && end_s - last_start <= 0.1 + 1e-9, "{name}: {last_start}");
+        let metrics = &v["metrics"];
+        let still_waiting = metrics["outcomes"]["in_flight_at_end"].as_u64().unwrap();
+        assert!(still_waiting > 0, "{name}: the horizon cuts the run while attempts wait");
+        let column_sum: u64 =
+            mine.iter().map(|r| r[col("in_flight_at_end")].parse::<u64>().unwrap()).sum();
+        assert_eq!(column_sum, still_waiting, "{name}");
+        // Every attempt sent ends in exactly one outcome column.
+        let first_outcome = col("attempts") + 1;
+        let ended: u64 = mine
+            .iter()
+            .flat_map(|r| r[first_outcome..col("db_stock")].iter())
+            .map(|c| c.parse::<u64>().unwrap())
+            .sum();
+        assert_eq!(ended, metrics["attempts"].as_u64().unwrap(), "{name}");
+        for (column, station_name) in
+            [("gateway_utilization", "gateway"), ("db_pool_utilization", "db_pool")]
+        {
+            let station =
+                v["stations"].as_array().unwrap().iter().find(|s| s["name"] == station_name);
+            let station = station.unwrap()["utilization"].as_f64().unwrap();
+            let mean = time_weighted_mean(&rows, name, col(column), end_s);
+            assert!(
+                (mean - station).abs() < 1e-3 * station.max(0.01),
+                "{name} {column}: {mean} vs {station}"
+            );
+        }
+    }
     std::fs::remove_dir_all(dir).unwrap();
 }

@@ -114,6 +114,32 @@ fn losing_a_broker_loses_unreplicated_records_only_without_acks_all() {
     assert_eq!(one.failures.crashes, 1);
 }
 
+/// Records lost with their broker will never be decided: the timeline's consumer lag drops when
+/// they are lost, not at the next append (none comes while the only broker is down).
+#[test]
+fn records_lost_with_a_broker_leave_the_timeline_lag_at_once() {
+    let kafka = "[variant.kafka]\nacks = \"1\"\npartitions = 3\nbrokers = 1\n\
+                 replication = { kind = \"constant\", value = \"200ms\" }\n\
+                 fetch = { kind = \"constant\", value = \"1us\" }\n";
+    let flink = "record_time = { kind = \"constant\", value = \"10us\" }";
+    let fault =
+        "[[fault]]\ncomponent = \"kafka\"\nkind = \"crash\"\nat = \"100ms\"\nduration = \"1s\"\n";
+    let text = queue_stream("acks-1", flink, kafka) + fault;
+    let r = run_with_timeline(&sale(3000, 100, &text), None).unwrap();
+    assert!(metrics(&r.summary, "acks-1").stream.unwrap().lost_records > 0);
+    let mut lines = r.timeline_csv.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let (t, lag) = (1, header.iter().position(|h| *h == "kafka_lag").unwrap());
+    // The crash is at 5.1 s and the job decides what it has within microseconds: from the next
+    // interval until the broker returns at 6.1 s, nothing is left to decide.
+    let outage: Vec<u64> = lines
+        .map(|l| l.split(',').collect::<Vec<_>>())
+        .filter(|c| (5.15..6.05).contains(&c[t].parse::<f64>().unwrap()))
+        .map(|c| c[lag].parse().unwrap())
+        .collect();
+    assert_eq!(outage, vec![0; 9], "lag during the outage");
+}
+
 #[test]
 fn resends_after_a_broker_pause_duplicate_records_unless_idempotent() {
     let kafka = |idem: bool| {
