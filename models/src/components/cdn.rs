@@ -79,8 +79,9 @@ const NO_ENTRY: SimTime = SimTime::MAX;
 #[derive(Debug)]
 pub struct Cdn {
     pub spec: CdnSpec,
-    /// Per user: when its fingerprint entry was last refreshed (`NO_ENTRY`: none). A plain
-    /// time with a sentinel is half the size of an `Option`, which matters for a million users.
+    /// Per user: when its latest fingerprint entry was made (`NO_ENTRY`: never); the entry lives
+    /// for the window from then. A plain time with a sentinel is half the size of an `Option`,
+    /// which matters for a million users.
     last_pass: Vec<SimTime>,
     /// Expiry times of entries, oldest first, for the exact live count.
     expiries: VecDeque<(SimTime, u32)>,
@@ -115,27 +116,27 @@ impl Cdn {
         if !self.spec.dedupe {
             return true;
         }
-        while let Some(&(expiry, who)) = self.expiries.front() {
+        // An entry is never refreshed while it lives (a repeat inside the window is dropped), so
+        // each expiry record ends exactly the entry it was made for, and every record due is
+        // consumed here before that user's slot can be written again. The table itself is not
+        // touched: an expired slot reads as free below (so this loop does not wait on the
+        // memory of users other than this one).
+        while let Some(&(expiry, _who)) = self.expiries.front() {
             if expiry > now {
                 break;
             }
             self.expiries.pop_front();
-            // Only the latest refresh of an entry counts; older expiry records are stale.
-            let last = self.last_pass[who as usize];
-            if last != NO_ENTRY && last + self.spec.window == expiry {
-                self.last_pass[who as usize] = NO_ENTRY;
-                self.live_entries -= 1;
-            }
+            debug_assert_eq!(self.last_pass[_who as usize] + self.spec.window, expiry);
+            self.live_entries -= 1;
         }
         let slot = &mut self.last_pass[user as usize];
-        if *slot != NO_ENTRY && now < *slot + self.spec.window {
+        let live = *slot != NO_ENTRY && now < *slot + self.spec.window;
+        if live {
             self.deduped += 1;
             return false;
         }
-        if *slot == NO_ENTRY {
-            self.live_entries += 1;
-            self.peak_entries = self.peak_entries.max(self.live_entries);
-        }
+        self.live_entries += 1;
+        self.peak_entries = self.peak_entries.max(self.live_entries);
         *slot = now;
         self.expiries.push_back((now + self.spec.window, user));
         true

@@ -118,6 +118,13 @@ pub struct RedisStock {
 }
 
 impl RedisStock {
+    /// Hints that `user`'s limit count and key flag will be read soon.
+    #[inline]
+    pub fn prefetch(&self, user: u32) {
+        sim::prefetch::prefetch_at(&self.per_user, user as usize);
+        sim::prefetch::prefetch_at(&self.has_key, user as usize);
+    }
+
     pub fn new(stock: i64, users: usize) -> Self {
         RedisStock {
             stock,

@@ -111,7 +111,7 @@ impl SaleModel<'_> {
         }
         let delay = cdn.spec.service.sample(&mut self.streams.cdn);
         let delay = self.windows.apply(FaultComponent::Cdn, now, delay);
-        ctx.after(delay, Event::Arrive { attempt, hop: Hop::Gateway });
+        ctx.after(delay, Event::Arrive { attempt, hop: Hop::Gateway, user });
     }
 
     fn at_gateway(&mut self, now: SimTime, attempt: SlabKey, ctx: &mut Context<Event>) {
@@ -169,10 +169,12 @@ impl SaleModel<'_> {
     ) {
         let redis = self.variant.redis.as_ref().expect("Redis calls only with Redis");
         let rtt = redis.rtt.sample(&mut self.streams.redis_rtt);
-        self.attempts.get_mut(attempt).stage = stage;
+        let a = self.attempts.get_mut(attempt);
+        a.stage = stage;
+        let user = a.user;
         ctx.after(
             sim::SimDuration::from_nanos(rtt.as_nanos() / 2),
-            Event::Arrive { attempt, hop: Hop::Redis },
+            Event::Arrive { attempt, hop: Hop::Redis, user },
         );
     }
 
@@ -243,7 +245,11 @@ impl SaleModel<'_> {
                     .sample(&mut self.streams.redis_rtt);
                 ctx.after(
                     sim::SimDuration::from_nanos(rtt.as_nanos() / 2),
-                    Event::Arrive { attempt, hop: Hop::RedisReply },
+                    Event::Arrive {
+                        attempt,
+                        hop: Hop::RedisReply,
+                        user: self.attempts.get(attempt).user,
+                    },
                 );
             }
         }

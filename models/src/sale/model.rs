@@ -54,8 +54,8 @@ pub enum Event {
     Bot { user: u32 },
     /// The earliest pending client timeout is due.
     TimeoutsDue,
-    /// A request reaches `hop`.
-    Arrive { attempt: SlabKey, hop: Hop },
+    /// A request of `user` reaches `hop` (the user named so its state can be fetched early).
+    Arrive { attempt: SlabKey, hop: Hop, user: u32 },
     /// `hop` finishes its work on a request.
     Served { attempt: SlabKey, hop: Hop },
     /// A request waiting at `hop` gives up (connection or lock wait timeout).
@@ -409,6 +409,28 @@ impl<'a> SaleModel<'a> {
         if let Some(cdn) = &self.tiers.cdn {
             cdn.prefetch(user);
         }
+        if let Some(stream) = &self.tiers.stream {
+            sim::prefetch::prefetch_at(&stream.queued_at, user as usize);
+        }
+    }
+
+    /// Hints the per-user entries the arrival of `user`'s request at `hop` reads.
+    #[inline]
+    fn prefetch_arrival(&self, hop: Hop, user: u32) {
+        match hop {
+            Hop::Edge => {
+                if let Some(cdn) = &self.tiers.cdn {
+                    cdn.prefetch(user);
+                }
+            }
+            Hop::Room => {
+                if let Some(room) = &self.tiers.room {
+                    room.prefetch(user);
+                }
+            }
+            Hop::Redis => self.tiers.redis.prefetch(user),
+            _ => {}
+        }
     }
 
     /// The clients' timeout and retry behaviour in this variant.
@@ -500,9 +522,9 @@ impl<'a> SaleModel<'a> {
                 cdn.pass(at_edge);
                 let delay = cdn.spec.service.sample(&mut self.streams.cdn);
                 let delay = self.windows.apply(FaultComponent::Cdn, at_edge, delay);
-                ctx.after(rtt_half + delay, Event::Arrive { attempt, hop: Hop::Gateway });
+                ctx.after(rtt_half + delay, Event::Arrive { attempt, hop: Hop::Gateway, user });
             }
-            _ => ctx.after(rtt_half, Event::Arrive { attempt, hop }),
+            _ => ctx.after(rtt_half, Event::Arrive { attempt, hop, user }),
         }
         self.stream_activity(now, ctx);
     }
@@ -843,9 +865,13 @@ impl Model for SaleModel<'_> {
             Event::Retry { user } | Event::Bot { user } | Event::Poll { user } => {
                 self.prefetch_user(user)
             }
-            Event::Arrive { attempt, .. }
-            | Event::Served { attempt, .. }
-            | Event::WaitTimeout { attempt, .. } => self.attempts.prefetch(attempt),
+            Event::Arrive { attempt, hop, user } => {
+                self.attempts.prefetch(attempt);
+                self.prefetch_arrival(hop, user);
+            }
+            Event::Served { attempt, .. } | Event::WaitTimeout { attempt, .. } => {
+                self.attempts.prefetch(attempt)
+            }
             Event::Reply { attempt, user } => {
                 self.attempts.prefetch(attempt);
                 self.prefetch_user(user);
@@ -867,7 +893,7 @@ impl Model for SaleModel<'_> {
             Event::Bot { user } => self.on_bot(now, user, ctx),
             Event::TimeoutsDue => self.on_timeouts_due(now, ctx),
             Event::Reply { attempt, .. } => self.on_reply(now, attempt, ctx),
-            Event::Arrive { attempt, hop } => self.on_arrive(now, attempt, hop, ctx),
+            Event::Arrive { attempt, hop, .. } => self.on_arrive(now, attempt, hop, ctx),
             Event::Served { attempt, hop } => self.on_served(now, attempt, hop, ctx),
             Event::WaitTimeout { attempt, hop, ticket } => {
                 self.on_wait_timeout(now, attempt, hop, ticket, ctx)

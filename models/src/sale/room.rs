@@ -37,6 +37,12 @@ pub struct RoomMetrics {
 }
 
 impl Room {
+    /// Hints that `user`'s token will be read soon.
+    #[inline]
+    pub fn prefetch(&self, user: u32) {
+        sim::prefetch::prefetch_at(&self.token_until, user as usize);
+    }
+
     pub fn new(users: usize) -> Self {
         Room {
             queue: VecDeque::new(),
@@ -69,7 +75,7 @@ impl SaleModel<'_> {
         let room = self.tiers.room.as_mut().expect("room");
         if room.token_until[user as usize] > now {
             let check = spec.check.sample(&mut self.streams.room_check);
-            ctx.after(check, Event::Arrive { attempt, hop: self.after_room_hop() });
+            ctx.after(check, Event::Arrive { attempt, hop: self.after_room_hop(), user });
             return;
         }
         let u = &mut self.users[user as usize];

@@ -300,8 +300,10 @@ impl<'a> SaleModel<'a> {
             self.st().figures.polls += 1;
             let results = self.results();
             let rtt = results.rtt.sample(&mut self.streams.stream.store_rtt);
-            self.attempts.get_mut(attempt).stage = Stage::ResultGet;
-            ctx.after(half(rtt), Event::Arrive { attempt, hop: Hop::Results });
+            let a = self.attempts.get_mut(attempt);
+            a.stage = Stage::ResultGet;
+            let user = a.user;
+            ctx.after(half(rtt), Event::Arrive { attempt, hop: Hop::Results, user });
             return;
         }
         let cache_on =
@@ -766,7 +768,7 @@ impl<'a> SaleModel<'a> {
                 let code = st.store.answer[user as usize];
                 self.attempts.get_mut(attempt).stream_ref = code as u32;
                 let rtt = results.rtt.sample(&mut self.streams.stream.store_rtt);
-                ctx.after(half(rtt), Event::Arrive { attempt, hop: Hop::ResultsReply });
+                ctx.after(half(rtt), Event::Arrive { attempt, hop: Hop::ResultsReply, user });
             }
         }
     }
