@@ -72,8 +72,10 @@ impl SimDuration {
         if ns.is_nan() || ns < 0.5 {
             SimDuration(0)
         } else if ns < EXACT_BELOW {
-            let whole = ns as u64;
-            SimDuration(whole + u64::from(ns - whole as f64 >= 0.5))
+            // Through i64, which converts to and from f64 in one instruction each (u64 takes a
+            // branchy sequence); every value here fits.
+            let whole = ns as i64;
+            SimDuration(whole as u64 + u64::from(ns - whole as f64 >= 0.5))
         } else if ns >= u64::MAX as f64 {
             SimDuration(u64::MAX)
         } else {
