@@ -94,20 +94,16 @@ fn cli_run_with_overrides_agrees_with_erlang_c() {
 #[test]
 fn the_report_draws_what_the_run_measured() {
     let dir = std::env::temp_dir().join(format!("flashsim-report-{}", std::process::id()));
-    let out = Command::new(env!("CARGO_BIN_EXE_flashsim"))
-        .current_dir(workspace())
-        .args(["run", "scenarios/edu-live-class.toml", "--set", "traffic.users=20000"])
-        .args(["--set", "sale.stock=300", "--out", dir.to_str().unwrap()])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let summary: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(dir.join("summary.json")).unwrap()).unwrap();
-    let timeline = std::fs::read_to_string(dir.join("timeline.csv")).unwrap();
-    let header: Vec<&str> = timeline.lines().next().unwrap().split(',').collect();
-    let rows: Vec<Vec<String>> =
-        timeline.lines().skip(1).map(|l| l.split(',').map(str::to_string).collect()).collect();
-    let header: Vec<String> = header.iter().map(|s| s.to_string()).collect();
+    let (summary, header, rows) = run_to(
+        &dir,
+        &[
+            "scenarios/edu-live-class.toml",
+            "--set",
+            "traffic.users=20000",
+            "--set",
+            "sale.stock=300",
+        ],
+    );
     let (header_cells, rows_cells) = (header.clone(), rows.clone());
     let figures = models::report::run_figures(&summary, Some((header, rows)), None);
     for v in summary["variants"].as_array().unwrap() {
@@ -172,6 +168,28 @@ fn the_report_draws_what_the_run_measured() {
     std::fs::remove_dir_all(dir).unwrap();
 }
 
+/// Runs `flashsim run ARGS --out DIR` from the workspace; returns the summary, and the timeline's
+/// header and rows split into cells.
+fn run_to(
+    dir: &std::path::Path,
+    args: &[&str],
+) -> (serde_json::Value, Vec<String>, Vec<Vec<String>>) {
+    let out = Command::new(env!("CARGO_BIN_EXE_flashsim"))
+        .current_dir(workspace())
+        .arg("run")
+        .args(args)
+        .args(["--out", dir.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let summary =
+        serde_json::from_slice(&std::fs::read(dir.join("summary.json")).unwrap()).unwrap();
+    let timeline = std::fs::read_to_string(dir.join("timeline.csv")).unwrap();
+    let mut lines = timeline.lines().map(|l| l.split(',').map(str::to_string).collect::<Vec<_>>());
+    let header = lines.next().unwrap();
+    (summary, header, lines.collect())
+}
+
 /// The mean of a per-interval utilisation column over a run ending at `end_s`, each row weighted
 /// by the part of its 100 ms the run covered (the last row covers less).
 fn time_weighted_mean(rows: &[Vec<String>], variant: &str, column: usize, end_s: f64) -> f64 {
@@ -191,20 +209,9 @@ fn time_weighted_mean(rows: &[Vec<String>], variant: &str, column: usize, end_s:
 #[test]
 fn a_run_stopped_at_its_horizon_closes_its_last_interval() {
     let dir = std::env::temp_dir().join(format!("flashsim-horizon-{}", std::process::id()));
-    let out = Command::new(env!("CARGO_BIN_EXE_flashsim"))
-        .current_dir(workspace())
-        .args(["run", "scenarios/retry-storm.toml", "--no-report", "--set", "run.horizon=20s"])
-        .args(["--out", dir.to_str().unwrap()])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let summary: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(dir.join("summary.json")).unwrap()).unwrap();
-    let timeline = std::fs::read_to_string(dir.join("timeline.csv")).unwrap();
-    let header: Vec<&str> = timeline.lines().next().unwrap().split(',').collect();
-    let col = |name: &str| header.iter().position(|h| *h == name).unwrap();
-    let rows: Vec<Vec<String>> =
-        timeline.lines().skip(1).map(|l| l.split(',').map(str::to_string).collect()).collect();
+    let (summary, header, rows) =
+        run_to(&dir, &["scenarios/retry-storm.toml", "--no-report", "--set", "run.horizon=20s"]);
+    let col = |name: &str| header.iter().position(|h| h == name).unwrap();
     for v in summary["variants"].as_array().unwrap() {
         let name = v["name"].as_str().unwrap();
         assert_eq!(v["stop"], "horizon", "{name}");
