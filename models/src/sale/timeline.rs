@@ -229,11 +229,16 @@ impl Timeline {
             for count in row.outcomes {
                 write!(out, ",{count}").expect("writing to a string");
             }
-            let redis_text = if with_redis { redis.to_string() } else { String::new() };
+            // Without Redis its columns are empty, not zero.
+            let (redis_text, redis_queue) = if with_redis {
+                (redis.to_string(), queues[4].to_string())
+            } else {
+                (String::new(), String::new())
+            };
             writeln!(
                 out,
-                ",{db},{redis_text},{},{},{},{},{},{in_flight}",
-                queues[0], queues[1], queues[2], queues[3], queues[4]
+                ",{db},{redis_text},{},{},{},{},{redis_queue},{in_flight}",
+                queues[0], queues[1], queues[2], queues[3]
             )
             .expect("writing to a string");
             // Utilisation: busy-server time over the capacity of the part of the interval the
