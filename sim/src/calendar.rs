@@ -75,7 +75,7 @@ pub struct Calendar<E> {
     /// narrower store of `len -= 1` just before it (about half of `schedule`'s time).
     scheduled: u64,
     popped: u64,
-    /// Scratch for `sort_small_bucket`.
+    /// Scratch keys for `sort_small_bucket_into`.
     sort_keys: Vec<u64>,
 }
 
@@ -226,7 +226,7 @@ impl<E> Calendar<E> {
         self.last = self.base;
         debug_assert_eq!(Some(self.last), moving.iter().map(|e| e.time).min());
         if moving.len() < SORT_BELOW {
-            // Stable: equal times keep their insertion order. Level 0 holds one time only.
+            // Stable: equal times keep their insertion order.
             debug_assert!(self.due.is_empty());
             if level > 0 {
                 sort_small_bucket_into(&mut moving, level, &mut self.sort_keys, &mut self.due);
