@@ -6,7 +6,9 @@
 //! ([`summary`]) and the catalogue that plugs all of it into the generic command line
 //! ([`Flashsim`]).
 
+pub mod architecture;
 pub mod components;
+pub mod limits;
 pub mod network;
 pub mod report;
 pub mod run;

@@ -6,8 +6,6 @@
 
 use rayon::prelude::*;
 
-use crate::network;
-use crate::sale;
 use crate::scenario::{Scenario, Variant};
 use crate::summary::{EngineFacts, Summary, VariantSummary};
 
@@ -34,20 +32,7 @@ pub fn run_with_timeline(scenario: &Scenario, seed: Option<u64>) -> Result<RunRe
     let results: Vec<Result<(VariantSummary, String), String>> = scenario
         .variants
         .par_iter()
-        .map(|variant| match variant {
-            Variant::Network(net) => {
-                network::simulate(net, &scenario.run, seed).map(|s| (s, String::new()))
-            }
-            Variant::Sale(v) => {
-                let setup = scenario.sale.as_ref().expect("validation requires [sale]");
-                let population = population.as_ref().expect("generated with the sale");
-                sale::simulate(setup, v, population, &scenario.run, seed)
-            }
-            Variant::Server(spec) => {
-                let load = scenario.load.as_ref().expect("validation requires [load]");
-                crate::server::simulate(spec, load, &scenario.run, seed)
-            }
-        })
+        .map(|variant| crate::architecture::simulate(variant, scenario, population.as_ref(), seed))
         .collect();
     let mut variants = Vec::new();
     let mut timeline_csv = String::new();
@@ -98,22 +83,4 @@ pub fn warnings(scenario: &Scenario) -> Vec<String> {
         }
     }
     out
-}
-
-/// Turns a run that stopped early into the error every architecture reports: the event budget
-/// spent (naming `run.max_events`) or the model's own reason.
-pub fn check_stop(
-    variant: &str,
-    run: &crate::scenario::RunSettings,
-    stats: &sim::RunStats,
-) -> Result<(), String> {
-    match &stats.stop {
-        sim::Stop::Drained | sim::Stop::Horizon => Ok(()),
-        sim::Stop::EventBudget => Err(format!(
-            "variant `{variant}` spent its event budget (run.max_events = {}) at {} with {} events \
-             still pending; raise run.max_events or shorten the run",
-            run.max_events, stats.end, stats.pending_at_end
-        )),
-        sim::Stop::Model(reason) => Err(format!("variant `{variant}` stopped: {reason}")),
-    }
 }

@@ -22,22 +22,18 @@ use std::path::Path;
 
 use schemars::JsonSchema;
 use serde::Deserialize;
+use sim::SimTime;
 use sim::config::{ConfigErrors, Issues, Override, join_index, join_key};
-use sim::literal::DurationLit;
-use sim::{SimDuration, SimTime};
 
+pub use crate::architecture::Architecture;
 use crate::components::cdn::RawCdn;
 use crate::components::db::RawDb;
 use crate::components::gateway::RawGateway;
 use crate::components::redis::RawRedis;
+pub use crate::limits::{RawRun, RunSettings};
 use crate::network::config::{Network, RawArrival, RawStation};
-use crate::sale::{RawSale, SaleArchitecture, SaleSetup, SaleVariant};
+use crate::sale::{RawSale, SaleSetup, SaleVariant};
 use crate::traffic::RawTraffic;
-
-/// Default event budget: generous for any planned run, yet a runaway model stops within minutes.
-pub const DEFAULT_MAX_EVENTS: u64 = 500_000_000;
-/// Default bound on jobs in flight before a run is declared unstable (about 100 MB of state).
-pub const DEFAULT_MAX_IN_SYSTEM: u64 = 2_000_000;
 
 /// A scenario file as written.
 #[derive(Clone, Debug, Deserialize, JsonSchema)]
@@ -67,38 +63,6 @@ pub struct RawScenario {
     /// Flash-sale variants: components paused, slowed down or crashed over a window.
     #[serde(rename = "fault")]
     pub faults: Option<Vec<crate::sale::fault::RawFault>>,
-}
-
-/// The `[run]` table.
-#[derive(Clone, Debug, Default, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct RawRun {
-    /// Seed of every random stream (default 1).
-    pub seed: Option<u64>,
-    /// Simulated time to stop at; needed unless every arrival stream is finite.
-    pub horizon: Option<DurationLit>,
-    /// Statistics before this time are discarded (default 0s).
-    pub warmup: Option<DurationLit>,
-    /// Most events to process before giving up (default 500 million).
-    pub max_events: Option<i64>,
-    /// Most jobs in flight before the system is declared unstable (default 2 million).
-    pub max_in_system: Option<i64>,
-}
-
-/// The architectures a variant can have.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum Architecture {
-    /// An open queueing network of stations: `arrival` streams and `station`s.
-    Network,
-    /// One server tier with an execution model under the closed-loop `[load]`.
-    Server,
-    /// CDN dedupe → gateway → atomic Redis stock script → DB final decrement.
-    ThreeTierRedis,
-    /// App server → DB: SELECT stock, then UPDATE.
-    NaiveDb,
-    /// Gateway → Kafka → Flink keyed state → order sink; clients poll a result store.
-    QueueStream,
 }
 
 /// One system to simulate: its architecture and that architecture's sections. (A flat table
@@ -138,16 +102,6 @@ pub struct RawVariant {
     pub server: Option<crate::server::config::RawServer>,
 }
 
-/// Run settings, validated.
-#[derive(Clone, Debug, PartialEq)]
-pub struct RunSettings {
-    pub seed: u64,
-    pub horizon: Option<SimTime>,
-    pub warmup: SimTime,
-    pub max_events: u64,
-    pub max_in_system: u64,
-}
-
 /// A validated variant.
 #[derive(Clone, Debug)]
 pub enum Variant {
@@ -164,11 +118,11 @@ impl Variant {
             Variant::Server(s) => &s.name,
         }
     }
-    pub fn architecture(&self) -> &'static str {
+    pub fn architecture(&self) -> Architecture {
         match self {
-            Variant::Network(_) => "network",
-            Variant::Sale(v) => crate::sale::arch_name(v.architecture),
-            Variant::Server(_) => "server",
+            Variant::Network(_) => Architecture::Network,
+            Variant::Sale(v) => v.architecture,
+            Variant::Server(_) => Architecture::Server,
         }
     }
 }
@@ -230,7 +184,10 @@ pub fn validate(
     if name.is_empty() || name.contains(['/', '\\']) || name.starts_with('.') {
         issues.push("name", format!("must be a plain folder name (got {name:?})"));
     }
-    let run = validate_run(&raw.run, issues);
+    let run = raw.run.check(issues);
+    if let Some(run) = &run {
+        crate::architecture::check_run(&raw.variants, run, issues);
+    }
     if let Some(plan) = &raw.plan {
         plan.check(issues);
     }
@@ -243,27 +200,8 @@ pub fn validate(
     }
     let mut variants = Vec::new();
     for (i, variant) in raw.variants.iter().enumerate() {
-        let path = join_index("variant", i);
-        let checked = match variant.architecture {
-            Architecture::Network => {
-                crate::network::config::check(variant, &path, issues).map(Variant::Network)
-            }
-            Architecture::ThreeTierRedis => {
-                crate::sale::check_variant(variant, SaleArchitecture::ThreeTierRedis, &path, issues)
-                    .map(|v| Variant::Sale(Box::new(v)))
-            }
-            Architecture::NaiveDb => {
-                crate::sale::check_variant(variant, SaleArchitecture::NaiveDb, &path, issues)
-                    .map(|v| Variant::Sale(Box::new(v)))
-            }
-            Architecture::QueueStream => {
-                crate::sale::check_variant(variant, SaleArchitecture::QueueStream, &path, issues)
-                    .map(|v| Variant::Sale(Box::new(v)))
-            }
-            Architecture::Server => {
-                crate::server::check_variant(variant, &path, issues).map(Variant::Server)
-            }
-        };
+        let checked =
+            crate::architecture::check_variant(variant, &join_index("variant", i), issues);
         variants.extend(checked);
     }
     for (i, v) in variants.iter().enumerate() {
@@ -274,15 +212,26 @@ pub fn validate(
             );
         }
     }
-    let wants_sale = raw.variants.iter().any(|v| {
-        matches!(
-            v.architecture,
-            Architecture::ThreeTierRedis | Architecture::NaiveDb | Architecture::QueueStream
-        )
-    });
+    let wants_sale = raw.variants.iter().any(|v| v.architecture.is_sale());
     let wants_load = raw.variants.iter().any(|v| v.architecture == Architecture::Server);
     let load = match &raw.load {
-        Some(load) => load.check(issues),
+        Some(load) => {
+            let load = load.check(issues);
+            if let (Some(load), Some(run)) = (&load, &run)
+                && wants_load
+                && run.warmup_duration() >= load.duration
+            {
+                issues.push(
+                    "run.warmup",
+                    format!(
+                        "must be shorter than load.duration ({}) for server variants (got {})",
+                        load.duration,
+                        run.warmup_duration()
+                    ),
+                );
+            }
+            load
+        }
         None => {
             if wants_load {
                 issues.push("load", "is required by server variants ([load] with `connections`)");
@@ -378,50 +327,4 @@ fn check_faults(
         out.push(checked);
     }
     out
-}
-
-fn positive_count(value: Option<i64>, default: u64, path: &str, issues: &mut Issues) -> u64 {
-    match value {
-        None => default,
-        Some(v) if v >= 1 => v as u64,
-        Some(v) => {
-            issues.push(path, format!("must be ≥ 1 (got {v})"));
-            default
-        }
-    }
-}
-
-fn validate_run(raw: &RawRun, issues: &mut Issues) -> Option<RunSettings> {
-    let horizon = raw.horizon.as_ref().map(|h| h.check("run.horizon", issues));
-    let warmup = raw.warmup.as_ref().map(|w| w.check("run.warmup", issues));
-    let max_events = positive_count(raw.max_events, DEFAULT_MAX_EVENTS, "run.max_events", issues);
-    let max_in_system =
-        positive_count(raw.max_in_system, DEFAULT_MAX_IN_SYSTEM, "run.max_in_system", issues);
-    let horizon = match horizon {
-        None => None,
-        Some(Some(h)) if !h.is_zero() => Some(h),
-        Some(Some(_)) => {
-            issues.push("run.horizon", "must be > 0 (got 0s)");
-            return None;
-        }
-        Some(None) => return None,
-    };
-    let warmup = match warmup {
-        None => SimDuration::ZERO,
-        Some(Some(w)) => w,
-        Some(None) => return None,
-    };
-    if let Some(h) = horizon
-        && warmup >= h
-    {
-        issues.push("run.warmup", format!("must be shorter than run.horizon ({h}) (got {warmup})"));
-        return None;
-    }
-    Some(RunSettings {
-        seed: raw.seed.unwrap_or(1),
-        horizon: horizon.map(|h| SimTime::ZERO + h),
-        warmup: SimTime::ZERO + warmup,
-        max_events,
-        max_in_system,
-    })
 }

@@ -188,17 +188,6 @@ const MAX_SERVERS: i64 = 1_000_000;
 
 /// Validates a `network` variant under key path `path`, recording every broken rule.
 pub fn check(variant: &RawVariant, path: &str, issues: &mut Issues) -> Option<Network> {
-    for (present, key) in [
-        (variant.client_rtt.is_some(), "client_rtt"),
-        (variant.cdn.is_some(), "cdn"),
-        (variant.gateway.is_some(), "gateway"),
-        (variant.redis.is_some(), "redis"),
-        (variant.db.is_some(), "db"),
-    ] {
-        if present {
-            issues.push(join_key(path, key), "is not a section of architecture network");
-        }
-    }
     NetworkParts {
         name: &variant.name,
         arrivals: variant.arrival.as_deref().unwrap_or_default(),

@@ -4,29 +4,23 @@
 pub mod config;
 pub mod model;
 
-use sim::{Context, Limits, Stop};
+use sim::{Context, Stop};
 
-use crate::scenario::RunSettings;
+use crate::limits::{RunLimits, RunSettings};
 use crate::summary::{NetworkSummary, StationSummary, VariantSummary};
 use config::Network;
 use model::NetworkModel;
 
 /// Simulates one network variant; `Err` names the limit that stopped it early.
-pub fn simulate(net: &Network, run: &RunSettings, seed: u64) -> Result<VariantSummary, String> {
+pub fn simulate(
+    net: &Network,
+    run: &RunSettings,
+    limits: &RunLimits,
+    seed: u64,
+) -> Result<VariantSummary, String> {
     let mut ctx = Context::new();
     let mut model = NetworkModel::new(net, seed, run.max_in_system, &mut ctx);
-    let limits = Limits { horizon: run.horizon, warmup: run.warmup, max_events: run.max_events };
-    let stats = sim::run(&mut model, &mut ctx, limits);
-    crate::run::check_stop(&net.name, run, &stats)?;
-    if stats.last_event < run.warmup {
-        return Err(format!(
-            "variant `{}`: the warm-up (run.warmup = {}) outlasted the run, whose last event was \
-             at {}; shorten run.warmup or add arrivals",
-            net.name,
-            run.warmup - sim::SimTime::ZERO,
-            stats.last_event
-        ));
-    }
+    let stats = limits.run(&mut model, &mut ctx)?;
     let stations = model
         .station_reports(stats.end)
         .zip(&net.offered_load)

@@ -17,10 +17,10 @@
 
 use sim::{Admission, Context, SimTime, SlabKey, Ticket};
 
-use super::SaleArchitecture;
 use super::fault::FaultComponent;
 use super::model::{Event, Hop, SaleModel, Since, Stage};
 use super::outcome::Outcome;
+use crate::architecture::Architecture;
 use crate::components::db::{Guard, OnFailure};
 use crate::components::redis::{StockAnswer, StockScript};
 
@@ -145,7 +145,7 @@ impl SaleModel<'_> {
             self.release_gateway(now, attempt, ctx);
         }
         match self.architecture() {
-            SaleArchitecture::ThreeTierRedis => {
+            Architecture::ThreeTierRedis => {
                 let redis = self.variant.redis.as_ref().expect("three-tier has Redis");
                 let stage = match redis.script {
                     StockScript::Atomic => Stage::Script,
@@ -153,8 +153,11 @@ impl SaleModel<'_> {
                 };
                 self.redis_call(now, attempt, stage, ctx);
             }
-            SaleArchitecture::NaiveDb => self.request_connection(now, attempt, ctx),
-            SaleArchitecture::QueueStream => self.stream_request(now, attempt, ctx),
+            Architecture::NaiveDb => self.request_connection(now, attempt, ctx),
+            Architecture::QueueStream => self.stream_request(now, attempt, ctx),
+            Architecture::Network | Architecture::Server => {
+                unreachable!("not a flash-sale architecture")
+            }
         }
     }
 
@@ -318,7 +321,7 @@ impl SaleModel<'_> {
         a.read_version = row.version;
         a.read_user_orders = row.per_user[a.user as usize];
         let (stock, orders) = (a.read_stock, a.read_user_orders);
-        if self.architecture() == SaleArchitecture::NaiveDb {
+        if self.architecture() == Architecture::NaiveDb {
             if stock <= 0 {
                 return self.end_transaction(now, attempt, Ok(Outcome::SoldOut), ctx);
             }
@@ -363,7 +366,7 @@ impl SaleModel<'_> {
 
     /// The statements under the row lock finished: decide, write, commit, release the lock.
     fn locked_work_done(&mut self, now: SimTime, attempt: SlabKey, ctx: &mut Context<Event>) {
-        let naive = self.architecture() == SaleArchitecture::NaiveDb;
+        let naive = self.architecture() == Architecture::NaiveDb;
         let limit = self.setup.sale.per_user_limit;
         let guard = self.variant.db.guard;
         let a = self.attempts.get(attempt);

@@ -26,7 +26,7 @@ use sim::{RunStats, SimTime, StationReport};
 
 use super::model::{AttemptKind, SaleModel, Tallies};
 use super::outcome::{OutcomeCounts, UserOutcome, UserOutcomeCounts};
-use super::{SaleArchitecture, SaleSetup, SaleVariant, arch_name};
+use super::{SaleSetup, SaleVariant};
 use crate::summary::{StationSummary, VariantSummary};
 
 /// What a finished run leaves behind for the metrics.
@@ -490,7 +490,7 @@ pub fn variant_summary(
     };
     VariantSummary {
         name: variant.name.clone(),
-        architecture: arch_name(variant.architecture),
+        architecture: variant.architecture.name(),
         events: stats.events,
         end_s: stats.end.as_secs_f64(),
         stop: if stats.stop == sim::Stop::Horizon { "horizon" } else { "drained" },
@@ -506,11 +506,5 @@ pub fn variant_summary(
                 report: r.clone(),
             })
             .collect(),
-    }
-}
-
-impl SaleArchitecture {
-    pub fn has_redis(self) -> bool {
-        self == SaleArchitecture::ThreeTierRedis
     }
 }

@@ -20,8 +20,9 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use sim::config::{Issues, join_key};
 use sim::literal::DurationLit;
-use sim::{Context, Dist, Limits, SimDuration, SimTime};
+use sim::{Context, Dist, SimDuration, SimTime};
 
+use crate::architecture::Architecture;
 use crate::components::cdn::{CdnSpec, RawCdn};
 use crate::components::db::DbSpec;
 use crate::components::flink::FlinkSpec;
@@ -30,7 +31,8 @@ use crate::components::kafka::KafkaSpec;
 use crate::components::redis::{RawRedis, RedisSpec};
 use crate::components::results::ResultsSpec;
 use crate::components::{dist_or, lognormal};
-use crate::scenario::{RawVariant, RunSettings};
+use crate::limits::RunLimits;
+use crate::scenario::RawVariant;
 use crate::summary::VariantSummary;
 use crate::traffic::{Population, Traffic};
 use model::SaleModel;
@@ -95,22 +97,11 @@ impl RawSale {
     }
 }
 
-/// The flash-sale architectures.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum SaleArchitecture {
-    /// CDN dedupe → gateway → Redis stock script → DB final decrement.
-    ThreeTierRedis,
-    /// App server → DB: SELECT stock, then UPDATE.
-    NaiveDb,
-    /// Gateway → Kafka → Flink → order sink; clients poll a result store.
-    QueueStream,
-}
-
 /// A validated flash-sale variant.
 #[derive(Clone, Debug)]
 pub struct SaleVariant {
     pub name: String,
-    pub architecture: SaleArchitecture,
+    pub architecture: Architecture,
     /// Client ↔ first tier round trip.
     pub client_rtt: Dist,
     pub cdn: Option<CdnSpec>,
@@ -139,32 +130,11 @@ pub struct SaleSetup {
 /// Validates a flash-sale variant's sections.
 pub fn check_variant(
     raw: &RawVariant,
-    architecture: SaleArchitecture,
+    architecture: Architecture,
     at: &str,
     issues: &mut Issues,
 ) -> Option<SaleVariant> {
     let before = issues.len();
-    let forbid = |present: bool, key: &str, issues: &mut Issues| {
-        if present {
-            issues.push(
-                join_key(at, key),
-                format!("is not a section of architecture {}", arch_name(architecture)),
-            );
-        }
-    };
-    forbid(raw.arrival.is_some(), "arrival", issues);
-    forbid(raw.station.is_some(), "station", issues);
-    if architecture == SaleArchitecture::NaiveDb {
-        forbid(raw.cdn.is_some(), "cdn", issues);
-        forbid(raw.redis.is_some(), "redis", issues);
-    }
-    if architecture == SaleArchitecture::QueueStream {
-        forbid(raw.redis.is_some(), "redis", issues);
-    } else {
-        forbid(raw.kafka.is_some(), "kafka", issues);
-        forbid(raw.flink.is_some(), "flink", issues);
-        forbid(raw.results.is_some(), "results", issues);
-    }
     let client_rtt = dist_or(
         &raw.client_rtt,
         at,
@@ -173,20 +143,15 @@ pub fn check_variant(
         issues,
     );
     let default_cdn = RawCdn::default();
-    let cdn = match architecture {
-        SaleArchitecture::ThreeTierRedis | SaleArchitecture::QueueStream => {
-            raw.cdn.as_ref().unwrap_or(&default_cdn).check(&join_key(at, "cdn"), issues)
-        }
-        SaleArchitecture::NaiveDb => None,
-    };
+    // The architecture seam has refused the sections this architecture lacks.
+    let cdn = matches!(architecture, Architecture::ThreeTierRedis | Architecture::QueueStream)
+        .then(|| raw.cdn.as_ref().unwrap_or(&default_cdn).check(&join_key(at, "cdn"), issues))
+        .flatten();
     let default_redis = RawRedis::default();
-    let redis = match architecture {
-        SaleArchitecture::ThreeTierRedis => {
-            raw.redis.as_ref().unwrap_or(&default_redis).check(&join_key(at, "redis"), issues)
-        }
-        SaleArchitecture::NaiveDb | SaleArchitecture::QueueStream => None,
-    };
-    let stream = architecture == SaleArchitecture::QueueStream;
+    let redis = (architecture == Architecture::ThreeTierRedis)
+        .then(|| raw.redis.as_ref().unwrap_or(&default_redis).check(&join_key(at, "redis"), issues))
+        .flatten();
+    let stream = architecture == Architecture::QueueStream;
     let kafka = stream
         .then(|| raw.kafka.clone().unwrap_or_default().check(&join_key(at, "kafka"), issues))
         .flatten();
@@ -230,27 +195,17 @@ pub fn check_variant(
     })
 }
 
-pub fn arch_name(architecture: SaleArchitecture) -> &'static str {
-    match architecture {
-        SaleArchitecture::ThreeTierRedis => "three_tier_redis",
-        SaleArchitecture::NaiveDb => "naive_db",
-        SaleArchitecture::QueueStream => "queue_stream",
-    }
-}
-
 /// Simulates one variant on the shared population.
 pub fn simulate(
     setup: &SaleSetup,
     variant: &SaleVariant,
     population: &Population,
-    run: &RunSettings,
+    limits: &RunLimits,
     seed: u64,
 ) -> Result<(VariantSummary, String), String> {
     let mut ctx = Context::new();
     let mut model = SaleModel::new(setup, variant, population, seed, &mut ctx);
-    let limits = Limits { horizon: run.horizon, warmup: SimTime::ZERO, max_events: run.max_events };
-    let stats = sim::run(&mut model, &mut ctx, limits);
-    crate::run::check_stop(&variant.name, run, &stats)?;
+    let stats = limits.run(&mut model, &mut ctx)?;
     let report = model.finish(stats.end);
     report.check_conservation().map_err(|e| format!("variant `{}`: {e}", variant.name))?;
     let timeline = report.timeline_csv(&variant.name);

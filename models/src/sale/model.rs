@@ -16,7 +16,8 @@ use sim::{Context, Model, SimDuration, SimTime, Slab, SlabKey, Station, Ticket};
 use super::fault::FaultComponent;
 use super::outcome::{Outcome, OutcomeCounts, UserOutcome, UserOutcomeCounts};
 use super::timeline::Timeline;
-use super::{SaleArchitecture, SaleSetup, SaleVariant};
+use super::{SaleSetup, SaleVariant};
+use crate::architecture::Architecture;
 use crate::components::cdn::Cdn;
 use crate::components::db::StockRow;
 use crate::components::gateway::TokenBucket;
@@ -445,7 +446,7 @@ impl<'a> SaleModel<'a> {
         self.in_flight
     }
 
-    pub fn architecture(&self) -> SaleArchitecture {
+    pub fn architecture(&self) -> Architecture {
         self.variant.architecture
     }
 

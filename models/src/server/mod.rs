@@ -10,9 +10,9 @@ use std::fmt::Write as _;
 use serde::Serialize;
 use sim::stats::DurationSummary;
 use sim::table::{TextTable, flag, human_count, human_secs};
-use sim::{Context, Limits, Stop};
+use sim::{Context, Stop};
 
-use crate::scenario::RunSettings;
+use crate::limits::{RunLimits, RunSettings};
 use crate::summary::{StationSummary, VariantSummary};
 use config::{Execution, LoadSpec, ServerSpec};
 use model::ServerModel;
@@ -59,29 +59,31 @@ pub fn simulate(
     spec: &ServerSpec,
     load: &LoadSpec,
     run: &RunSettings,
+    limits: &RunLimits,
     seed: u64,
 ) -> Result<(VariantSummary, String), String> {
     let mut ctx = Context::new();
     let mut model = ServerModel::new(spec, load, seed, &mut ctx);
-    let limits =
-        Limits { horizon: run.horizon, warmup: sim::SimTime::ZERO, max_events: run.max_events };
-    let stats = sim::run(&mut model, &mut ctx, limits);
-    crate::run::check_stop(&spec.name, run, &stats)?;
+    let stats = limits.run(&mut model, &mut ctx)?;
     let stations = model.stations(stats.end);
     let (report, end_of_load) = model.finish();
     let interval_ns = report.interval.as_nanos();
-    // Intervals of the load that the run covered (a horizon may cut it short) and the timeline
-    // holds.
+    // Intervals of the load after the warm-up that the run covered (a horizon may cut it short)
+    // and the timeline holds.
     let covered = end_of_load.min(stats.end).as_nanos();
-    let intervals = covered.div_ceil(interval_ns).min(1 << 20);
-    let zero = (0..intervals as usize)
+    let first = (run.warmup.as_nanos() / interval_ns).min(1 << 20);
+    let last = covered.div_ceil(interval_ns).min(1 << 20);
+    let intervals = last.saturating_sub(first);
+    let zero = (first as usize..last as usize)
         .filter(|&i| report.rows.get(i).is_none_or(|r| r.completed == 0))
         .count() as u64;
     let memory = match spec.execution {
         Execution::ThreadPool => (spec.workers * spec.instances) as f64 * spec.task_memory_bytes,
         _ => report.peak_tasks as f64 * spec.task_memory_bytes,
     };
+    // Throughput is over the load after the warm-up (validation keeps the warm-up shorter).
     let duration_s = load.duration.as_secs_f64();
+    let measured_s = duration_s - run.warmup_duration().as_secs_f64();
     let metrics = ServerMetrics {
         execution: execution_name(spec.execution),
         connections: load.connections,
@@ -91,7 +93,7 @@ pub fn simulate(
         answered: report.answered,
         timeouts: report.timeouts,
         late: report.late,
-        throughput_per_s: report.answered_in_load as f64 / duration_s,
+        throughput_per_s: report.answered_in_load as f64 / measured_s,
         latency: report.latency.summary(),
         zero_throughput_intervals: zero,
         intervals,
@@ -168,19 +170,6 @@ pub fn check_variant(
     issues: &mut sim::config::Issues,
 ) -> Option<ServerSpec> {
     use sim::config::join_key;
-    for (present, key) in [
-        (raw.arrival.is_some(), "arrival"),
-        (raw.station.is_some(), "station"),
-        (raw.client_rtt.is_some(), "client_rtt"),
-        (raw.cdn.is_some(), "cdn"),
-        (raw.gateway.is_some(), "gateway"),
-        (raw.redis.is_some(), "redis"),
-        (raw.db.is_some(), "db"),
-    ] {
-        if present {
-            issues.push(join_key(at, key), "is not a section of architecture server");
-        }
-    }
     let Some(server) = &raw.server else {
         issues.push(at, "architecture server needs a [variant.server] table");
         return None;

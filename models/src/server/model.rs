@@ -403,6 +403,20 @@ impl<'a> ServerModel<'a> {
         self.next_request(now, conn, ctx);
     }
 
+    /// Statistics start over at the warm-up: counts, latency, peak tasks, blocked time and the
+    /// stations' figures. (A blocking call already under way at the warm-up is not counted.)
+    fn reset_statistics(&mut self, now: SimTime) {
+        let r = &mut self.report;
+        (r.sent, r.completed, r.answered, r.answered_in_load, r.timeouts, r.late) =
+            (0, 0, 0, 0, 0, 0);
+        r.latency = DurationHistogram::new();
+        r.peak_tasks = self.tasks;
+        r.loop_blocked_s.iter_mut().for_each(|b| *b = 0.0);
+        let stations =
+            self.workers.iter_mut().chain(&mut self.resources).chain(&mut self.downstreams);
+        stations.for_each(|s| s.end_warmup(now));
+    }
+
     /// The run's figures, with the end of load for interval counting.
     pub fn finish(self) -> (ServerReport, SimTime) {
         (self.report, self.end_of_load)
@@ -430,6 +444,10 @@ impl<'a> ServerModel<'a> {
 
 impl Model for ServerModel<'_> {
     type Event = Event;
+
+    fn end_warmup(&mut self, now: SimTime) {
+        self.reset_statistics(now);
+    }
 
     fn handle(&mut self, now: SimTime, event: Event, ctx: &mut Context<Event>) {
         match event {

@@ -13,3 +13,4 @@ mod support;
 mod sweep;
 mod theory;
 mod traffic;
+mod warmup;
