@@ -8,6 +8,7 @@ mod hand;
 mod mechanisms;
 mod plan;
 mod server;
+mod snapshots;
 mod stream;
 mod support;
 mod sweep;

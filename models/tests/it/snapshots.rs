@@ -1,0 +1,111 @@
+//! Golden snapshots of every bundled run scenario: its terminal table, its `summary.json`, and
+//! a digest of its timelines. A change that moves any number fails here; update the snapshots
+//! on purpose (`cargo insta review`, or `INSTA_UPDATE=always`) and say why in the commit.
+
+use std::path::Path;
+use std::process::Command;
+
+use crate::support::workspace;
+
+/// FNV-1a over the file's bytes: a short, stable fingerprint of a file too large to snapshot.
+fn digest(bytes: &[u8]) -> String {
+    let hash = bytes.iter().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ *b as u64).wrapping_mul(0x0000_0100_0000_01b3)
+    });
+    format!(
+        "{} bytes, {} lines, fnv1a64 {hash:016x}",
+        bytes.len(),
+        bytes.split(|b| *b == b'\n').count() - 1
+    )
+}
+
+/// Runs a bundled scenario through the binary and snapshots what it writes.
+fn pin(rel: &str) {
+    let name = rel.trim_end_matches(".toml").replace('/', "_");
+    let out = std::env::temp_dir().join(format!("flashsim-snap-{}-{name}", std::process::id()));
+    let run = Command::new(env!("CARGO_BIN_EXE_flashsim"))
+        .args(["run", "--no-report", "--out"])
+        .arg(&out)
+        .arg(workspace().join("scenarios").join(rel))
+        .output()
+        .unwrap();
+    assert!(run.status.success(), "{rel}: {}", String::from_utf8_lossy(&run.stderr));
+    let read = |file: &str| std::fs::read(out.join(file)).ok();
+    let text = |file: &str| String::from_utf8(read(file).expect(file)).unwrap();
+    let mut settings = insta::Settings::clone_current();
+    settings.set_snapshot_path(Path::new("snapshots"));
+    settings.set_prepend_module_to_snapshot(false);
+    settings.bind(|| {
+        insta::assert_snapshot!(format!("{name}.table"), text("table.txt"));
+        insta::assert_snapshot!(format!("{name}.summary"), text("summary.json"));
+        let timelines: Vec<String> = ["timeline.csv", "server-timeline.csv"]
+            .iter()
+            .filter_map(|f| read(f).map(|bytes| format!("{f}: {}", digest(&bytes))))
+            .collect();
+        insta::assert_snapshot!(format!("{name}.timelines"), timelines.join("\n"));
+    });
+    std::fs::remove_dir_all(&out).ok();
+}
+
+#[test]
+fn edu_live_class() {
+    pin("edu-live-class.toml");
+}
+
+#[test]
+fn singles_day() {
+    pin("singles-day.toml");
+}
+
+#[test]
+fn retry_storm() {
+    pin("retry-storm.toml");
+}
+
+#[test]
+fn blocking_event_loop() {
+    pin("blocking-event-loop.toml");
+}
+
+#[test]
+fn checkout_network() {
+    pin("checkout-network.toml");
+}
+
+#[test]
+fn bench_mm1_1m() {
+    pin("bench/mm1-1m.toml");
+}
+
+#[test]
+fn validation_scenarios() {
+    for rel in ["validation/md1.toml", "validation/mm1.toml", "validation/mmc.toml"] {
+        pin(rel);
+    }
+    pin("validation/tandem.toml");
+}
+
+/// Every bundled run scenario has a snapshot test above (plans and sweeps have their own).
+#[test]
+fn every_bundled_scenario_is_pinned() {
+    let source = include_str!("snapshots.rs");
+    let mut missing = Vec::new();
+    let mut stack = vec![workspace().join("scenarios")];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+                continue;
+            }
+            let rel = path.strip_prefix(workspace().join("scenarios")).unwrap();
+            let rel = rel.to_str().unwrap().to_string();
+            let is_run =
+                rel.ends_with(".toml") && !rel.starts_with("plan-") && !rel.starts_with("sweep-");
+            if is_run && !source.contains(&format!("\"{rel}\"")) {
+                missing.push(rel);
+            }
+        }
+    }
+    assert!(missing.is_empty(), "bundled scenarios without a snapshot test: {missing:?}");
+}
