@@ -15,8 +15,10 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use sim::config::Issues;
 use sim::literal::DurationLit;
+use sim::rng::{self, RngStream};
 use sim::{Dist, DistSpec, SimDuration, SimTime};
 
+use super::faults::FaultWindows;
 use super::{dist_or, duration_or, lognormal, price_or};
 
 /// The `[variant.cdn]` table.
@@ -89,6 +91,9 @@ pub struct Cdn {
     pub peak_entries: u64,
     pub requests: u64,
     pub deduped: u64,
+    /// Edge processing times (`cdn/service`).
+    rng: RngStream,
+    pub windows: FaultWindows,
 }
 
 impl Cdn {
@@ -98,7 +103,7 @@ impl Cdn {
         sim::prefetch::prefetch_at(&self.last_pass, user as usize);
     }
 
-    pub fn new(spec: CdnSpec, users: usize) -> Self {
+    pub fn new(spec: CdnSpec, users: usize, seed: u64) -> Self {
         Cdn {
             spec,
             last_pass: vec![NO_ENTRY; users],
@@ -107,6 +112,8 @@ impl Cdn {
             peak_entries: 0,
             requests: 0,
             deduped: 0,
+            rng: rng::stream(seed, "cdn/service"),
+            windows: FaultWindows::default(),
         }
     }
 
@@ -148,6 +155,12 @@ impl Cdn {
         true
     }
 
+    /// The edge's processing delay for a request passing at `now`, through its fault windows.
+    pub fn delay(&mut self, now: SimTime) -> SimDuration {
+        let delay = self.spec.service.sample(&mut self.rng);
+        self.windows.apply(now, delay)
+    }
+
     /// Peak fingerprint-table memory in bytes.
     pub fn peak_table_bytes(&self) -> f64 {
         self.peak_entries as f64 * self.spec.entry_bytes
@@ -161,7 +174,7 @@ mod tests {
     #[test]
     fn repeats_inside_the_window_are_dropped_and_entries_expire() {
         let spec = RawCdn::default().check("cdn", &mut Issues::new()).unwrap();
-        let mut cdn = Cdn::new(spec, 3);
+        let mut cdn = Cdn::new(spec, 3, 1);
         let ms = |m| SimTime::ZERO + SimDuration::from_millis(m);
         assert!(cdn.admit(ms(0), 0));
         assert!(!cdn.admit(ms(500), 0), "repeat within 1 s");

@@ -22,8 +22,10 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use sim::config::{Issues, join_key};
 use sim::literal::RateLit;
-use sim::{Dist, DistSpec, SimDuration, SimTime};
+use sim::rng::{self, RngStream};
+use sim::{Admission, Dist, DistSpec, SimDuration, SimTime, Station};
 
+use super::faults::FaultWindows;
 use super::{count_or, dist_or, lognormal, price_or};
 
 /// The `[variant.gateway]` table.
@@ -189,9 +191,124 @@ impl TokenBucket {
     }
 }
 
+/// The gateway tier at run time: its rate limit, its servers and bounded queue, its processing
+/// times and fault windows, and what it counts. Jobs are whatever the architecture queues.
+pub struct Gateway<J> {
+    pub spec: GatewaySpec,
+    station: Station<J>,
+    bucket: Option<TokenBucket>,
+    /// Processing times (`gateway/service`).
+    rng: RngStream,
+    pub windows: FaultWindows,
+    /// Requests the tier processed (for its CPU utilisation).
+    pub requests: u64,
+}
+
+/// What the gateway does with a request that reaches it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GatewayAdmission {
+    /// No token: answered "rate limited" at once.
+    RateLimited,
+    /// A server took it; its processing ends after this long.
+    Serve(SimDuration),
+    /// Waiting for a server.
+    Queued,
+    /// The queue is full: shed.
+    Shed,
+}
+
+impl<J: Copy> Gateway<J> {
+    pub fn new(spec: &GatewaySpec, seed: u64) -> Self {
+        Gateway {
+            spec: spec.clone(),
+            station: Station::new(spec.servers(), Some(spec.queue_capacity as usize)),
+            bucket: spec.rate_limit.map(|(rate, size)| TokenBucket::new(rate, size)),
+            rng: rng::stream(seed, "gateway/service"),
+            windows: FaultWindows::default(),
+            requests: 0,
+        }
+    }
+
+    /// A request reaches the tier at `now`: the rate limit, then a server or the queue.
+    pub fn arrive(&mut self, now: SimTime, job: J) -> GatewayAdmission {
+        if let Some(bucket) = &mut self.bucket
+            && !bucket.take(now)
+        {
+            return GatewayAdmission::RateLimited;
+        }
+        match self.station.arrive(now, job) {
+            Admission::Serve(_) => GatewayAdmission::Serve(self.processing(now)),
+            Admission::Queued(_) => GatewayAdmission::Queued,
+            Admission::Dropped(_) => GatewayAdmission::Shed,
+        }
+    }
+
+    /// A request that reached a server at `since` frees it at `now`; the next waiting request
+    /// (if any) starts, and its processing ends after the returned time.
+    pub fn release(&mut self, now: SimTime, since: SimTime) -> Option<(J, SimDuration)> {
+        let next = self.station.depart(now, since)?;
+        Some((next.job, self.processing(now)))
+    }
+
+    /// Whether a request keeps its server while it waits for a downstream call.
+    pub fn holds_through_downstream(&self) -> bool {
+        self.spec.holds_through_downstream()
+    }
+
+    /// The servers and queue, for levels and reports.
+    pub fn station(&self) -> &Station<J> {
+        &self.station
+    }
+
+    fn processing(&mut self, now: SimTime) -> SimDuration {
+        let service = self.spec.service.sample(&mut self.rng);
+        self.requests += 1;
+        self.windows.apply(now, service)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn gateway(raw: RawGateway) -> Gateway<u32> {
+        Gateway::new(&raw.check("gateway", &mut Issues::new()).unwrap(), 1)
+    }
+
+    #[test]
+    fn the_rate_limit_comes_first_then_servers_then_the_queue_then_shedding() {
+        let raw = RawGateway {
+            instances: Some(1),
+            workers: Some(1),
+            queue_capacity: Some(1),
+            rate_limit: Some(RateLit("3/s".into())),
+            burst: Some(3),
+            ..RawGateway::default()
+        };
+        let mut g = gateway(raw);
+        let t = SimTime::ZERO;
+        assert!(matches!(g.arrive(t, 0), GatewayAdmission::Serve(_)));
+        assert_eq!(g.arrive(t, 1), GatewayAdmission::Queued);
+        assert_eq!(g.arrive(t, 2), GatewayAdmission::Shed);
+        assert_eq!(g.arrive(t, 3), GatewayAdmission::RateLimited, "the burst of 3 is spent");
+        // The server frees: the queued request starts; nothing is left behind it.
+        let (next, _) = g.release(t + SimDuration::from_millis(5), t).unwrap();
+        assert_eq!(next, 1);
+        assert_eq!(
+            g.release(t + SimDuration::from_millis(9), t + SimDuration::from_millis(5)),
+            None
+        );
+        assert_eq!(g.requests, 2, "two requests were processed");
+    }
+
+    #[test]
+    fn a_pause_delays_the_processing_that_would_start_inside_it() {
+        let mut g = gateway(RawGateway::default());
+        let s = SimTime::ZERO + SimDuration::from_secs(1);
+        g.windows.add(s, s + SimDuration::from_secs(2), None);
+        let GatewayAdmission::Serve(d) = g.arrive(s, 0) else { panic!("a free server") };
+        assert!(d >= SimDuration::from_secs(2), "starts when the pause ends: {d}");
+    }
 
     #[test]
     fn bucket_allows_its_burst_then_its_rate() {

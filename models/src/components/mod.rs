@@ -6,6 +6,7 @@
 
 pub mod cdn;
 pub mod db;
+pub mod faults;
 pub mod flink;
 pub mod gateway;
 pub mod kafka;

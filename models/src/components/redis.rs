@@ -14,8 +14,12 @@
 use schemars::JsonSchema;
 use serde::Deserialize;
 use sim::config::Issues;
-use sim::{Dist, DistSpec, SimDuration};
+use std::collections::VecDeque;
 
+use sim::rng::{self, RngStream};
+use sim::{Admission, Dist, DistSpec, SimDuration, SimTime, Station};
+
+use super::faults::FaultWindows;
 use super::{count_or, dist_or, lognormal, price_or};
 
 /// How the stock check and decrement are issued.
@@ -191,5 +195,209 @@ impl RedisStock {
     pub fn peak_memory_bytes(&self, spec: &RedisSpec) -> f64 {
         BASE_BYTES_PER_SHARD * spec.shards as f64
             + (1 + self.peak_user_keys) as f64 * spec.key_bytes
+    }
+}
+
+/// A command the stock shard runs for a request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RedisCommand {
+    /// The atomic stock script: stock and the user's count checked, then decremented.
+    Script,
+    /// Non-atomic: read the stock and the user's count.
+    Read,
+    /// Non-atomic: decrement, whatever the stock is now.
+    Decrement,
+    /// Give a reserved unit back after a failed final write.
+    Compensate,
+}
+
+/// The hot shard at run time: one executor serving commands one at a time, the stock keys, the
+/// round trip and command-time streams, fault windows, and the writes a failover can lose.
+pub struct Redis<J> {
+    pub spec: RedisSpec,
+    shard: Station<J>,
+    pub stock: RedisStock,
+    /// Gateway ↔ Redis round trips (`redis/rtt`).
+    rtt_rng: RngStream,
+    /// Command and script times (`redis/service`).
+    service_rng: RngStream,
+    pub windows: FaultWindows,
+    /// Decrements `(when, user)` of the last replication-lag span, kept only when a crash is
+    /// to come: the writes a failover loses.
+    unreplicated: Option<(SimDuration, VecDeque<(SimTime, u32)>)>,
+    /// Decrements lost on failover.
+    pub lost_writes: u64,
+}
+
+impl<J: Copy> Redis<J> {
+    pub fn new(spec: &RedisSpec, stock: i64, users: usize, seed: u64) -> Self {
+        Redis {
+            spec: spec.clone(),
+            shard: Station::new(1, None),
+            stock: RedisStock::new(stock, users),
+            rtt_rng: rng::stream(seed, "redis/rtt"),
+            service_rng: rng::stream(seed, "redis/service"),
+            windows: FaultWindows::default(),
+            unreplicated: None,
+            lost_writes: 0,
+        }
+    }
+
+    /// One way of a gateway ↔ Redis round trip.
+    pub fn half_rtt(&mut self) -> SimDuration {
+        SimDuration::from_nanos(self.spec.rtt.sample(&mut self.rtt_rng).as_nanos() / 2)
+    }
+
+    /// A command reaches the shard at `now`: it runs at once if the shard is idle (it ends after
+    /// the returned time), else it waits its turn.
+    pub fn arrive(&mut self, now: SimTime, job: J, command: RedisCommand) -> Option<SimDuration> {
+        match self.shard.arrive(now, job) {
+            Admission::Serve(_) => Some(self.service_time(now, command)),
+            _ => None,
+        }
+    }
+
+    /// The command that reached the shard at `since` ends at `now`; the next one waiting (if
+    /// any) starts now: ask its time with [`Redis::service_time`].
+    pub fn depart(&mut self, now: SimTime, since: SimTime) -> Option<J> {
+        self.shard.depart(now, since).map(|next| next.job)
+    }
+
+    /// How long `command` takes when it starts at `now`.
+    pub fn service_time(&mut self, now: SimTime, command: RedisCommand) -> SimDuration {
+        let work = match command {
+            RedisCommand::Script => self.spec.script_time.sample(&mut self.service_rng),
+            _ => self.spec.command_time.sample(&mut self.service_rng),
+        };
+        self.windows.apply(now, work)
+    }
+
+    /// Runs `command` for `user`: its reads and writes all happen now, one command at a time
+    /// (atomicity comes from that). Compensation answers nothing.
+    pub fn execute(
+        &mut self,
+        now: SimTime,
+        command: RedisCommand,
+        user: u32,
+        limit: u16,
+    ) -> Option<StockAnswer> {
+        let answer = match command {
+            RedisCommand::Script => Some(self.stock.script(user, limit)),
+            RedisCommand::Read => Some(self.stock.read(user, limit)),
+            RedisCommand::Decrement => {
+                self.stock.decrement(user);
+                Some(StockAnswer::Reserved)
+            }
+            RedisCommand::Compensate => {
+                self.stock.compensate(user);
+                None
+            }
+        };
+        if answer == Some(StockAnswer::Reserved) {
+            self.note_write(now, user);
+        }
+        answer
+    }
+
+    /// A crash is to come whose failover loses the last `lag` of writes: keep them from now on.
+    pub fn keep_writes_for(&mut self, lag: SimDuration) {
+        let kept = self.unreplicated.get_or_insert((SimDuration::ZERO, VecDeque::new()));
+        kept.0 = kept.0.max(lag);
+    }
+
+    /// The shard fails over at `now`: it serves nothing for `down`, and the decrements of the
+    /// last `lag`, acknowledged but not yet on the replica, are lost (stock and per-user counts
+    /// go back). Returns how many were lost.
+    pub fn fail_over(&mut self, now: SimTime, down: SimDuration, lag: SimDuration) -> u64 {
+        self.windows.add(now, now + down, None);
+        let Some((_, writes)) = &mut self.unreplicated else { return 0 };
+        let lost: Vec<(SimTime, u32)> = writes.drain(..).filter(|&(t, _)| t + lag >= now).collect();
+        for &(_, user) in lost.iter().rev() {
+            self.stock.undo_decrement(user);
+        }
+        self.lost_writes += lost.len() as u64;
+        lost.len() as u64
+    }
+
+    /// The executor and its queue, for levels and reports.
+    pub fn shard(&self) -> &Station<J> {
+        &self.shard
+    }
+
+    fn note_write(&mut self, now: SimTime, user: u32) {
+        if let Some((lag, writes)) = &mut self.unreplicated {
+            while writes.front().is_some_and(|&(t, _)| t + *lag < now) {
+                writes.pop_front();
+            }
+            writes.push_back((now, user));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sim::config::Issues;
+
+    fn redis(script: StockScript, stock: i64) -> Redis<u32> {
+        let raw = RawRedis { script: Some(script), ..RawRedis::default() };
+        Redis::new(&raw.check("redis", &mut Issues::new()).unwrap(), stock, 4, 1)
+    }
+
+    const T: SimTime = SimTime::ZERO;
+
+    #[test]
+    fn the_script_checks_stock_first_then_the_limit_then_decrements() {
+        let mut r = redis(StockScript::Atomic, 2);
+        assert_eq!(r.execute(T, RedisCommand::Script, 0, 1), Some(StockAnswer::Reserved));
+        assert_eq!(r.execute(T, RedisCommand::Script, 0, 1), Some(StockAnswer::LimitReached));
+        assert_eq!(r.execute(T, RedisCommand::Script, 1, 1), Some(StockAnswer::Reserved));
+        // Stock is checked before the limit: user 0 at their limit hears "sold out".
+        assert_eq!(r.execute(T, RedisCommand::Script, 0, 1), Some(StockAnswer::SoldOut));
+        assert_eq!(r.execute(T, RedisCommand::Script, 2, 1), Some(StockAnswer::SoldOut));
+        assert_eq!((r.stock.stock, r.stock.min_stock), (0, 0), "never below zero");
+    }
+
+    #[test]
+    fn scripts_are_served_one_at_a_time_in_arrival_order() {
+        let mut r = redis(StockScript::Atomic, 1);
+        assert!(r.arrive(T, 7, RedisCommand::Script).is_some(), "idle shard: runs at once");
+        assert_eq!(r.arrive(T, 8, RedisCommand::Script), None, "waits its turn");
+        assert_eq!(r.arrive(T, 9, RedisCommand::Script), None);
+        let done = T + SimDuration::from_micros(25);
+        assert_eq!(r.depart(done, T), Some(8));
+        assert_eq!(r.depart(done + SimDuration::from_micros(25), done), Some(9));
+    }
+
+    #[test]
+    fn get_then_decrement_interleaved_sells_below_zero() {
+        // Two requests read before either decrements: both see one unit left.
+        let mut r = redis(StockScript::GetThenDecr, 1);
+        assert_eq!(r.execute(T, RedisCommand::Read, 0, 1), Some(StockAnswer::LooksAvailable));
+        assert_eq!(r.execute(T, RedisCommand::Read, 1, 1), Some(StockAnswer::LooksAvailable));
+        assert_eq!(r.execute(T, RedisCommand::Decrement, 0, 1), Some(StockAnswer::Reserved));
+        assert_eq!(r.execute(T, RedisCommand::Decrement, 1, 1), Some(StockAnswer::Reserved));
+        assert_eq!(r.stock.stock, -1, "oversold by one");
+        // Serialised (read, decrement, read) the second request is refused.
+        let mut r = redis(StockScript::GetThenDecr, 1);
+        r.execute(T, RedisCommand::Read, 0, 1);
+        r.execute(T, RedisCommand::Decrement, 0, 1);
+        assert_eq!(r.execute(T, RedisCommand::Read, 1, 1), Some(StockAnswer::SoldOut));
+    }
+
+    #[test]
+    fn a_failover_loses_the_unreplicated_writes_and_pauses_the_shard() {
+        let ms = |m| T + SimDuration::from_millis(m);
+        let mut r = redis(StockScript::Atomic, 10);
+        r.keep_writes_for(SimDuration::from_millis(10));
+        r.execute(ms(0), RedisCommand::Script, 0, 1);
+        r.execute(ms(95), RedisCommand::Script, 1, 1);
+        r.execute(ms(99), RedisCommand::Script, 2, 1);
+        let lost = r.fail_over(ms(100), SimDuration::from_secs(15), SimDuration::from_millis(10));
+        assert_eq!(lost, 2, "the writes of the last 10 ms");
+        assert_eq!(r.stock.stock, 9);
+        assert_eq!(r.stock.per_user[..3], [1, 0, 0]);
+        // Work that would start during the failover waits for its end.
+        assert!(r.service_time(ms(200), RedisCommand::Script) >= SimDuration::from_secs(14));
     }
 }

@@ -155,64 +155,11 @@ impl Fault {
     }
 }
 
-/// The pause and slowdown windows of one variant, by component, for the service-time sites.
-#[derive(Clone, Debug, Default)]
-pub struct Windows {
-    /// `(component, start, end, factor)`; factor `None` is a pause.
-    windows: Vec<(FaultComponent, SimTime, SimTime, Option<f64>)>,
-}
-
-impl Windows {
-    pub fn add(
-        &mut self,
-        component: FaultComponent,
-        start: SimTime,
-        end: SimTime,
-        factor: Option<f64>,
-    ) {
-        self.windows.push((component, start, end, factor));
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.windows.is_empty()
-    }
-
-    /// How long work of `component` sampled as `work`, starting at `now`, really takes.
-    #[inline]
-    pub fn apply(&self, component: FaultComponent, now: SimTime, work: SimDuration) -> SimDuration {
-        if self.windows.is_empty() {
-            return work;
-        }
-        // A pause moves the start, which may fall into another window: repeat until the start
-        // stays put (each pause can move it once, so this ends).
-        let mut start = now;
-        loop {
-            let moved = self.windows.iter().find(|&&(c, from, until, factor)| {
-                c == component && factor.is_none() && start >= from && start < until
-            });
-            match moved {
-                Some(&(_, _, until, _)) => start = until,
-                None => break,
-            }
-        }
-        let mut work = work;
-        for &(c, from, until, factor) in &self.windows {
-            if let Some(f) = factor
-                && c == component
-                && start >= from
-                && start < until
-            {
-                work = SimDuration::from_nanos((work.as_nanos() as f64 * f) as u64);
-            }
-        }
-        (start - now) + work
-    }
-}
-
 use rand::RngExt;
 use sim::Context;
 
 use super::model::{Event, SaleModel};
+use crate::components::faults::FaultWindows;
 
 impl SaleModel<'_> {
     /// Turns the scenario's faults that hit this variant into windows and crash events.
@@ -225,23 +172,37 @@ impl SaleModel<'_> {
             let end = |d: SimDuration| fault.start + d;
             match (fault.kind, fault.duration) {
                 (FaultKind::Pause, Some(d)) => {
-                    self.windows.add(fault.component, fault.start, end(d), None)
+                    self.windows_of(fault.component).add(fault.start, end(d), None)
                 }
                 (FaultKind::Slowdown, Some(d)) => {
-                    self.windows.add(fault.component, fault.start, end(d), Some(fault.factor))
+                    self.windows_of(fault.component).add(fault.start, end(d), Some(fault.factor))
                 }
                 (FaultKind::Crash, _) => {
-                    if fault.component == FaultComponent::Redis {
+                    if let (FaultComponent::Redis, Some(redis)) =
+                        (fault.component, &mut self.tiers.redis)
+                    {
                         // Keep writes for the longest lag of any Redis crash to come.
-                        let kept = self
-                            .redis_writes
-                            .get_or_insert((SimDuration::ZERO, Default::default()));
-                        kept.0 = kept.0.max(fault.replication_lag);
+                        redis.keep_writes_for(fault.replication_lag);
                     }
                     ctx.at(fault.start, Event::Fault { index: index as u16 });
                 }
                 (_, None) => unreachable!("validation requires a duration"),
             }
+        }
+    }
+
+    /// The pause and slowdown windows of `component` (one this variant has).
+    fn windows_of(&mut self, component: FaultComponent) -> &mut FaultWindows {
+        let tiers = &mut self.tiers;
+        const STREAM: &str = "queue_stream components";
+        match component {
+            FaultComponent::Cdn => &mut tiers.cdn.as_mut().expect("a CDN").windows,
+            FaultComponent::Gateway => &mut tiers.gateway.windows,
+            FaultComponent::Redis => &mut tiers.redis.as_mut().expect("Redis").windows,
+            FaultComponent::Db => &mut tiers.db.windows,
+            FaultComponent::Kafka => &mut tiers.stream.as_mut().expect(STREAM).kafka_windows,
+            FaultComponent::Flink => &mut tiers.stream.as_mut().expect(STREAM).flink_windows,
+            FaultComponent::Results => &mut tiers.stream.as_mut().expect(STREAM).store_windows,
         }
     }
 
@@ -268,9 +229,10 @@ impl SaleModel<'_> {
                     let election = self.fault_rng.random_range(500_000_000..=1_000_000_000u64);
                     SimDuration::from_nanos(15_000_000_000 + election)
                 });
-                let lag = fault.replication_lag;
-                self.windows.add(FaultComponent::Redis, now, now + down, None);
-                self.lose_redis_writes(now, lag);
+                let redis = self.tiers.redis.as_mut().expect("a Redis crash needs Redis");
+                redis.fail_over(now, down, fault.replication_lag);
+                let stock = redis.stock.stock;
+                self.timeline.redis_stock(now, stock);
             }
             FaultComponent::Kafka => {
                 let down = fault.duration.unwrap_or(SimDuration::from_secs(10));
@@ -284,29 +246,8 @@ impl SaleModel<'_> {
             }
             other => {
                 let down = fault.duration.unwrap_or(SimDuration::from_secs(10));
-                self.windows.add(other, now, now + down, None);
+                self.windows_of(other).add(now, now + down, None);
             }
         }
-    }
-
-    /// Records a Redis stock write, when a crash could lose it.
-    pub(super) fn note_redis_write(&mut self, now: SimTime, user: u32) {
-        if let Some((lag, writes)) = &mut self.redis_writes {
-            while writes.front().is_some_and(|&(t, _)| t + *lag < now) {
-                writes.pop_front();
-            }
-            writes.push_back((now, user));
-        }
-    }
-
-    /// The promoted replica never saw the writes of the last replication-lag span.
-    fn lose_redis_writes(&mut self, now: SimTime, lag: SimDuration) {
-        let Some((_, writes)) = &mut self.redis_writes else { return };
-        let lost: Vec<(SimTime, u32)> = writes.drain(..).filter(|&(t, _)| t + lag >= now).collect();
-        for (_, user) in lost.into_iter().rev() {
-            self.tiers.redis.undo_decrement(user);
-            self.tallies.lost_redis_writes += 1;
-        }
-        self.timeline.redis_stock(now, self.tiers.redis.stock);
     }
 }

@@ -51,6 +51,12 @@ pub struct RunReport {
     pub redis_min_stock: i64,
     pub redis_peak_memory_bytes: Option<f64>,
     pub redis_compensations: u64,
+    /// Redis decrements lost on failover.
+    pub lost_redis_writes: u64,
+    /// What the database counted.
+    pub db: crate::components::db::DbCounters,
+    /// Requests the gateway tier processed (for its CPU utilisation).
+    pub gateway_requests: u64,
     pub cdn_requests: u64,
     pub cdn_deduped: u64,
     pub cdn_peak_table_bytes: Option<f64>,
@@ -69,7 +75,7 @@ impl RunReport {
         let humans = model.setup.traffic.users as u64;
         let bots = model.users.len() as u64 - humans;
         let limit = model.setup.sale.per_user_limit;
-        let row = &model.tiers.row;
+        let row = &model.tiers.db.row;
         let holders = |range: std::ops::Range<usize>| {
             row.per_user[range].iter().filter(|&&n| n > 0).count() as u64
         };
@@ -92,12 +98,13 @@ impl RunReport {
         let first_attempt_at = model.users.iter().filter_map(|u| u.first_click()).min();
         let bots_with_item = holders(humans as usize..model.users.len());
         let limit_violations = row.per_user.iter().filter(|&&n| n > limit).count() as u64;
-        let mut stations = vec![("gateway".to_string(), model.tiers.gateway.report(end))];
-        if let Some(shard) = &model.tiers.redis_shard {
-            stations.push(("redis_hot_shard".to_string(), shard.report(end)));
+        let redis = model.tiers.redis.as_ref();
+        let mut stations = vec![("gateway".to_string(), model.tiers.gateway.station().report(end))];
+        if let Some(redis) = redis {
+            stations.push(("redis_hot_shard".to_string(), redis.shard().report(end)));
         }
         let stream = model.tiers.stream.as_ref().map(|st| {
-            use super::stream::StreamTiers;
+            use super::arch::queue_stream::StreamTiers;
             let hot = StreamTiers::hottest(&st.partitions, end);
             stations.push(("kafka_hot_partition".to_string(), st.partitions[hot].report(end)));
             let hot = StreamTiers::hottest(&st.subtasks, end);
@@ -132,9 +139,8 @@ impl RunReport {
                 duplicate_orders: f.duplicate_orders,
             }
         });
-        stations.push(("db_pool".to_string(), model.tiers.pool.report(end)));
-        stations.push(("stock_row_lock".to_string(), model.tiers.row_lock.report(end)));
-        let redis_spec = model.variant.redis.as_ref();
+        stations.push(("db_pool".to_string(), model.tiers.db.pool().report(end)));
+        stations.push(("stock_row_lock".to_string(), model.tiers.db.row_lock().report(end)));
         RunReport {
             humans,
             bots,
@@ -150,12 +156,15 @@ impl RunReport {
             unclaimed_orders,
             bots_with_item,
             limit_violations,
-            redis_stock: redis_spec.map(|_| model.tiers.redis.stock),
-            redis_min_stock: model.tiers.redis.min_stock,
-            redis_peak_memory_bytes: redis_spec
-                .map(|spec| model.tiers.redis.peak_memory_bytes(spec))
+            redis_stock: redis.map(|r| r.stock.stock),
+            redis_min_stock: redis.map_or(model.setup.sale.stock as i64, |r| r.stock.min_stock),
+            redis_peak_memory_bytes: redis
+                .map(|r| r.stock.peak_memory_bytes(&r.spec))
                 .or(stream.as_ref().map(|s| s.result_store_peak_memory_bytes)),
-            redis_compensations: model.tiers.redis.compensations,
+            redis_compensations: redis.map_or(0, |r| r.stock.compensations),
+            lost_redis_writes: redis.map_or(0, |r| r.lost_writes),
+            db: model.tiers.db.counters.clone(),
+            gateway_requests: model.tiers.gateway.requests,
             cdn_requests: model.tiers.cdn.as_ref().map_or(0, |c| c.requests),
             cdn_deduped: model.tiers.cdn.as_ref().map_or(0, |c| c.deduped),
             cdn_peak_table_bytes: model.tiers.cdn.as_ref().map(|c| c.peak_table_bytes()),
@@ -396,7 +405,7 @@ fn app_cpu(variant: &SaleVariant, report: &RunReport) -> f64 {
     let start = report.first_attempt_at.unwrap_or(report.end);
     let span_ns = (report.end - start).as_nanos() as f64;
     let cores = (gw.instances * gw.cores) as f64;
-    let cpu_ns = report.tallies.gateway_requests as f64 * gw.cpu_per_request.as_nanos() as f64;
+    let cpu_ns = report.gateway_requests as f64 * gw.cpu_per_request.as_nanos() as f64;
     if span_ns <= 0.0 { 0.0 } else { cpu_ns / (cores * span_ns) }
 }
 
@@ -469,15 +478,15 @@ pub fn variant_summary(
         user_latency_cdf: t.user_latency.cdf_points(),
         attempt_latency: t.attempt_latency.summary(),
         failures: Failures {
-            db_pool_timeouts: t.pool_timeouts,
-            lock_wait_timeouts: t.lock_timeouts,
-            deadlock_victims: t.deadlock_victims,
-            version_conflicts: t.version_conflicts,
+            db_pool_timeouts: report.db.pool_timeouts,
+            lock_wait_timeouts: report.db.lock_timeouts,
+            deadlock_victims: report.db.deadlock_victims,
+            version_conflicts: report.db.version_conflicts,
             leaked_reservations: t.leaked,
             compensations: report.redis_compensations,
             retries_denied_by_budget: t.budget_denied,
             crashes: t.crashes,
-            lost_redis_writes: t.lost_redis_writes,
+            lost_redis_writes: report.lost_redis_writes,
         },
         redis_peak_memory_bytes: report.redis_peak_memory_bytes,
         cdn_requests: report.cdn_requests,

@@ -10,10 +10,9 @@ pub mod model;
 pub mod outcome;
 pub mod timeline;
 
+pub mod arch;
 pub mod fault;
-mod flow;
 pub mod room;
-mod stream;
 pub mod table;
 
 use schemars::JsonSchema;

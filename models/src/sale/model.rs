@@ -1,7 +1,8 @@
 //! The flash-sale model: clients, their attempts, and the components an architecture wires up.
 //!
 //! This file holds the state, the closed event enum and the client side (sending, timeouts,
-//! answers, retries, giving up); `flow.rs` holds the server side of each architecture. Per-user
+//! answers, retries, giving up); `arch/` holds the server side of each architecture, and the
+//! components (`crate::components`) own their state, streams, fault windows and counters. Per-user
 //! state is a few dozen bytes and per-attempt state lives in a slab, freed when both the client
 //! and the server are done with it, so memory follows users and requests in flight.
 //!
@@ -11,17 +12,16 @@
 
 use sim::rng::{self, RngStream};
 use sim::stats::DurationHistogram;
-use sim::{Context, Model, SimDuration, SimTime, Slab, SlabKey, Station, Ticket};
+use sim::{Context, Model, SimDuration, SimTime, Slab, SlabKey, Ticket};
 
-use super::fault::FaultComponent;
 use super::outcome::{Outcome, OutcomeCounts, UserOutcome, UserOutcomeCounts};
 use super::timeline::Timeline;
 use super::{SaleSetup, SaleVariant};
 use crate::architecture::Architecture;
 use crate::components::cdn::Cdn;
-use crate::components::db::StockRow;
-use crate::components::gateway::TokenBucket;
-use crate::components::redis::{RedisStock, StockAnswer};
+use crate::components::db::Db;
+use crate::components::gateway::Gateway;
+use crate::components::redis::{Redis, StockAnswer};
 use crate::traffic::client::RetryBudget;
 use crate::traffic::{ClickKind, Population};
 
@@ -65,8 +65,8 @@ pub enum Event {
     Reply { attempt: SlabKey, user: u32 },
     /// `queue_stream`: a user's next poll is due.
     Poll { user: u32 },
-    /// `queue_stream`: the topic, the job and the result store (see `stream.rs`).
-    Stream(super::stream::StreamEvent),
+    /// `queue_stream`: the topic, the job and the result store (see `arch::queue_stream`).
+    Stream(super::arch::queue_stream::StreamEvent),
     /// The waiting room admits its next user.
     Admit,
     /// The crash of `[[fault]]` number `index` happens.
@@ -218,32 +218,25 @@ const _: () = assert!(std::mem::size_of::<User>() <= 24);
 const _: () = assert!(std::mem::size_of::<Event>() <= 16);
 const _: () = assert!(std::mem::size_of::<Attempt>() <= 96);
 
-/// The components of a variant with their stations.
+/// The components of a variant, each with its own state, random streams, fault windows and
+/// counters; the jobs they queue are attempts.
 pub struct Tiers {
     pub cdn: Option<Cdn>,
-    pub gateway: Station<SlabKey>,
-    pub bucket: Option<TokenBucket>,
-    pub redis_shard: Option<Station<SlabKey>>,
-    pub redis: RedisStock,
-    pub pool: Station<SlabKey>,
-    pub row_lock: Station<SlabKey>,
-    pub row: StockRow,
+    pub gateway: Gateway<SlabKey>,
+    /// `three_tier_redis`: the stock shard.
+    pub redis: Option<Redis<SlabKey>>,
+    /// The stock row (`queue_stream`: the order table the sink writes).
+    pub db: Db<SlabKey>,
     /// `queue_stream`: the topic, the job and the result store.
-    pub stream: Option<super::stream::StreamTiers>,
+    pub stream: Option<super::arch::queue_stream::StreamTiers>,
     pub room: Option<super::room::Room>,
 }
 
-/// Random streams of a variant.
+/// Random streams of the client side and of the parts that do not own theirs yet.
 pub struct Streams {
     pub rtt: RngStream,
     pub retry: RngStream,
-    pub cdn: RngStream,
-    pub gateway: RngStream,
-    pub redis_rtt: RngStream,
-    pub redis: RngStream,
-    pub statement: RngStream,
-    pub lock_hold: RngStream,
-    pub stream: super::stream::StreamStreams,
+    pub stream: super::arch::queue_stream::StreamStreams,
     pub room_check: RngStream,
     pub room_order: RngStream,
 }
@@ -259,18 +252,10 @@ pub struct Tallies {
     pub attempt_latency: DurationHistogram,
     pub user_latency: DurationHistogram,
     pub users: UserOutcomeCounts,
-    pub deadlock_victims: u64,
-    pub lock_timeouts: u64,
-    pub pool_timeouts: u64,
-    pub version_conflicts: u64,
     pub leaked: u64,
     pub budget_denied: u64,
     /// Crashes that happened (`[[fault]]`).
     pub crashes: u64,
-    /// Redis decrements lost on failover.
-    pub lost_redis_writes: u64,
-    /// Requests the gateway tier processed (for its CPU utilisation).
-    pub gateway_requests: u64,
     /// FNV-1a over every exogenous click consumed (time, user): equal across variants that saw
     /// the same traffic.
     pub traffic_digest: u64,
@@ -307,11 +292,6 @@ pub struct SaleModel<'a> {
     timeout_armed: bool,
     /// Per user: the last backoff wait (decorrelated jitter only; empty otherwise).
     last_backoff: Vec<SimDuration>,
-    /// Pause and slowdown windows of this variant's components.
-    pub(super) windows: super::fault::Windows,
-    /// Redis writes `(when, user)` of the last replication-lag span, kept only when a Redis
-    /// crash is to come.
-    pub(super) redis_writes: Option<(SimDuration, std::collections::VecDeque<(SimTime, u32)>)>,
     pub(super) fault_rng: RngStream,
 }
 
@@ -328,33 +308,19 @@ impl<'a> SaleModel<'a> {
         let bots = setup.traffic.bots.as_ref().map_or(0, |b| b.users as usize);
         let all = humans + bots;
         let stock = setup.sale.stock as i64;
-        let db = &variant.db;
         let tiers = Tiers {
-            cdn: variant.cdn.clone().map(|spec| Cdn::new(spec, all)),
-            gateway: Station::new(
-                variant.gateway.servers(),
-                Some(variant.gateway.queue_capacity as usize),
-            ),
-            bucket: variant.gateway.rate_limit.map(|(rate, size)| TokenBucket::new(rate, size)),
-            redis_shard: variant.redis.as_ref().map(|_| Station::new(1, None)),
-            redis: RedisStock::new(stock, all),
-            pool: Station::new(db.pool, None),
-            row_lock: Station::new(1, Some(db.max_lock_waiters as usize)),
-            row: StockRow::new(stock, all),
-            stream: super::stream::StreamTiers::new(variant, stock, all),
+            cdn: variant.cdn.clone().map(|spec| Cdn::new(spec, all, seed)),
+            gateway: Gateway::new(&variant.gateway, seed),
+            redis: variant.redis.as_ref().map(|spec| Redis::new(spec, stock, all, seed)),
+            db: Db::new(&variant.db, stock, all, seed),
+            stream: super::arch::queue_stream::StreamTiers::new(variant, stock, all),
             room: variant.waiting_room.as_ref().map(|_| super::room::Room::new(all)),
         };
         let s = |label: &str| rng::stream(seed, label);
         let streams = Streams {
             rtt: s("client/rtt"),
             retry: s("client/retry"),
-            cdn: s("cdn/service"),
-            gateway: s("gateway/service"),
-            redis_rtt: s("redis/rtt"),
-            redis: s("redis/service"),
-            statement: s("db/statement"),
-            lock_hold: s("db/lock-hold"),
-            stream: super::stream::StreamStreams::new(seed),
+            stream: super::arch::queue_stream::StreamStreams::new(seed),
             room_check: s("room/check"),
             room_order: s("room/order"),
         };
@@ -389,8 +355,6 @@ impl<'a> SaleModel<'a> {
             timeouts: std::collections::VecDeque::new(),
             timeout_armed: false,
             last_backoff: Vec::new(),
-            windows: super::fault::Windows::default(),
-            redis_writes: None,
             fault_rng: rng::stream(seed, "fault"),
         };
         if model.client().retry == crate::traffic::client::RetryPolicy::Decorrelated {
@@ -429,7 +393,11 @@ impl<'a> SaleModel<'a> {
                     room.prefetch(user);
                 }
             }
-            Hop::Redis => self.tiers.redis.prefetch(user),
+            Hop::Redis => {
+                if let Some(redis) = &self.tiers.redis {
+                    redis.stock.prefetch(user);
+                }
+            }
             _ => {}
         }
     }
@@ -521,8 +489,7 @@ impl<'a> SaleModel<'a> {
             Some(cdn) if hop == Hop::Edge && passes_edge(cdn) => {
                 let at_edge = now + rtt_half;
                 cdn.pass(at_edge);
-                let delay = cdn.spec.service.sample(&mut self.streams.cdn);
-                let delay = self.windows.apply(FaultComponent::Cdn, at_edge, delay);
+                let delay = cdn.delay(at_edge);
                 ctx.after(rtt_half + delay, Event::Arrive { attempt, hop: Hop::Gateway, user });
             }
             _ => ctx.after(rtt_half, Event::Arrive { attempt, hop, user }),
@@ -607,23 +574,6 @@ impl<'a> SaleModel<'a> {
         if a.replied {
             self.attempts.remove(attempt);
         }
-    }
-
-    /// Frees the gateway worker held by `attempt`, starting the next waiting request.
-    pub(super) fn release_gateway(
-        &mut self,
-        now: SimTime,
-        attempt: SlabKey,
-        ctx: &mut Context<Event>,
-    ) {
-        let Some(since) = self.attempts.get_mut(attempt).gateway_since.take() else { return };
-        if let Some(next) = self.tiers.gateway.depart(now, since) {
-            let service = self.variant.gateway.service.sample(&mut self.streams.gateway);
-            let service = self.windows.apply(FaultComponent::Gateway, now, service);
-            self.tallies.gateway_requests += 1;
-            ctx.after(service, Event::Served { attempt: next.job, hop: Hop::Gateway });
-        }
-        self.timeline.level(now, &self.tiers);
     }
 
     /// The answer reaches the client.

@@ -128,21 +128,20 @@ impl Timeline {
     }
 
     pub fn level(&mut self, now: SimTime, tiers: &Tiers) {
+        let (gateway, pool) = (tiers.gateway.station(), tiers.db.pool());
+        let redis = tiers.redis.as_ref().map(|r| r.shard());
         let queues = [
-            tiers.gateway.waiting() as u64,
-            tiers.gateway.busy() as u64,
-            tiers.pool.waiting() as u64,
-            tiers.row_lock.waiting() as u64,
-            tiers.redis_shard.as_ref().map_or(0, |s| s.waiting() as u64),
+            gateway.waiting() as u64,
+            gateway.busy() as u64,
+            pool.waiting() as u64,
+            tiers.db.row_lock().waiting() as u64,
+            redis.map_or(0, |s| s.waiting() as u64),
         ];
         if let Some(row) = self.row(now) {
             row.queues = Some(queues);
         }
-        let busy = [
-            tiers.gateway.busy() as u64,
-            tiers.pool.busy() as u64,
-            tiers.redis_shard.as_ref().map_or(0, |s| s.busy() as u64),
-        ];
+        let busy =
+            [gateway.busy() as u64, pool.busy() as u64, redis.map_or(0, |s| s.busy() as u64)];
         if busy != self.busy {
             self.integrate_busy(now);
             self.busy = busy;
