@@ -73,7 +73,7 @@ pub fn run_with_timeline(scenario: &Scenario, seed: Option<u64>) -> Result<RunRe
         seed,
         engine: EngineFacts {
             events: variants.iter().map(|v| v.events).sum(),
-            flashsim_version: env!("CARGO_PKG_VERSION"),
+            flashsim_version: env!("CARGO_PKG_VERSION").to_string(),
             horizon_s: scenario.run.horizon.map(|h| h.as_secs_f64()),
             warmup_s: scenario.run.warmup.as_secs_f64(),
         },

@@ -4,7 +4,7 @@
 pub mod config;
 pub mod model;
 
-use sim::{Context, Limits, Stop};
+use sim::{Context, Limits};
 
 use crate::scenario::RunSettings;
 use crate::summary::{NetworkSummary, StationSummary, VariantSummary};
@@ -39,10 +39,10 @@ pub fn simulate(net: &Network, run: &RunSettings, seed: u64) -> Result<VariantSu
     let totals = model.totals();
     Ok(VariantSummary {
         name: net.name.clone(),
-        architecture: "network",
+        architecture: "network".to_string(),
         events: stats.events,
         end_s: stats.end.as_secs_f64(),
-        stop: if stats.stop == Stop::Horizon { "horizon" } else { "drained" },
+        stop: crate::summary::StopKind::of(&stats),
         metrics: None,
         server: None,
         network: Some(NetworkSummary {

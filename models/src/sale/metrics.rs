@@ -20,7 +20,7 @@
 //! - **amplification** = attempts ÷ users (bots included).
 //! - **cost** = Σ provisioned units × unit price × billed time + per-request charges.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sim::stats::DurationSummary;
 use sim::{RunStats, SimTime, StationReport};
 
@@ -202,7 +202,7 @@ impl RunReport {
 }
 
 /// Attempts by why they were sent.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct AttemptsByKind {
     pub first: u64,
     pub duplicate: u64,
@@ -212,7 +212,7 @@ pub struct AttemptsByKind {
 }
 
 /// Why downstream steps failed.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Failures {
     pub db_pool_timeouts: u64,
     pub lock_wait_timeouts: u64,
@@ -229,7 +229,7 @@ pub struct Failures {
 }
 
 /// What the queue+stream components did (`queue_stream` only).
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct StreamMetrics {
     /// Purchase requests the gateway queued (one per attempt that got that far).
     pub produce_requests: u64,
@@ -269,9 +269,9 @@ pub struct StreamMetrics {
 }
 
 /// One component's share of the cost.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct CostLine {
-    pub component: &'static str,
+    pub component: String,
     /// Instances, shards, or 10k-request blocks.
     pub units: f64,
     pub unit_price_usd: f64,
@@ -281,7 +281,7 @@ pub struct CostLine {
 }
 
 /// The cost of a variant.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Cost {
     pub total_usd: f64,
     pub per_item_sold_usd: Option<f64>,
@@ -289,7 +289,7 @@ pub struct Cost {
 }
 
 /// The flash-sale metrics of one variant.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct SaleMetrics {
     pub stock: u64,
     /// Simulated time of the opening.
@@ -352,13 +352,19 @@ pub struct SaleMetrics {
 fn cost(setup: &SaleSetup, variant: &SaleVariant, report: &RunReport, sold: u64) -> Cost {
     let hours = setup.sale.billed_time.as_secs_f64() / 3600.0;
     let mut lines = Vec::new();
-    let mut line = |component, units: f64, unit_price_usd: f64, billed_hours: f64| {
+    let mut line = |component: &str, units: f64, unit_price_usd: f64, billed_hours: f64| {
         let usd = if billed_hours > 0.0 {
             units * unit_price_usd * billed_hours
         } else {
             units * unit_price_usd
         };
-        lines.push(CostLine { component, units, unit_price_usd, billed_hours, usd });
+        lines.push(CostLine {
+            component: component.to_string(),
+            units,
+            unit_price_usd,
+            billed_hours,
+            usd,
+        });
     };
     if let Some(cdn) = &variant.cdn {
         line("cdn", report.cdn_requests as f64 / 10_000.0, cdn.price_per_10k_requests, 0.0);
@@ -490,10 +496,10 @@ pub fn variant_summary(
     };
     VariantSummary {
         name: variant.name.clone(),
-        architecture: arch_name(variant.architecture),
+        architecture: arch_name(variant.architecture).to_string(),
         events: stats.events,
         end_s: stats.end.as_secs_f64(),
-        stop: if stats.stop == sim::Stop::Horizon { "horizon" } else { "drained" },
+        stop: crate::summary::StopKind::of(stats),
         network: None,
         metrics: Some(metrics),
         server: None,

@@ -7,10 +7,10 @@ pub mod model;
 
 use std::fmt::Write as _;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sim::stats::DurationSummary;
 use sim::table::{TextTable, flag, human_count, human_secs};
-use sim::{Context, Limits, Stop};
+use sim::{Context, Limits};
 
 use crate::scenario::RunSettings;
 use crate::summary::{StationSummary, VariantSummary};
@@ -18,9 +18,9 @@ use config::{Execution, LoadSpec, ServerSpec};
 use model::ServerModel;
 
 /// The server metrics of one variant.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct ServerMetrics {
-    pub execution: &'static str,
+    pub execution: String,
     pub connections: u32,
     pub load_duration_s: f64,
     /// Requests sent by the connections.
@@ -83,7 +83,7 @@ pub fn simulate(
     };
     let duration_s = load.duration.as_secs_f64();
     let metrics = ServerMetrics {
-        execution: execution_name(spec.execution),
+        execution: execution_name(spec.execution).to_string(),
         connections: load.connections,
         load_duration_s: duration_s,
         sent: report.sent,
@@ -113,10 +113,10 @@ pub fn simulate(
     }
     let summary = VariantSummary {
         name: spec.name.clone(),
-        architecture: "server",
+        architecture: "server".to_string(),
         events: stats.events,
         end_s: stats.end.as_secs_f64(),
-        stop: if stats.stop == Stop::Horizon { "horizon" } else { "drained" },
+        stop: crate::summary::StopKind::of(&stats),
         network: None,
         metrics: None,
         server: Some(metrics),
@@ -144,7 +144,7 @@ pub fn comparison(variants: &[VariantSummary], colour: bool) -> String {
         cells.extend(servers.iter().map(|(_, m)| cell(m)));
         t.row(cells);
     };
-    row("execution", &|m| m.execution.to_string());
+    row("execution", &|m| m.execution.clone());
     row("answered", &|m| human_count(m.answered as f64));
     row("throughput (answered/s)", &|m| human_count(m.throughput_per_s));
     row("timeouts", &|m| flag(human_count(m.timeouts as f64), m.timeouts > 0));
