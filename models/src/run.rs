@@ -1,8 +1,8 @@
 //! Running a validated scenario: every variant with the same seed, then one summary.
 //!
 //! Flash-sale variants share one population of clicks, generated once from the seed before any
-//! variant runs (common random numbers). Each variant also leaves a timeline, written next to the
-//! summary as `timeline.csv` (one block of rows per variant).
+//! variant runs (common random numbers). Flash-sale and `server` variants also leave a typed
+//! timeline, written next to the summary by `crate::timelines` (one block of rows per variant).
 
 use rayon::prelude::*;
 
@@ -10,13 +10,19 @@ use crate::network;
 use crate::sale;
 use crate::scenario::{Scenario, Variant};
 use crate::summary::{EngineFacts, Summary, VariantSummary};
+use crate::timelines::{self, Timelines};
 
-/// A run's results: the summary and the per-interval timeline CSV (empty without sale variants).
+/// A run's results: the summary and the typed timelines (written by `crate::timelines`).
 pub struct RunResults {
     pub summary: Summary,
-    pub timeline_csv: String,
-    /// `server` variants' timeline rows (header in `server::TIMELINE_HEADER`).
-    pub server_timeline_csv: String,
+    pub timelines: Timelines,
+}
+
+/// What one variant leaves besides its summary.
+enum VariantTimeline {
+    None,
+    Sale(timelines::VariantTimeline<timelines::SaleRow>),
+    Server(timelines::VariantTimeline<timelines::ServerRow>),
 }
 
 /// Runs every variant of `scenario` with `seed` (or the scenario's own seed).
@@ -24,48 +30,42 @@ pub fn run_scenario(scenario: &Scenario, seed: Option<u64>) -> Result<Summary, S
     run_with_timeline(scenario, seed).map(|r| r.summary)
 }
 
-/// Like [`run_scenario`], keeping the timeline.
+/// Like [`run_scenario`], keeping the timelines.
 pub fn run_with_timeline(scenario: &Scenario, seed: Option<u64>) -> Result<RunResults, String> {
     let seed = seed.unwrap_or(scenario.run.seed);
     let population =
         scenario.sale.as_ref().map(|setup| setup.traffic.generate(seed, setup.sale.opens_at));
     // Variants are independent runs on shared, read-only traffic: run them in parallel, and
     // collect in file order so the output is the same whatever the thread count.
-    let results: Vec<Result<(VariantSummary, String), String>> = scenario
+    let results: Vec<Result<(VariantSummary, VariantTimeline), String>> = scenario
         .variants
         .par_iter()
         .map(|variant| match variant {
             Variant::Network(net) => {
-                network::simulate(net, &scenario.run, seed).map(|s| (s, String::new()))
+                network::simulate(net, &scenario.run, seed).map(|s| (s, VariantTimeline::None))
             }
             Variant::Sale(v) => {
                 let setup = scenario.sale.as_ref().expect("validation requires [sale]");
                 let population = population.as_ref().expect("generated with the sale");
                 sale::simulate(setup, v, population, &scenario.run, seed)
+                    .map(|(s, t)| (s, VariantTimeline::Sale(t)))
             }
             Variant::Server(spec) => {
                 let load = scenario.load.as_ref().expect("validation requires [load]");
                 crate::server::simulate(spec, load, &scenario.run, seed)
+                    .map(|(s, t)| (s, VariantTimeline::Server(t)))
             }
         })
         .collect();
     let mut variants = Vec::new();
-    let mut timeline_csv = String::new();
-    let mut server_timeline_csv = String::new();
+    let mut timelines = Timelines::default();
     for result in results {
-        let (summary, csv) = result?;
-        if summary.server.is_some() {
-            server_timeline_csv.push_str(&csv);
-            variants.push(summary);
-            continue;
+        let (summary, timeline) = result?;
+        match timeline {
+            VariantTimeline::None => {}
+            VariantTimeline::Sale(t) => timelines.sale.push(t),
+            VariantTimeline::Server(t) => timelines.server.push(t),
         }
-        // One header for the whole file.
-        let body = if timeline_csv.is_empty() {
-            &csv[..]
-        } else {
-            csv.split_once('\n').map_or("", |(_, b)| b)
-        };
-        timeline_csv.push_str(body);
         variants.push(summary);
     }
     let summary = Summary {
@@ -79,7 +79,7 @@ pub fn run_with_timeline(scenario: &Scenario, seed: Option<u64>) -> Result<RunRe
         },
         variants,
     };
-    Ok(RunResults { summary, timeline_csv, server_timeline_csv })
+    Ok(RunResults { summary, timelines })
 }
 
 /// Warnings about a scenario worth telling before trusting its numbers.

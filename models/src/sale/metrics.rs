@@ -28,6 +28,7 @@ use super::model::{AttemptKind, SaleModel, Tallies};
 use super::outcome::{OutcomeCounts, UserOutcome, UserOutcomeCounts};
 use super::{SaleArchitecture, SaleSetup, SaleVariant, arch_name};
 use crate::summary::{StationSummary, VariantSummary};
+use crate::timelines::{SaleRow, VariantTimeline};
 
 /// What a finished run leaves behind for the metrics.
 pub struct RunReport {
@@ -190,14 +191,17 @@ impl RunReport {
         Ok(())
     }
 
-    pub fn timeline_csv(&self, variant: &str) -> String {
-        self.timeline.csv(
-            variant,
-            self.stock as i64,
-            self.redis_stock.is_some(),
-            self.stream.is_some(),
-            self.servers,
-        )
+    /// The variant's timeline rows.
+    pub fn timeline(&self, variant: &str) -> VariantTimeline<SaleRow> {
+        VariantTimeline {
+            variant: variant.to_string(),
+            rows: self.timeline.rows(
+                self.stock as i64,
+                self.redis_stock.is_some(),
+                self.stream.is_some(),
+                self.servers,
+            ),
+        }
     }
 }
 

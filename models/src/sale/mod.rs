@@ -32,6 +32,7 @@ use crate::components::results::ResultsSpec;
 use crate::components::{dist_or, lognormal};
 use crate::scenario::{RawVariant, RunSettings};
 use crate::summary::VariantSummary;
+use crate::timelines::{SaleRow, VariantTimeline};
 use crate::traffic::{Population, Traffic};
 use model::SaleModel;
 
@@ -245,7 +246,7 @@ pub fn simulate(
     population: &Population,
     run: &RunSettings,
     seed: u64,
-) -> Result<(VariantSummary, String), String> {
+) -> Result<(VariantSummary, VariantTimeline<SaleRow>), String> {
     let mut ctx = Context::new();
     let mut model = SaleModel::new(setup, variant, population, seed, &mut ctx);
     let limits = Limits { horizon: run.horizon, warmup: SimTime::ZERO, max_events: run.max_events };
@@ -253,7 +254,7 @@ pub fn simulate(
     crate::run::check_stop(&variant.name, run, &stats)?;
     let report = model.finish(stats.end);
     report.check_conservation().map_err(|e| format!("variant `{}`: {e}", variant.name))?;
-    let timeline = report.timeline_csv(&variant.name);
+    let timeline = report.timeline(&variant.name);
     let summary = metrics::variant_summary(setup, variant, &report, &stats);
     Ok((summary, timeline))
 }

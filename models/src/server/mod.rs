@@ -5,8 +5,6 @@
 pub mod config;
 pub mod model;
 
-use std::fmt::Write as _;
-
 use serde::{Deserialize, Serialize};
 use sim::stats::DurationSummary;
 use sim::table::{TextTable, flag, human_count, human_secs};
@@ -14,6 +12,7 @@ use sim::{Context, Limits};
 
 use crate::scenario::RunSettings;
 use crate::summary::{StationSummary, VariantSummary};
+use crate::timelines::{ServerRow, VariantTimeline};
 use config::{Execution, LoadSpec, ServerSpec};
 use model::ServerModel;
 
@@ -54,13 +53,13 @@ pub fn execution_name(e: Execution) -> &'static str {
     }
 }
 
-/// Simulates one server variant; returns its summary and timeline rows (CSV without header).
+/// Simulates one server variant; returns its summary and timeline.
 pub fn simulate(
     spec: &ServerSpec,
     load: &LoadSpec,
     run: &RunSettings,
     seed: u64,
-) -> Result<(VariantSummary, String), String> {
+) -> Result<(VariantSummary, VariantTimeline<ServerRow>), String> {
     let mut ctx = Context::new();
     let mut model = ServerModel::new(spec, load, seed, &mut ctx);
     let limits =
@@ -99,18 +98,24 @@ pub fn simulate(
         peak_task_memory_bytes: memory,
         loop_blocked_s: report.loop_blocked_s.clone(),
     };
-    let mut csv = String::new();
     let mut tasks = 0;
-    for (i, row) in report.rows.iter().enumerate() {
-        tasks = row.tasks_alive.unwrap_or(tasks);
-        let t = (i as u64 * interval_ns) as f64 * 1e-9;
-        writeln!(
-            csv,
-            "{},{t:.3},{},{},{},{},{tasks},{}",
-            spec.name, row.sent, row.completed, row.answered, row.timeouts, row.loop_blocked_s
-        )
-        .expect("writing to a string");
-    }
+    let rows = report
+        .rows
+        .iter()
+        .enumerate()
+        .map(|(i, row)| {
+            tasks = row.tasks_alive.unwrap_or(tasks);
+            ServerRow {
+                t_s: (i as u64 * interval_ns) as f64 * 1e-9,
+                sent: row.sent,
+                completed: row.completed,
+                answered: row.answered,
+                timeouts: row.timeouts,
+                tasks_alive: tasks,
+                loop_blocked_s: row.loop_blocked_s,
+            }
+        })
+        .collect();
     let summary = VariantSummary {
         name: spec.name.clone(),
         architecture: "server".to_string(),
@@ -125,12 +130,8 @@ pub fn simulate(
             .map(|(name, report)| StationSummary { name, offered_load: None, report })
             .collect(),
     };
-    Ok((summary, csv))
+    Ok((summary, VariantTimeline { variant: spec.name.clone(), rows }))
 }
-
-/// The header of `server-timeline.csv`.
-pub const TIMELINE_HEADER: &str =
-    "variant,t_s,sent,completed,answered,timeouts,tasks_alive,loop_blocked_s\n";
 
 /// Side-by-side table of server variants.
 pub fn comparison(variants: &[VariantSummary], colour: bool) -> String {
