@@ -1,14 +1,14 @@
 //! The report: figures (SVG and PNG) and a self-contained `report.html`, drawn from a run's or a
 //! sweep's output folder — so `flashsim report DIR` can redraw them from the files alone.
 //!
-//! Figures of a run ([`run_figures`]): per flash-sale variant, attempts per 100 ms stacked by
+//! Figures of a run (`run_figures.rs`): per flash-sale variant, attempts per 100 ms stacked by
 //! outcome with the opening marked, queue lengths and utilisation per component; for all
 //! variants, stock remaining, the user latency CDF, success rates and cost by component; for
 //! server variants, answered requests per 100 ms. They are drawn from the typed summary
 //! (`summary.json` read into [`crate::summary::Summary`]) and the typed timelines
-//! ([`crate::timelines`]). Figures of a sweep ([`sweep_figures`]): chosen metrics against the
+//! ([`crate::timelines`]). Figures of a sweep (`sweep_figures.rs`): chosen metrics against the
 //! first axis, one line per variant (and per value of the other axes), with 95% confidence bands.
-//! The page ([`page`]) puts them together.
+//! The page (`page.rs`) puts them together.
 
 mod page;
 mod run_figures;
