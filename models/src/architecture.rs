@@ -20,6 +20,7 @@ use sim::config::{Issues, join_key};
 use crate::limits::RunSettings;
 use crate::scenario::{RawVariant, Scenario, Variant};
 use crate::summary::VariantSummary;
+use crate::timelines::{SaleRow, ServerRow, VariantTimeline};
 use crate::traffic::Population;
 
 /// The architectures a variant can have.
@@ -135,9 +136,15 @@ pub fn check_run(raw: &[RawVariant], run: &RunSettings, issues: &mut Issues) {
     }
 }
 
-/// A variant's results: its summary and its timeline rows (CSV without header; empty when the
-/// architecture keeps none).
-pub type VariantRun = (VariantSummary, String);
+/// What one variant leaves besides its summary.
+pub enum RunTimeline {
+    None,
+    Sale(VariantTimeline<SaleRow>),
+    Server(VariantTimeline<ServerRow>),
+}
+
+/// A variant's results: its summary and its timeline.
+pub type VariantRun = (VariantSummary, RunTimeline);
 
 /// Simulates one variant of `scenario` with `seed`; flash-sale variants run on `population`.
 pub fn simulate(
@@ -148,17 +155,18 @@ pub fn simulate(
 ) -> Result<VariantRun, String> {
     let limits = scenario.run.limits_for(variant.name());
     match variant {
-        Variant::Network(net) => {
-            crate::network::simulate(net, &scenario.run, &limits, seed).map(|s| (s, String::new()))
-        }
+        Variant::Network(net) => crate::network::simulate(net, &scenario.run, &limits, seed)
+            .map(|s| (s, RunTimeline::None)),
         Variant::Sale(v) => {
             let setup = scenario.sale.as_ref().expect("validation requires [sale]");
             let population = population.expect("generated with the sale");
             crate::sale::simulate(setup, v, population, &limits, seed)
+                .map(|(s, t)| (s, RunTimeline::Sale(t)))
         }
         Variant::Server(spec) => {
             let load = scenario.load.as_ref().expect("validation requires [load]");
             crate::server::simulate(spec, load, &scenario.run, &limits, seed)
+                .map(|(s, t)| (s, RunTimeline::Server(t)))
         }
     }
 }

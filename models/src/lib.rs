@@ -3,8 +3,8 @@
 //! The domain side of flashsim: the scenario file format ([`scenario`]), flash-sale traffic
 //! ([`traffic`]), components ([`components`]), the architectures that can be simulated (the
 //! flash-sale ones in [`sale`], the generic open queueing [`network`]), the run summary
-//! ([`summary`]) and the catalogue that plugs all of it into the generic command line
-//! ([`Flashsim`]).
+//! ([`summary`]) and timelines ([`timelines`]), and the catalogue that plugs all of it into the
+//! generic command line ([`Flashsim`]).
 
 pub mod architecture;
 pub mod components;
@@ -16,6 +16,7 @@ pub mod sale;
 pub mod scenario;
 pub mod server;
 pub mod summary;
+pub mod timelines;
 pub mod traffic;
 
 use std::path::{Path, PathBuf};
@@ -80,13 +81,7 @@ impl Catalogue for Flashsim {
         let table = summary.table();
         let table_colour = summary.table_with(true);
         let mut files = vec![("table.txt".to_string(), table.clone().into_bytes())];
-        if !results.timeline_csv.is_empty() {
-            files.push(("timeline.csv".to_string(), results.timeline_csv.into_bytes()));
-        }
-        if !results.server_timeline_csv.is_empty() {
-            let csv = format!("{}{}", server::TIMELINE_HEADER, results.server_timeline_csv);
-            files.push(("server-timeline.csv".to_string(), csv.into_bytes()));
-        }
+        files.extend(results.timelines.files());
         Ok(RunOutput {
             table,
             table_colour,

@@ -1,20 +1,20 @@
 //! Running a validated scenario: every variant with the same seed, then one summary.
 //!
 //! Flash-sale variants share one population of clicks, generated once from the seed before any
-//! variant runs (common random numbers). Each variant also leaves a timeline, written next to the
-//! summary as `timeline.csv` (one block of rows per variant).
+//! variant runs (common random numbers). Flash-sale and `server` variants also leave a typed
+//! timeline, written next to the summary by `crate::timelines` (one block of rows per variant).
 
 use rayon::prelude::*;
 
+use crate::architecture::{RunTimeline, VariantRun};
 use crate::scenario::{Scenario, Variant};
-use crate::summary::{EngineFacts, Summary, VariantSummary};
+use crate::summary::{EngineFacts, Summary};
+use crate::timelines::Timelines;
 
-/// A run's results: the summary and the per-interval timeline CSV (empty without sale variants).
+/// A run's results: the summary and the typed timelines (written by `crate::timelines`).
 pub struct RunResults {
     pub summary: Summary,
-    pub timeline_csv: String,
-    /// `server` variants' timeline rows (header in `server::TIMELINE_HEADER`).
-    pub server_timeline_csv: String,
+    pub timelines: Timelines,
 }
 
 /// Runs every variant of `scenario` with `seed` (or the scenario's own seed).
@@ -22,35 +22,27 @@ pub fn run_scenario(scenario: &Scenario, seed: Option<u64>) -> Result<Summary, S
     run_with_timeline(scenario, seed).map(|r| r.summary)
 }
 
-/// Like [`run_scenario`], keeping the timeline.
+/// Like [`run_scenario`], keeping the timelines.
 pub fn run_with_timeline(scenario: &Scenario, seed: Option<u64>) -> Result<RunResults, String> {
     let seed = seed.unwrap_or(scenario.run.seed);
     let population =
         scenario.sale.as_ref().map(|setup| setup.traffic.generate(seed, setup.sale.opens_at));
     // Variants are independent runs on shared, read-only traffic: run them in parallel, and
     // collect in file order so the output is the same whatever the thread count.
-    let results: Vec<Result<(VariantSummary, String), String>> = scenario
+    let results: Vec<Result<VariantRun, String>> = scenario
         .variants
         .par_iter()
         .map(|variant| crate::architecture::simulate(variant, scenario, population.as_ref(), seed))
         .collect();
     let mut variants = Vec::new();
-    let mut timeline_csv = String::new();
-    let mut server_timeline_csv = String::new();
+    let mut timelines = Timelines::default();
     for result in results {
-        let (summary, csv) = result?;
-        if summary.server.is_some() {
-            server_timeline_csv.push_str(&csv);
-            variants.push(summary);
-            continue;
+        let (summary, timeline) = result?;
+        match timeline {
+            RunTimeline::None => {}
+            RunTimeline::Sale(t) => timelines.sale.push(t),
+            RunTimeline::Server(t) => timelines.server.push(t),
         }
-        // One header for the whole file.
-        let body = if timeline_csv.is_empty() {
-            &csv[..]
-        } else {
-            csv.split_once('\n').map_or("", |(_, b)| b)
-        };
-        timeline_csv.push_str(body);
         variants.push(summary);
     }
     let summary = Summary {
@@ -58,13 +50,13 @@ pub fn run_with_timeline(scenario: &Scenario, seed: Option<u64>) -> Result<RunRe
         seed,
         engine: EngineFacts {
             events: variants.iter().map(|v| v.events).sum(),
-            flashsim_version: env!("CARGO_PKG_VERSION"),
+            flashsim_version: env!("CARGO_PKG_VERSION").to_string(),
             horizon_s: scenario.run.horizon.map(|h| h.as_secs_f64()),
             warmup_s: scenario.run.warmup.as_secs_f64(),
         },
         variants,
     };
-    Ok(RunResults { summary, timeline_csv, server_timeline_csv })
+    Ok(RunResults { summary, timelines })
 }
 
 /// Warnings about a scenario worth telling before trusting its numbers.

@@ -3,8 +3,10 @@
 //! The summary depends only on the scenario, the seed and the overrides: no wall-clock figure,
 //! no thread count, no map iteration order. Field order is the struct order. Units are in the
 //! field names (`_s` seconds, `_per_s` rates); levels and counts are plain numbers.
+//!
+//! The types read back what they write: `flashsim report` reads `summary.json` into [`Summary`].
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sim::StationReport;
 use sim::stats::DurationSummary;
 use sim::table::{TextTable, flag, human_count, human_secs};
@@ -12,7 +14,7 @@ use sim::table::{TextTable, flag, human_count, human_secs};
 use crate::sale::metrics::SaleMetrics;
 
 /// The whole result of `flashsim run`.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Summary {
     pub scenario: String,
     pub seed: u64,
@@ -21,25 +23,25 @@ pub struct Summary {
 }
 
 /// Facts about the run itself.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct EngineFacts {
     /// Events processed over all variants.
     pub events: u64,
-    pub flashsim_version: &'static str,
+    pub flashsim_version: String,
     pub horizon_s: Option<f64>,
     pub warmup_s: f64,
 }
 
 /// One variant's results.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct VariantSummary {
     pub name: String,
-    pub architecture: &'static str,
+    /// The scenario's `architecture` value.
+    pub architecture: String,
     pub events: u64,
     /// Simulated time the statistics run to.
     pub end_s: f64,
-    /// `horizon` (stopped at the horizon) or `drained` (no event left).
-    pub stop: &'static str,
+    pub stop: StopKind,
     /// `network` variants: jobs across the network.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub network: Option<NetworkSummary>,
@@ -52,8 +54,25 @@ pub struct VariantSummary {
     pub stations: Vec<StationSummary>,
 }
 
+/// Why a variant's run stopped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StopKind {
+    /// Stopped at the horizon.
+    Horizon,
+    /// No event left.
+    Drained,
+}
+
+impl StopKind {
+    /// The stop of a run that ended without error (see `crate::run::check_stop`).
+    pub fn of(stats: &sim::RunStats) -> Self {
+        if stats.stop == sim::Stop::Horizon { StopKind::Horizon } else { StopKind::Drained }
+    }
+}
+
 /// Jobs across the whole network, after warm-up.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct NetworkSummary {
     pub entered: u64,
     pub completed: u64,
@@ -65,7 +84,7 @@ pub struct NetworkSummary {
 }
 
 /// One station's results.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct StationSummary {
     pub name: String,
     /// `network` stations: ρ = λ·E[S]/c from the traffic equations at the peak arrival rates.

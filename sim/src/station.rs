@@ -14,7 +14,7 @@
 
 use std::collections::VecDeque;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::stats::{DurationHistogram, DurationSummary, TimeWeighted};
 use crate::time::{SimDuration, SimTime};
@@ -64,7 +64,7 @@ pub struct StationStats {
 }
 
 /// A station's figures at the end of a run, in report units.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct StationReport {
     pub servers: u32,
     pub arrivals: u64,

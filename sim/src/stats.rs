@@ -97,7 +97,7 @@ fn hdr_value(index: usize) -> u64 {
 }
 
 /// The usual summary of a latency distribution, in seconds.
-#[derive(Clone, Copy, Debug, Default, PartialEq, serde::Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct DurationSummary {
     pub count: u64,
     pub mean_s: f64,

@@ -4,7 +4,7 @@
 pub mod config;
 pub mod model;
 
-use sim::{Context, Stop};
+use sim::Context;
 
 use crate::limits::{RunLimits, RunSettings};
 use crate::summary::{NetworkSummary, StationSummary, VariantSummary};
@@ -33,10 +33,10 @@ pub fn simulate(
     let totals = model.totals();
     Ok(VariantSummary {
         name: net.name.clone(),
-        architecture: "network",
+        architecture: "network".to_string(),
         events: stats.events,
         end_s: stats.end.as_secs_f64(),
-        stop: if stats.stop == Stop::Horizon { "horizon" } else { "drained" },
+        stop: crate::summary::StopKind::of(&stats),
         metrics: None,
         server: None,
         network: Some(NetworkSummary {

@@ -20,7 +20,7 @@
 //! - **amplification** = attempts ÷ users (bots included).
 //! - **cost** = Σ provisioned units × unit price × billed time + per-request charges.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sim::stats::DurationSummary;
 use sim::{RunStats, SimTime, StationReport};
 
@@ -28,6 +28,7 @@ use super::model::{AttemptKind, SaleModel, Tallies};
 use super::outcome::{OutcomeCounts, UserOutcome, UserOutcomeCounts};
 use super::{SaleSetup, SaleVariant};
 use crate::summary::{StationSummary, VariantSummary};
+use crate::timelines::{SaleRow, VariantTimeline};
 
 /// What a finished run leaves behind for the metrics.
 pub struct RunReport {
@@ -199,19 +200,22 @@ impl RunReport {
         Ok(())
     }
 
-    pub fn timeline_csv(&self, variant: &str) -> String {
-        self.timeline.csv(
-            variant,
-            self.stock as i64,
-            self.redis_stock.is_some(),
-            self.stream.is_some(),
-            self.servers,
-        )
+    /// The variant's timeline rows.
+    pub fn timeline(&self, variant: &str) -> VariantTimeline<SaleRow> {
+        VariantTimeline {
+            variant: variant.to_string(),
+            rows: self.timeline.rows(
+                self.stock as i64,
+                self.redis_stock.is_some(),
+                self.stream.is_some(),
+                self.servers,
+            ),
+        }
     }
 }
 
 /// Attempts by why they were sent.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct AttemptsByKind {
     pub first: u64,
     pub duplicate: u64,
@@ -221,7 +225,7 @@ pub struct AttemptsByKind {
 }
 
 /// Why downstream steps failed.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Failures {
     pub db_pool_timeouts: u64,
     pub lock_wait_timeouts: u64,
@@ -238,7 +242,7 @@ pub struct Failures {
 }
 
 /// What the queue+stream components did (`queue_stream` only).
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct StreamMetrics {
     /// Purchase requests the gateway queued (one per attempt that got that far).
     pub produce_requests: u64,
@@ -278,9 +282,9 @@ pub struct StreamMetrics {
 }
 
 /// One component's share of the cost.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct CostLine {
-    pub component: &'static str,
+    pub component: String,
     /// Instances, shards, or 10k-request blocks.
     pub units: f64,
     pub unit_price_usd: f64,
@@ -290,7 +294,7 @@ pub struct CostLine {
 }
 
 /// The cost of a variant.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Cost {
     pub total_usd: f64,
     pub per_item_sold_usd: Option<f64>,
@@ -298,7 +302,7 @@ pub struct Cost {
 }
 
 /// The flash-sale metrics of one variant.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct SaleMetrics {
     pub stock: u64,
     /// Simulated time of the opening.
@@ -361,13 +365,19 @@ pub struct SaleMetrics {
 fn cost(setup: &SaleSetup, variant: &SaleVariant, report: &RunReport, sold: u64) -> Cost {
     let hours = setup.sale.billed_time.as_secs_f64() / 3600.0;
     let mut lines = Vec::new();
-    let mut line = |component, units: f64, unit_price_usd: f64, billed_hours: f64| {
+    let mut line = |component: &str, units: f64, unit_price_usd: f64, billed_hours: f64| {
         let usd = if billed_hours > 0.0 {
             units * unit_price_usd * billed_hours
         } else {
             units * unit_price_usd
         };
-        lines.push(CostLine { component, units, unit_price_usd, billed_hours, usd });
+        lines.push(CostLine {
+            component: component.to_string(),
+            units,
+            unit_price_usd,
+            billed_hours,
+            usd,
+        });
     };
     if let Some(cdn) = &variant.cdn {
         line("cdn", report.cdn_requests as f64 / 10_000.0, cdn.price_per_10k_requests, 0.0);
@@ -499,10 +509,10 @@ pub fn variant_summary(
     };
     VariantSummary {
         name: variant.name.clone(),
-        architecture: variant.architecture.name(),
+        architecture: variant.architecture.name().to_string(),
         events: stats.events,
         end_s: stats.end.as_secs_f64(),
-        stop: if stats.stop == sim::Stop::Horizon { "horizon" } else { "drained" },
+        stop: crate::summary::StopKind::of(stats),
         network: None,
         metrics: Some(metrics),
         server: None,

@@ -33,6 +33,7 @@ use crate::components::{dist_or, lognormal};
 use crate::limits::RunLimits;
 use crate::scenario::RawVariant;
 use crate::summary::VariantSummary;
+use crate::timelines::{SaleRow, VariantTimeline};
 use crate::traffic::{Population, Traffic};
 use model::SaleModel;
 
@@ -201,13 +202,13 @@ pub fn simulate(
     population: &Population,
     limits: &RunLimits,
     seed: u64,
-) -> Result<(VariantSummary, String), String> {
+) -> Result<(VariantSummary, VariantTimeline<SaleRow>), String> {
     let mut ctx = Context::new();
     let mut model = SaleModel::new(setup, variant, population, seed, &mut ctx);
     let stats = limits.run(&mut model, &mut ctx)?;
     let report = model.finish(stats.end);
     report.check_conservation().map_err(|e| format!("variant `{}`: {e}", variant.name))?;
-    let timeline = report.timeline_csv(&variant.name);
+    let timeline = report.timeline(&variant.name);
     let summary = metrics::variant_summary(setup, variant, &report, &stats);
     Ok((summary, timeline))
 }

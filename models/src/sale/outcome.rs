@@ -5,7 +5,7 @@
 //! counted apart, in `late_answers`). A user's outcome is what they were last told, or that they
 //! gave up. The counts add up to the attempts and users — checked at the end of every run.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// How one attempt ended, from the client's side.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -157,6 +157,30 @@ impl Serialize for OutcomeCounts {
     }
 }
 
+impl<'de> Deserialize<'de> for OutcomeCounts {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        counts_by_name(deserializer, &Outcome::ALL.map(Outcome::name)).map(OutcomeCounts)
+    }
+}
+
+/// Reads a map from each of `names` to a count (the form the counts serialise to), in the
+/// order of `names`; a missing or unknown name is an error.
+fn counts_by_name<'de, D: serde::Deserializer<'de>, const N: usize>(
+    deserializer: D,
+    names: &[&'static str; N],
+) -> Result<[u64; N], D::Error> {
+    use serde::de::Error;
+    let map = std::collections::BTreeMap::<String, u64>::deserialize(deserializer)?;
+    if let Some(unknown) = map.keys().find(|k| !names.contains(&k.as_str())) {
+        return Err(D::Error::custom(format!("unknown outcome `{unknown}`")));
+    }
+    let mut counts = [0; N];
+    for (count, name) in counts.iter_mut().zip(names) {
+        *count = *map.get(*name).ok_or_else(|| D::Error::missing_field(name))?;
+    }
+    Ok(counts)
+}
+
 /// Counts per user outcome, serialised like [`OutcomeCounts`].
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct UserOutcomeCounts(pub [u64; 5]);
@@ -181,5 +205,12 @@ impl Serialize for UserOutcomeCounts {
             map.serialize_entry(outcome.name(), &self.get(outcome))?;
         }
         map.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for UserOutcomeCounts {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        counts_by_name(deserializer, &UserOutcome::ALL.map(UserOutcome::name))
+            .map(UserOutcomeCounts)
     }
 }

@@ -26,7 +26,7 @@ pub struct Room {
 }
 
 /// What the waiting room did.
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, Serialize, serde::Deserialize)]
 pub struct RoomMetrics {
     /// Users who joined the room (a user sent back after their token expired counts again).
     pub joined: u64,

@@ -2,6 +2,7 @@
 
 use sim::table::{TextTable, flag, human_count, human_secs};
 
+use super::outcome::Outcome;
 use crate::summary::VariantSummary;
 
 fn rate(r: f64) -> String {
@@ -53,23 +54,22 @@ pub fn comparison(variants: &[VariantSummary], colour: bool) -> String {
     row(&mut t, "user latency p50", &|v| human_secs(m(v).user_latency.p50_s));
     row(&mut t, "user latency p99", &|v| human_secs(m(v).user_latency.p99_s));
     row(&mut t, "attempt latency p99", &|v| human_secs(m(v).attempt_latency.p99_s));
-    for (label, key) in [
-        ("purchased", "purchased"),
-        ("sold out", "sold_out"),
-        ("limit reached", "limit_reached"),
-        ("deduped", "deduped"),
-        ("rate limited", "rate_limited"),
-        ("shed", "shed"),
-        ("not open", "not_open"),
-        ("failed (waiting page)", "failed"),
-        ("timed out", "timed_out"),
-        ("in waiting room", "in_room"),
-        ("queued", "queued"),
-        ("polls pending", "pending"),
+    for (label, outcome) in [
+        ("purchased", Outcome::Purchased),
+        ("sold out", Outcome::SoldOut),
+        ("limit reached", Outcome::LimitReached),
+        ("deduped", Outcome::Deduped),
+        ("rate limited", Outcome::RateLimited),
+        ("shed", Outcome::Shed),
+        ("not open", Outcome::NotOpen),
+        ("failed (waiting page)", Outcome::Failed),
+        ("timed out", Outcome::TimedOut),
+        ("in waiting room", Outcome::InRoom),
+        ("queued", Outcome::Queued),
+        ("polls pending", Outcome::Pending),
     ] {
         row(&mut t, &format!("attempts {label}"), &|v| {
-            let outcomes = serde_json::to_value(&m(v).outcomes).expect("counts serialise");
-            human_count(outcomes[key].as_u64().unwrap_or(0) as f64)
+            human_count(m(v).outcomes.get(outcome) as f64)
         });
     }
     row(&mut t, "app tier CPU", &|v| format!("{:.1}%", m(v).app_cpu_utilization * 100.0));

@@ -3,14 +3,14 @@
 //! Counters (attempts sent, outcomes seen by clients) are summed per interval; levels (stock in
 //! the database and in Redis, queue lengths, requests in flight) are the value at the end of the
 //! interval, carried forward through intervals where nothing changed. Long format is avoided on
-//! purpose: one row per interval with a fixed column order, documented in the README.
-
-use std::fmt::Write;
+//! purpose: one row per interval with a fixed column order, documented in the README. The rows
+//! are typed (`crate::timelines::SaleRow`), and written and read back in `crate::timelines`.
 
 use sim::{SimDuration, SimTime};
 
 use super::model::Tiers;
-use super::outcome::Outcome;
+use super::outcome::{Outcome, OutcomeCounts};
+use crate::timelines::SaleRow;
 
 /// At most this many intervals are kept (a 100 ms timeline of 29 hours, ~180 MB at most); later
 /// events are not drawn, which the CSV's last row makes visible.
@@ -196,26 +196,20 @@ impl Timeline {
         self.rows.iter().map(|r| r.attempts).collect()
     }
 
-    /// The CSV: a header, then one row per interval from time zero to the last event.
-    /// `servers`: gateway workers (or loops), database connections, Redis (1), for utilisation.
-    pub fn csv(
+    /// The rows, one per interval from time zero to the last event (written by
+    /// `crate::timelines`). `servers`: gateway workers (or loops), database connections, Redis
+    /// (1), for utilisation.
+    pub fn rows(
         &self,
-        variant: &str,
         initial_stock: i64,
         with_redis: bool,
         with_stream: bool,
         servers: [u32; 3],
-    ) -> String {
-        let mut out = String::from("variant,t_s,attempts");
-        for outcome in Outcome::ALL {
-            write!(out, ",{}", outcome.name()).expect("writing to a string");
-        }
-        out.push_str(
-            ",db_stock,redis_stock,gateway_queue,gateway_busy,db_pool_queue,row_lock_queue,redis_queue,in_flight,gateway_utilization,db_pool_utilization,redis_utilization,kafka_lag,stream_stock\n",
-        );
+    ) -> Vec<SaleRow> {
         let (mut db, mut redis, mut queues) = (initial_stock, initial_stock, [0u64; 5]);
         let mut in_flight = 0;
         let (mut lag, mut stream_stock) = (0, initial_stock);
+        let mut out = Vec::with_capacity(self.rows.len());
         for (i, row) in self.rows.iter().enumerate() {
             db = row.db_stock.unwrap_or(db);
             redis = row.redis_stock.unwrap_or(redis);
@@ -223,45 +217,35 @@ impl Timeline {
             in_flight = row.in_flight.unwrap_or(in_flight);
             lag = row.lag.unwrap_or(lag);
             stream_stock = row.stream_stock.unwrap_or(stream_stock);
-            let t = (i as u64 * self.interval.as_nanos()) as f64 * 1e-9;
-            write!(out, "{variant},{t:.3},{}", row.attempts).expect("writing to a string");
-            for count in row.outcomes {
-                write!(out, ",{count}").expect("writing to a string");
-            }
-            // Without Redis its columns are empty, not zero.
-            let (redis_text, redis_queue) = if with_redis {
-                (redis.to_string(), queues[4].to_string())
-            } else {
-                (String::new(), String::new())
-            };
-            writeln!(
-                out,
-                ",{db},{redis_text},{},{},{},{},{redis_queue},{in_flight}",
-                queues[0], queues[1], queues[2], queues[3]
-            )
-            .expect("writing to a string");
             // Utilisation: busy-server time over the capacity of the part of the interval the
             // run covered (all of it but in the last row).
-            out.pop();
             let start_ns = i as u64 * self.interval.as_nanos();
             let covered_ns = self.end.map_or(self.interval.as_nanos(), |end| {
                 end.as_nanos().saturating_sub(start_ns).min(self.interval.as_nanos())
             });
-            for (k, busy) in row.busy_ns.iter().enumerate() {
-                if k == 2 && !with_redis {
-                    out.push(',');
-                    continue;
-                }
+            let utilization = |k: usize| {
                 let capacity = covered_ns as f64 * servers[k].max(1) as f64;
-                let utilization = if capacity > 0.0 { busy / capacity } else { 0.0 };
-                write!(out, ",{utilization:.4}").expect("writing to a string");
-            }
-            if with_stream {
-                write!(out, ",{lag},{stream_stock}").expect("writing to a string");
-            } else {
-                out.push_str(",,");
-            }
-            out.push('\n');
+                if capacity > 0.0 { row.busy_ns[k] / capacity } else { 0.0 }
+            };
+            // Without Redis (or a stream) its columns are empty, not zero.
+            out.push(SaleRow {
+                t_s: start_ns as f64 * 1e-9,
+                attempts: row.attempts,
+                outcomes: OutcomeCounts(row.outcomes),
+                db_stock: db,
+                redis_stock: with_redis.then_some(redis),
+                gateway_queue: queues[0],
+                gateway_busy: queues[1],
+                db_pool_queue: queues[2],
+                row_lock_queue: queues[3],
+                redis_queue: with_redis.then_some(queues[4]),
+                in_flight,
+                gateway_utilization: utilization(0),
+                db_pool_utilization: utilization(1),
+                redis_utilization: with_redis.then(|| utilization(2)),
+                kafka_lag: with_stream.then_some(lag),
+                stream_stock: with_stream.then_some(stream_stock),
+            });
         }
         out
     }

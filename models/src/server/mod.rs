@@ -5,22 +5,21 @@
 pub mod config;
 pub mod model;
 
-use std::fmt::Write as _;
-
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+use sim::Context;
 use sim::stats::DurationSummary;
 use sim::table::{TextTable, flag, human_count, human_secs};
-use sim::{Context, Stop};
 
 use crate::limits::{RunLimits, RunSettings};
 use crate::summary::{StationSummary, VariantSummary};
+use crate::timelines::{ServerRow, VariantTimeline};
 use config::{Execution, LoadSpec, ServerSpec};
 use model::ServerModel;
 
 /// The server metrics of one variant.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct ServerMetrics {
-    pub execution: &'static str,
+    pub execution: String,
     pub connections: u32,
     pub load_duration_s: f64,
     /// Requests sent by the connections.
@@ -54,14 +53,14 @@ pub fn execution_name(e: Execution) -> &'static str {
     }
 }
 
-/// Simulates one server variant; returns its summary and timeline rows (CSV without header).
+/// Simulates one server variant; returns its summary and timeline.
 pub fn simulate(
     spec: &ServerSpec,
     load: &LoadSpec,
     run: &RunSettings,
     limits: &RunLimits,
     seed: u64,
-) -> Result<(VariantSummary, String), String> {
+) -> Result<(VariantSummary, VariantTimeline<ServerRow>), String> {
     let mut ctx = Context::new();
     let mut model = ServerModel::new(spec, load, seed, &mut ctx);
     let stats = limits.run(&mut model, &mut ctx)?;
@@ -85,7 +84,7 @@ pub fn simulate(
     let duration_s = load.duration.as_secs_f64();
     let measured_s = duration_s - run.warmup_duration().as_secs_f64();
     let metrics = ServerMetrics {
-        execution: execution_name(spec.execution),
+        execution: execution_name(spec.execution).to_string(),
         connections: load.connections,
         load_duration_s: duration_s,
         sent: report.sent,
@@ -101,24 +100,30 @@ pub fn simulate(
         peak_task_memory_bytes: memory,
         loop_blocked_s: report.loop_blocked_s.clone(),
     };
-    let mut csv = String::new();
     let mut tasks = 0;
-    for (i, row) in report.rows.iter().enumerate() {
-        tasks = row.tasks_alive.unwrap_or(tasks);
-        let t = (i as u64 * interval_ns) as f64 * 1e-9;
-        writeln!(
-            csv,
-            "{},{t:.3},{},{},{},{},{tasks},{}",
-            spec.name, row.sent, row.completed, row.answered, row.timeouts, row.loop_blocked_s
-        )
-        .expect("writing to a string");
-    }
+    let rows = report
+        .rows
+        .iter()
+        .enumerate()
+        .map(|(i, row)| {
+            tasks = row.tasks_alive.unwrap_or(tasks);
+            ServerRow {
+                t_s: (i as u64 * interval_ns) as f64 * 1e-9,
+                sent: row.sent,
+                completed: row.completed,
+                answered: row.answered,
+                timeouts: row.timeouts,
+                tasks_alive: tasks,
+                loop_blocked_s: row.loop_blocked_s,
+            }
+        })
+        .collect();
     let summary = VariantSummary {
         name: spec.name.clone(),
-        architecture: "server",
+        architecture: "server".to_string(),
         events: stats.events,
         end_s: stats.end.as_secs_f64(),
-        stop: if stats.stop == Stop::Horizon { "horizon" } else { "drained" },
+        stop: crate::summary::StopKind::of(&stats),
         network: None,
         metrics: None,
         server: Some(metrics),
@@ -127,12 +132,8 @@ pub fn simulate(
             .map(|(name, report)| StationSummary { name, offered_load: None, report })
             .collect(),
     };
-    Ok((summary, csv))
+    Ok((summary, VariantTimeline { variant: spec.name.clone(), rows }))
 }
-
-/// The header of `server-timeline.csv`.
-pub const TIMELINE_HEADER: &str =
-    "variant,t_s,sent,completed,answered,timeouts,tasks_alive,loop_blocked_s\n";
 
 /// Side-by-side table of server variants.
 pub fn comparison(variants: &[VariantSummary], colour: bool) -> String {
@@ -146,7 +147,7 @@ pub fn comparison(variants: &[VariantSummary], colour: bool) -> String {
         cells.extend(servers.iter().map(|(_, m)| cell(m)));
         t.row(cells);
     };
-    row("execution", &|m| m.execution.to_string());
+    row("execution", &|m| m.execution.clone());
     row("answered", &|m| human_count(m.answered as f64));
     row("throughput (answered/s)", &|m| human_count(m.throughput_per_s));
     row("timeouts", &|m| flag(human_count(m.timeouts as f64), m.timeouts > 0));

@@ -94,7 +94,7 @@ fn cli_run_with_overrides_agrees_with_erlang_c() {
 #[test]
 fn the_report_draws_what_the_run_measured() {
     let dir = std::env::temp_dir().join(format!("flashsim-report-{}", std::process::id()));
-    let (summary, header, rows) = run_to(
+    let (summary, header_cells, rows_cells) = run_to(
         &dir,
         &[
             "scenarios/edu-live-class.toml",
@@ -104,8 +104,13 @@ fn the_report_draws_what_the_run_measured() {
             "sale.stock=300",
         ],
     );
-    let (header_cells, rows_cells) = (header.clone(), rows.clone());
-    let figures = models::report::run_figures(&summary, Some((header, rows)), None);
+    // The report's own reading of the files: the typed summary and timeline.
+    let typed: models::summary::Summary = serde_json::from_value(summary.clone()).unwrap();
+    let timeline =
+        models::timelines::read_file::<models::timelines::SaleRow>(&dir.join("timeline.csv"))
+            .unwrap()
+            .unwrap();
+    let figures = models::report::run_figures(&typed, Some(&timeline), None);
     for v in summary["variants"].as_array().unwrap() {
         let name = v["name"].as_str().unwrap();
         let fig = figures.iter().find(|f| f.name == format!("timeline-{name}")).unwrap();

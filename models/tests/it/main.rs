@@ -7,6 +7,7 @@ mod errors;
 mod hand;
 mod mechanisms;
 mod plan;
+mod results;
 mod server;
 mod snapshots;
 mod stream;

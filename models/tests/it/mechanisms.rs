@@ -4,9 +4,10 @@
 
 use std::path::Path;
 
-use models::run::{run_scenario, run_with_timeline};
+use models::run::{RunResults, run_scenario, run_with_timeline};
 use models::sale::metrics::SaleMetrics;
 use models::summary::Summary;
+use models::timelines::SaleRow;
 use proptest::prelude::*;
 
 /// A small sale: `users` buyers clicking in the 2 s after a 5 s opening, `stock` units.
@@ -188,17 +189,22 @@ fn a_failed_final_write_strands_stock_unless_compensated() {
     assert_eq!((leak.oversold, comp.oversold), (0, 0));
 }
 
+/// A variant's timeline rows.
+pub(crate) fn rows<'a>(r: &'a RunResults, variant: &str) -> &'a [SaleRow] {
+    &r.timelines.sale.iter().find(|t| t.variant == variant).unwrap().rows
+}
+
+/// A row's start in seconds as the file has it (to the millisecond).
+pub(crate) fn start_s(row: &SaleRow) -> f64 {
+    (row.t_s * 1e3).round() / 1e3
+}
+
 /// Peak attempts per 100 ms between `from` and `until` seconds, for one variant.
-fn peak_attempts(csv: &str, variant: &str, from: f64, until: f64) -> u64 {
-    csv.lines()
-        .skip(1)
-        .map(|l| l.split(',').collect::<Vec<_>>())
-        .filter(|f| f[0] == variant)
-        .filter(|f| {
-            let t: f64 = f[1].parse().unwrap();
-            t >= from && t < until
-        })
-        .map(|f| f[2].parse::<u64>().unwrap())
+fn peak_attempts(r: &RunResults, variant: &str, from: f64, until: f64) -> u64 {
+    rows(r, variant)
+        .iter()
+        .filter(|row| (from..until).contains(&start_s(row)))
+        .map(|row| row.attempts)
         .max()
         .unwrap_or(0)
 }
@@ -230,8 +236,8 @@ fn retries_without_jitter_come_back_as_a_wave_and_full_jitter_flattens_it() {
     let wave = run_with_timeline(&burst("exponential"), None).unwrap();
     let flat = run_with_timeline(&burst("full_jitter"), None).unwrap();
     // Retries land 3 s (timeout) + backoff after the first clicks at ~5 s.
-    let wave_peak = peak_attempts(&wave.timeline_csv, "exponential", 8.0, 10.0);
-    let flat_peak = peak_attempts(&flat.timeline_csv, "full_jitter", 8.0, 10.0);
+    let wave_peak = peak_attempts(&wave, "exponential", 8.0, 10.0);
+    let flat_peak = peak_attempts(&flat, "full_jitter", 8.0, 10.0);
     let retries = metrics(&wave.summary, "exponential").attempts_by_kind.retry;
     assert!(retries > 2000, "most users time out and retry ({retries})");
     assert!(
@@ -260,13 +266,7 @@ fn variants_see_identical_traffic_and_the_timeline_adds_up() {
         "another seed, other traffic"
     );
     for (name, m) in [("a", &a), ("b", &b)] {
-        let sum: u64 = r
-            .timeline_csv
-            .lines()
-            .skip(1)
-            .filter(|l| l.starts_with(&format!("{name},")))
-            .map(|l| l.split(',').nth(2).unwrap().parse::<u64>().unwrap())
-            .sum();
+        let sum: u64 = rows(&r, name).iter().map(|row| row.attempts).sum();
         assert_eq!(sum, m.attempts, "timeline attempts of `{name}` add up to the summary's");
     }
 }

@@ -3,8 +3,9 @@
 
 use std::path::Path;
 
-use models::run::{run_scenario, run_with_timeline};
+use models::run::{RunResults, run_scenario, run_with_timeline};
 use models::sale::metrics::SaleMetrics;
+use models::sale::outcome::Outcome;
 use models::summary::Summary;
 
 /// The mechanisms' small sale (2 s of clicks after a 5 s opening) with clients that time out after
@@ -127,15 +128,12 @@ fn records_lost_with_a_broker_leave_the_timeline_lag_at_once() {
     let text = queue_stream("acks-1", flink, kafka) + fault;
     let r = run_with_timeline(&sale(3000, 100, &text), None).unwrap();
     assert!(metrics(&r.summary, "acks-1").stream.unwrap().lost_records > 0);
-    let mut lines = r.timeline_csv.lines();
-    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
-    let (t, lag) = (1, header.iter().position(|h| *h == "kafka_lag").unwrap());
     // The crash is at 5.1 s and the job decides what it has within microseconds: from the next
     // interval until the broker returns at 6.1 s, nothing is left to decide.
-    let outage: Vec<u64> = lines
-        .map(|l| l.split(',').collect::<Vec<_>>())
-        .filter(|c| (5.15..6.05).contains(&c[t].parse::<f64>().unwrap()))
-        .map(|c| c[lag].parse().unwrap())
+    let outage: Vec<u64> = crate::mechanisms::rows(&r, "acks-1")
+        .iter()
+        .filter(|row| (5.15..6.05).contains(&row.t_s))
+        .map(|row| row.kafka_lag.unwrap())
         .collect();
     assert_eq!(outage, vec![0; 9], "lag during the outage");
 }
@@ -204,7 +202,8 @@ fn queue_stream_conserves_attempts_and_shares_the_traffic() {
         .map(|v| v.as_u64().unwrap())
         .sum();
     assert_eq!(total, qs.attempts, "every attempt, polls included, ends in one outcome");
-    assert!(r.timeline_csv.lines().next().unwrap().ends_with("kafka_lag,stream_stock"));
+    let qs_rows = crate::mechanisms::rows(&r, "qs");
+    assert!(qs_rows.iter().all(|row| row.kafka_lag.is_some() && row.stream_stock.is_some()));
 }
 
 #[test]
@@ -246,16 +245,12 @@ patience = {{ kind = "exponential", mean = "10s" }}
     assert!(slow.outcomes.get(models::sale::outcome::Outcome::InRoom) > 0);
 }
 
-/// Purchased answers per variant in `[from, until)` seconds, from the timeline CSV.
-fn purchased_between(csv: &str, variant: &str, from: f64, until: f64) -> u64 {
-    let header: Vec<&str> = csv.lines().next().unwrap().split(',').collect();
-    let col = header.iter().position(|h| *h == "purchased").unwrap();
-    csv.lines()
-        .skip(1)
-        .map(|l| l.split(',').collect::<Vec<_>>())
-        .filter(|r| r[0] == variant)
-        .filter(|r| (from..until).contains(&r[1].parse::<f64>().unwrap()))
-        .map(|r| r[col].parse::<u64>().unwrap())
+/// Purchased answers per variant in `[from, until)` seconds, from the timeline.
+fn purchased_between(r: &RunResults, variant: &str, from: f64, until: f64) -> u64 {
+    crate::mechanisms::rows(r, variant)
+        .iter()
+        .filter(|row| (from..until).contains(&crate::mechanisms::start_s(row)))
+        .map(|row| row.outcomes.get(Outcome::Purchased))
         .sum()
 }
 
@@ -264,13 +259,12 @@ fn after_a_short_slowdown_retries_without_jitter_keep_goodput_down_and_a_budget_
     let file = crate::support::workspace().join("scenarios/retry-storm.toml");
     let scn = models::scenario::load(&file, &[]).unwrap();
     let r = run_with_timeline(&scn, None).unwrap();
-    let csv = &r.timeline_csv;
     // Same buyers, same service before the fault (opening at 1 s, slowdown from 11 s to 13 s).
-    let before = |v| purchased_between(csv, v, 0.0, 11.0);
+    let before = |v| purchased_between(&r, v, 0.0, 11.0);
     assert_eq!(before("no-jitter"), before("jitter-budget"));
     assert!(before("no-jitter") > 5000);
     // Well after the trigger has gone, while buyers still arrive at the same rate.
-    let after = |v| purchased_between(csv, v, 31.0, 61.0);
+    let after = |v| purchased_between(&r, v, 31.0, 61.0);
     let (storm, calm) = (after("no-jitter"), after("jitter-budget"));
     assert!(calm > 15_000, "the budgeted fleet recovers: {calm} purchases in 30 s");
     assert!(storm * 20 < calm, "the retry storm sustains itself: {storm} vs {calm}");
@@ -282,7 +276,7 @@ fn after_a_short_slowdown_retries_without_jitter_keep_goodput_down_and_a_budget_
     )
     .unwrap();
     let quiet = run_with_timeline(&calm_scn, None).unwrap();
-    let storm_free = purchased_between(&quiet.timeline_csv, "no-jitter", 31.0, 61.0);
+    let storm_free = purchased_between(&quiet, "no-jitter", 31.0, 61.0);
     assert!(storm_free > 15_000, "no trigger, no storm: {storm_free}");
 }
 

@@ -1,0 +1,34 @@
+//! The report: figures (SVG and PNG) and a self-contained `report.html`, drawn from a run's or a
+//! sweep's output folder — so `flashsim report DIR` can redraw them from the files alone.
+//!
+//! Figures of a run (`run_figures.rs`): per flash-sale variant, attempts per 100 ms stacked by
+//! outcome with the opening marked, queue lengths and utilisation per component; for all
+//! variants, stock remaining, the user latency CDF, success rates and cost by component; for
+//! server variants, answered requests per 100 ms. They are drawn from the typed summary
+//! (`summary.json` read into [`crate::summary::Summary`]) and the typed timelines
+//! ([`crate::timelines`]). Figures of a sweep (`sweep_figures.rs`): chosen metrics against the
+//! first axis, one line per variant (and per value of the other axes), with 95% confidence bands.
+//! The page (`page.rs`) puts them together.
+
+mod page;
+mod run_figures;
+mod sweep_figures;
+
+use sim::plot::Chart;
+
+pub use page::write_report;
+pub use run_figures::run_figures;
+pub use sweep_figures::sweep_figures;
+
+/// A figure's data and where it goes: `figures/<name>.svg` and `.png`.
+pub struct Named {
+    pub name: String,
+    pub chart: Chart,
+}
+
+/// A file-name-safe form of a variant name.
+fn file_safe(name: &str) -> String {
+    name.chars()
+        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' })
+        .collect()
+}

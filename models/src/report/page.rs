@@ -1,0 +1,152 @@
+//! The page: `report.html` with every figure inlined, the comparison table, a capacity plan
+//! when there is one, and the summary.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use sim::output::write_atomic;
+use sim::plot;
+
+use super::sweep_figures::read_csv;
+use super::{run_figures, sweep_figures};
+use crate::summary::Summary;
+use crate::timelines::{self, SaleRow, ServerRow};
+
+const CSS: &str = "body{font-family:DejaVu Sans,Helvetica,Arial,sans-serif;max-width:1000px;margin:2em auto;color:#222}\
+h1{font-size:1.6em}h2{font-size:1.2em;margin-top:2em}pre{background:#f6f6f6;padding:1em;overflow-x:auto;font-size:.85em}\
+figure{margin:1.5em 0}figcaption{color:#555;font-size:.9em}svg{max-width:100%;height:auto}table{border-collapse:collapse}\
+td,th{border:1px solid #ccc;padding:.2em .6em;font-size:.9em}";
+
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+}
+
+/// Draws the report of the output folder `dir`; returns the files written.
+pub fn write_report(dir: &Path) -> Result<Vec<PathBuf>, String> {
+    let summary: Option<Summary> = std::fs::read(dir.join("summary.json"))
+        .ok()
+        .map(|b| serde_json::from_slice(&b).map_err(|e| format!("summary.json: {e}")))
+        .transpose()?;
+    let sweep = read_csv(&dir.join("sweep-summary.csv"));
+    let plan: Option<serde_json::Value> =
+        std::fs::read(dir.join("plan.json")).ok().and_then(|b| serde_json::from_slice(&b).ok());
+    if summary.is_none() && sweep.is_none() && plan.is_none() {
+        return Err(format!(
+            "{} holds none of summary.json, sweep-summary.csv, plan.json",
+            dir.display()
+        ));
+    }
+    let mut figures = Vec::new();
+    if let Some(summary) = &summary {
+        let sale = timelines::read_file::<SaleRow>(&dir.join(timelines::SALE_FILE))?;
+        let server = timelines::read_file::<ServerRow>(&dir.join(timelines::SERVER_FILE))?;
+        figures.extend(run_figures(summary, sale.as_deref(), server.as_deref()));
+    }
+    if let Some((header, rows)) = &sweep {
+        figures.extend(sweep_figures(header, rows));
+    }
+    let mut written = Vec::new();
+    let mut html = String::new();
+    let title = summary.as_ref().map(|s| s.scenario.clone()).unwrap_or_else(|| {
+        dir.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default()
+    });
+    write!(html, "<!doctype html><html><head><meta charset=\"utf-8\"><title>flashsim: {0}</title><style>{CSS}</style></head><body><h1>flashsim report: {0}</h1>", escape(&title)).expect("string");
+    if let Some(s) = &summary {
+        let engine = &s.engine;
+        write!(
+            html,
+            "<p>seed {} · {} events · flashsim {} · horizon {} · warm-up {} s</p>",
+            s.seed,
+            engine.events,
+            engine.flashsim_version,
+            engine.horizon_s.map_or("none".to_string(), |h| format!("{h} s")),
+            // As JSON writes it (`0.0`, not `0`).
+            serde_json::to_string(&engine.warmup_s).map_err(|e| e.to_string())?
+        )
+        .expect("string");
+        if let Ok(table) = std::fs::read_to_string(dir.join("table.txt")) {
+            write!(html, "<h2>Comparison</h2><pre>{}</pre>", escape(&table)).expect("string");
+        }
+    }
+    for named in &figures {
+        let fig = plot::render(&named.chart)?;
+        for (ext, bytes) in [("svg", fig.svg.as_bytes()), ("png", fig.png.as_slice())] {
+            let path = dir.join("figures").join(format!("{}.{ext}", named.name));
+            write_atomic(&path, bytes).map_err(|e| format!("{}: {e}", path.display()))?;
+            written.push(path);
+        }
+        write!(
+            html,
+            "<figure id=\"fig-{2}\">{0}<figcaption>{1} — figures/{2}.svg, .png</figcaption></figure>",
+            fig.svg,
+            escape(&named.chart.title),
+            named.name
+        )
+        .expect("string");
+    }
+    if let Some(plan) = &plan {
+        html.push_str("<h2>Capacity plan</h2><table><tr><th>variant</th><th>capacities</th><th>objective</th><th>headroom</th><th>simulated</th></tr>");
+        for v in plan["variants"].as_array().into_iter().flatten() {
+            let capacities = v["capacities"]
+                .as_object()
+                .map(|c| {
+                    c.iter().map(|(k, x)| format!("{k} = {x}")).collect::<Vec<_>>().join("<br>")
+                })
+                .unwrap_or_default();
+            let objective = if v["feasible"].as_bool() == Some(true) {
+                format!("{} = {}", v["objective"].as_str().unwrap_or(""), v["objective_value"])
+            } else {
+                "no configuration meets every SLO".to_string()
+            };
+            write!(
+                html,
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{} of {}</td></tr>",
+                escape(v["variant"].as_str().unwrap_or("")),
+                escape(&capacities).replace("&lt;br&gt;", "<br>"),
+                escape(&objective),
+                v["headroom"].as_f64().map_or("-".to_string(), |h| format!("{h:.2}×")),
+                v["configurations_simulated"],
+                v["full_grid"]
+            )
+            .expect("string");
+        }
+        html.push_str("</table>");
+        // The planner draws its frontier figures itself; inline them here.
+        let mut frontiers: Vec<PathBuf> = std::fs::read_dir(dir.join("figures"))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| {
+                p.file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.starts_with("plan-frontier-") && n.ends_with(".svg"))
+            })
+            .collect();
+        frontiers.sort();
+        for path in frontiers {
+            if let Ok(svg) = std::fs::read_to_string(&path) {
+                write!(
+                    html,
+                    "<figure>{svg}<figcaption>cost-vs-SLO frontier — {}</figcaption></figure>",
+                    escape(&path.display().to_string())
+                )
+                .expect("string");
+            }
+        }
+    }
+    if let Some(s) = &summary {
+        let text = serde_json::to_string_pretty(s).unwrap_or_default();
+        write!(
+            html,
+            "<h2>Summary</h2><details><summary>summary.json</summary><pre>{}</pre></details>",
+            escape(&text)
+        )
+        .expect("string");
+    }
+    html.push_str("</body></html>\n");
+    let path = dir.join("report.html");
+    write_atomic(&path, html.as_bytes()).map_err(|e| format!("{}: {e}", path.display()))?;
+    written.push(path);
+    Ok(written)
+}
