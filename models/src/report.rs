@@ -11,8 +11,8 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
+use sim::output::plot::{self, Band, Chart, Kind, Series};
 use sim::output::write_atomic;
-use sim::plot::{self, Band, Chart, Kind, Series};
 
 /// A figure's data and where it goes: `figures/<name>.svg` and `.png`.
 pub struct Named {
@@ -25,7 +25,10 @@ pub struct Named {
 fn read_csv(path: &Path) -> Option<(Vec<String>, Vec<Vec<String>>)> {
     let text = std::fs::read_to_string(path).ok()?;
     let split = |line: &str| -> Vec<String> {
-        sim::sweep::split_csv(line).iter().map(|c| sim::sweep::unquote_cell(c)).collect()
+        sim::output::csv::split_csv(line)
+            .iter()
+            .map(|c| sim::output::csv::unquote_cell(c))
+            .collect()
     };
     let mut lines = text.lines().filter(|l| !l.starts_with('#'));
     let header = split(lines.next()?);

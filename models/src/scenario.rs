@@ -22,8 +22,8 @@ use std::path::Path;
 
 use schemars::JsonSchema;
 use serde::Deserialize;
+use sim::config::DurationLit;
 use sim::config::{ConfigErrors, Issues, Override, join_index, join_key};
-use sim::literal::DurationLit;
 use sim::{SimDuration, SimTime};
 
 use crate::components::cdn::RawCdn;
@@ -61,9 +61,9 @@ pub struct RawScenario {
     #[serde(rename = "variant")]
     pub variants: Vec<RawVariant>,
     /// Parameter sweep for `flashsim sweep` (ignored by `run`).
-    pub sweep: Option<sim::sweep::RawSweep>,
+    pub sweep: Option<sim::experiment::sweep::RawSweep>,
     /// Capacity plan for `flashsim plan` (ignored by `run`).
-    pub plan: Option<sim::plan::RawPlan>,
+    pub plan: Option<sim::experiment::plan::RawPlan>,
     /// Flash-sale variants: components paused, slowed down or crashed over a window.
     #[serde(rename = "fault")]
     pub faults: Option<Vec<crate::sale::fault::RawFault>>,
@@ -232,7 +232,7 @@ pub fn validate(
     }
     let run = validate_run(&raw.run, issues);
     if let Some(plan) = &raw.plan {
-        plan.check(issues);
+        plan.check(issues, crate::DEFAULT_OBJECTIVE);
     }
     if let Some(sweep) = &raw.sweep {
         // Checked here so that `validate` reports a bad sweep; `sweep` re-reads the table.

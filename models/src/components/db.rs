@@ -25,8 +25,8 @@
 
 use schemars::JsonSchema;
 use serde::Deserialize;
+use sim::config::DurationLit;
 use sim::config::Issues;
-use sim::literal::DurationLit;
 use sim::{Dist, DistSpec, SimDuration};
 
 use super::{count_or, dist_or, duration_or, lognormal, price_or};

@@ -8,8 +8,8 @@ pub mod model;
 use std::fmt::Write as _;
 
 use serde::Serialize;
+use sim::output::table::{TextTable, flag, human_count, human_secs};
 use sim::stats::DurationSummary;
-use sim::table::{TextTable, flag, human_count, human_secs};
 use sim::{Context, Limits, Stop};
 
 use crate::scenario::RunSettings;
