@@ -203,16 +203,8 @@ fn run_plan<C: Catalogue>(
     sink.out.flush().map_err(|e| format!("error: {e}"))?;
     let RowSink { out, summary, metrics, failed_points, run_failures, done, .. } = sink;
     drop(out);
-    if metrics.is_none() && shard.is_none() {
-        // Nothing succeeded: leave no empty file behind.
-        let _ = std::fs::remove_file(&rows_tmp);
-    } else {
-        std::fs::rename(&rows_tmp, out_dir.join(&rows_name)).map_err(|e| format!("error: {e}"))?;
-        if let Some(name) = summary_name {
-            write_atomic(&out_dir.join(name), summary.as_bytes())
-                .map_err(|e| format!("error: {e}"))?;
-        }
-    }
+    let summary = summary_name.map(|name| (name, summary));
+    keep_files(&rows_tmp, out_dir, &rows_name, summary, metrics.is_some() || shard.is_some())?;
     if shard.is_none()
         && !args.no_report
         && metrics.is_some()
@@ -238,6 +230,26 @@ fn run_plan<C: Catalogue>(
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// Moves the finished rows file into place and writes the summary next to it, or, when `keep`
+/// is false (nothing succeeded), leaves no empty file behind.
+fn keep_files(
+    rows_tmp: &Path,
+    out_dir: &Path,
+    rows_name: &str,
+    summary: Option<(&str, String)>,
+    keep: bool,
+) -> Result<(), String> {
+    if !keep {
+        let _ = std::fs::remove_file(rows_tmp);
+        return Ok(());
+    }
+    std::fs::rename(rows_tmp, out_dir.join(rows_name)).map_err(|e| format!("error: {e}"))?;
+    if let Some((name, text)) = summary {
+        write_atomic(&out_dir.join(name), text.as_bytes()).map_err(|e| format!("error: {e}"))?;
+    }
+    Ok(())
 }
 
 fn progress_bar(task_count: usize) -> indicatif::ProgressBar {
