@@ -1,6 +1,6 @@
 //! Configuration: TOML files in, typed values or precise located errors out.
 //!
-//! [`load`] reads a file in tiers (syntax, `--set` [`overrides`], deserialization) and locates
+//! [`load`](mod@load) reads a file in tiers (syntax, `--set` [`overrides`], deserialization) and locates
 //! every error by key path; callers validate the raw value into a typed one, collecting broken
 //! rules as [`Issues`]. [`literal`] holds durations, rates and offsets as written, checked later.
 

@@ -3,7 +3,7 @@
 //! A plan ([`spec`]) varies integer capacities by key path within bounds, judges each candidate
 //! on replications (an SLO holds only if its 95% confidence bound is on the right side, so a plan
 //! does not pass by luck; [`slo`]), and minimises an objective (the model's own by default). The
-//! [`search`] uses the structure of the problem: queueing metrics improve monotonically with
+//! [`search`](mod@search) uses the structure of the problem: queueing metrics improve monotonically with
 //! capacity, so each dimension is bisected for its smallest passing value with the others fixed
 //! (coordinate descent from the all-maximum corner, repeated until nothing moves), then a
 //! neighbourhood pass tries trading one unit of a dimension for more of another. Candidates are

@@ -12,7 +12,7 @@
 //! bounded by a window of tasks, not by the number of points.
 //!
 //! Shards ([`shard`]): with `--shard i/n`, only points k with k mod n = i run, and their rows go
-//! to a shard file whose first line records the plan's fingerprint; [`merge`] checks that all n
+//! to a shard file whose first line records the plan's fingerprint; [`merge`](mod@merge) checks that all n
 //! shards agree and writes exactly the files an unsharded run writes.
 
 pub mod grid;
