@@ -29,6 +29,9 @@ pub use scenario::{Scenario, load};
 /// The scenario a bare `flashsim` (and `cargo run --release`) runs.
 pub const DEFAULT_SCENARIO: &str = "scenarios/edu-live-class.toml";
 
+/// The metric `plan` minimises unless the file names another: the total cost of a variant.
+pub const DEFAULT_OBJECTIVE: &str = "metrics.cost.total_usd";
+
 /// The catalogue of models the `flashsim` binary is built with.
 pub struct Flashsim;
 
@@ -64,6 +67,10 @@ impl Catalogue for Flashsim {
 
     fn report(dir: &Path) -> Result<Vec<PathBuf>, String> {
         report::write_report(dir)
+    }
+
+    fn default_objective() -> &'static str {
+        DEFAULT_OBJECTIVE
     }
 
     fn select_variant(scenario: &mut Scenario, name: &str) -> Result<(), String> {

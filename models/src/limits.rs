@@ -3,8 +3,8 @@
 
 use schemars::JsonSchema;
 use serde::Deserialize;
+use sim::config::DurationLit;
 use sim::config::Issues;
-use sim::literal::DurationLit;
 use sim::{Context, Limits, Model, RunStats, SimDuration, SimTime, Stop};
 
 /// Default event budget: generous for any planned run, yet a runaway model stops within minutes.

@@ -57,9 +57,9 @@ pub struct RawScenario {
     #[serde(rename = "variant")]
     pub variants: Vec<RawVariant>,
     /// Parameter sweep for `flashsim sweep` (ignored by `run`).
-    pub sweep: Option<sim::sweep::RawSweep>,
+    pub sweep: Option<sim::experiment::sweep::RawSweep>,
     /// Capacity plan for `flashsim plan` (ignored by `run`).
-    pub plan: Option<sim::plan::RawPlan>,
+    pub plan: Option<sim::experiment::plan::RawPlan>,
     /// Flash-sale variants: components paused, slowed down or crashed over a window.
     #[serde(rename = "fault")]
     pub faults: Option<Vec<crate::sale::fault::RawFault>>,
@@ -189,7 +189,7 @@ pub fn validate(
         crate::architecture::check_run(&raw.variants, run, issues);
     }
     if let Some(plan) = &raw.plan {
-        plan.check(issues);
+        plan.check(issues, crate::DEFAULT_OBJECTIVE);
     }
     if let Some(sweep) = &raw.sweep {
         // Checked here so that `validate` reports a bad sweep; `sweep` re-reads the table.

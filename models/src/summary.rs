@@ -8,8 +8,8 @@
 
 use serde::{Deserialize, Serialize};
 use sim::StationReport;
+use sim::output::table::{TextTable, flag, human_count, human_secs};
 use sim::stats::DurationSummary;
-use sim::table::{TextTable, flag, human_count, human_secs};
 
 use crate::sale::metrics::SaleMetrics;
 

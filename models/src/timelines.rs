@@ -90,8 +90,10 @@ pub fn read_csv<R: TimelineRow>(text: &str) -> Result<Vec<VariantTimeline<R>>, S
     }
     let mut timelines: Vec<VariantTimeline<R>> = Vec::new();
     for line in lines {
-        let cells: Vec<String> =
-            sim::sweep::split_csv(line).iter().map(|c| sim::sweep::unquote_cell(c)).collect();
+        let cells: Vec<String> = sim::output::csv::split_csv(line)
+            .iter()
+            .map(|c| sim::output::csv::unquote_cell(c))
+            .collect();
         let Some((variant, cells)) = cells.split_first() else { continue };
         let Some(row) = R::parse_cells(cells) else { continue };
         match timelines.iter_mut().rev().find(|t| t.variant == *variant) {

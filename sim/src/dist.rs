@@ -10,8 +10,8 @@ use rand_distr::{Distribution, Exp1, Gamma, LogNormal};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::config::{Issues, join_index, join_key};
-use crate::literal::DurationLit;
+use crate::config::issues::{Issues, join_index, join_key};
+use crate::config::literal::DurationLit;
 use crate::rng::RngStream;
 use crate::time::SimDuration;
 

@@ -13,8 +13,8 @@ use std::collections::VecDeque;
 
 use schemars::JsonSchema;
 use serde::Deserialize;
+use sim::config::DurationLit;
 use sim::config::Issues;
-use sim::literal::DurationLit;
 use sim::rng::{self, RngStream};
 use sim::{Dist, DistSpec, SimDuration, SimTime};
 

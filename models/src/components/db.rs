@@ -25,8 +25,8 @@
 
 use schemars::JsonSchema;
 use serde::Deserialize;
+use sim::config::DurationLit;
 use sim::config::Issues;
-use sim::literal::DurationLit;
 use sim::rng::{self, RngStream};
 use sim::{Admission, Dist, DistSpec, SimDuration, SimTime, Station, Ticket};
 

@@ -59,15 +59,15 @@ pub struct RawFlink {
     /// Processing time per record (default LN(50us, 500us)).
     pub record_time: Option<DistSpec>,
     /// Time between checkpoints (default 5s).
-    pub checkpoint_interval: Option<sim::literal::DurationLit>,
+    pub checkpoint_interval: Option<sim::config::DurationLit>,
     /// Checkpoint trigger → completion (default 200ms).
-    pub checkpoint_duration: Option<sim::literal::DurationLit>,
+    pub checkpoint_duration: Option<sim::config::DurationLit>,
     /// `at_least_once` (default) or `transactional`.
     pub sink: Option<Sink>,
     /// Time to write one order (and its result) in the sink (default LN(1ms, 10ms)).
     pub sink_write: Option<DistSpec>,
     /// Failure → processing again (default 30s).
-    pub restart_time: Option<sim::literal::DurationLit>,
+    pub restart_time: Option<sim::config::DurationLit>,
     /// State bytes per key (default 64).
     pub state_bytes_per_key: Option<f64>,
     /// KPUs billed (default parallelism + 1).

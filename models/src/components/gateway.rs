@@ -20,8 +20,8 @@
 
 use schemars::JsonSchema;
 use serde::Deserialize;
+use sim::config::RateLit;
 use sim::config::{Issues, join_key};
-use sim::literal::RateLit;
 use sim::rng::{self, RngStream};
 use sim::{Admission, Dist, DistSpec, SimDuration, SimTime, Station};
 
@@ -50,7 +50,7 @@ pub struct RawGateway {
     /// utilisation is measured against (default 2).
     pub cores: Option<i64>,
     /// CPU time one request costs the app tier, for its CPU utilisation (default 0.75ms).
-    pub cpu_per_request: Option<sim::literal::DurationLit>,
+    pub cpu_per_request: Option<sim::config::DurationLit>,
     /// `event_loop`: downstream calls use a blocking driver and hold the loop (default false).
     pub blocking_downstream: Option<bool>,
     /// Price per instance-hour (default 0.0816).

@@ -70,7 +70,7 @@ pub struct RawKafka {
     /// Bytes per record, for retained bytes (default 400).
     pub record_bytes: Option<f64>,
     /// Producer request timeout before a resend (default 30s).
-    pub request_timeout: Option<sim::literal::DurationLit>,
+    pub request_timeout: Option<sim::config::DurationLit>,
     /// Resends after a timeout (default 2).
     pub producer_retries: Option<i64>,
     /// Idempotent producer: the broker drops resent copies (default true).

@@ -14,8 +14,8 @@ pub mod redis;
 pub mod results;
 pub mod waiting_room;
 
+use sim::config::DurationLit;
 use sim::config::{Issues, join_key};
-use sim::literal::DurationLit;
 use sim::{Dist, DistSpec, SimDuration};
 
 /// Reads an optional distribution, falling back to `default`.

@@ -25,13 +25,13 @@ use super::{count_or, dist_or, duration_or, lognormal, price_or};
 #[serde(deny_unknown_fields)]
 pub struct RawResults {
     /// Time between a client's polls (default 1s).
-    pub poll_interval: Option<sim::literal::DurationLit>,
+    pub poll_interval: Option<sim::config::DurationLit>,
     /// Queued → the client stops polling (default 60s).
-    pub poll_timeout: Option<sim::literal::DurationLit>,
+    pub poll_timeout: Option<sim::config::DurationLit>,
     /// Lifetime of a status key from its creation (default: none, keys stay).
-    pub ttl: Option<sim::literal::DurationLit>,
+    pub ttl: Option<sim::config::DurationLit>,
     /// Refresh period of the gateway's stock cache (default: no cache).
-    pub stock_cache_refresh: Option<sim::literal::DurationLit>,
+    pub stock_cache_refresh: Option<sim::config::DurationLit>,
     /// Time of one GET or SET (default constant 8us).
     pub command_time: Option<DistSpec>,
     /// Gateway ↔ store round trip (default LN(250us, 1ms)).

@@ -15,8 +15,8 @@
 
 use schemars::JsonSchema;
 use serde::Deserialize;
+use sim::config::RateLit;
 use sim::config::{Issues, join_key};
-use sim::literal::RateLit;
 use sim::{Dist, DistSpec, SimDuration};
 
 use super::{dist_or, duration_or, lognormal};
@@ -42,7 +42,7 @@ pub struct RawWaitingRoom {
     /// `fifo` (default), `random` or `shuffle_at_opening`.
     pub order: Option<RoomOrder>,
     /// How long an admission token stays valid (default 5m, at least 1s).
-    pub session: Option<sim::literal::DurationLit>,
+    pub session: Option<sim::config::DurationLit>,
     /// Time to check a request's token at the edge (default LN(1ms, 5ms)).
     pub check: Option<DistSpec>,
 }

@@ -25,8 +25,8 @@
 
 use schemars::JsonSchema;
 use serde::Deserialize;
+use sim::config::{DurationLit, RateLit};
 use sim::config::{Issues, join_index, join_key};
-use sim::literal::{DurationLit, RateLit};
 use sim::{Dist, DistSpec, Rate, SimDuration, SimTime};
 
 use crate::scenario::RawVariant;

@@ -118,7 +118,7 @@ impl Node {
             Servers::Pool(s) => s.report(end),
             Servers::Shared(s) => s.report(end),
             Servers::Loops { loops, levels, .. } => {
-                let mut stats = sim::station::StationStats::default();
+                let mut stats = sim::queue::StationStats::default();
                 for s in loops {
                     let l = s.stats();
                     stats.arrivals += l.arrivals;
@@ -133,7 +133,7 @@ impl Node {
                 stats.queue = queue;
                 stats.in_system = in_system;
                 let since = loops[0].stats_since();
-                sim::station::report_from(&stats, self.spec.servers, since, end)
+                sim::queue::report_from(&stats, self.spec.servers, since, end)
             }
         }
     }

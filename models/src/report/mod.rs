@@ -14,7 +14,7 @@ mod page;
 mod run_figures;
 mod sweep_figures;
 
-use sim::plot::Chart;
+use sim::output::plot::Chart;
 
 pub use page::write_report;
 pub use run_figures::run_figures;

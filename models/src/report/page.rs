@@ -4,8 +4,9 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
+use sim::experiment::plan::frontier_svgs;
+use sim::output::plot;
 use sim::output::write_atomic;
-use sim::plot;
 
 use super::sweep_figures::read_csv;
 use super::{run_figures, sweep_figures};
@@ -111,19 +112,9 @@ pub fn write_report(dir: &Path) -> Result<Vec<PathBuf>, String> {
             .expect("string");
         }
         html.push_str("</table>");
-        // The planner draws its frontier figures itself; inline them here.
-        let mut frontiers: Vec<PathBuf> = std::fs::read_dir(dir.join("figures"))
-            .into_iter()
-            .flatten()
-            .flatten()
-            .map(|e| e.path())
-            .filter(|p| {
-                p.file_name()
-                    .and_then(|n| n.to_str())
-                    .is_some_and(|n| n.starts_with("plan-frontier-") && n.ends_with(".svg"))
-            })
-            .collect();
-        frontiers.sort();
+        // The planner draws its frontier figures itself, one per variant; inline them here.
+        let variants = plan["variants"].as_array().into_iter().flatten();
+        let frontiers = frontier_svgs(dir, variants.filter_map(|v| v["variant"].as_str()));
         for path in frontiers {
             if let Ok(svg) = std::fs::read_to_string(&path) {
                 write!(

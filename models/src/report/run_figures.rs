@@ -1,6 +1,6 @@
 //! The figures of a run, one function per figure, from the typed summary and timelines.
 
-use sim::plot::{Chart, Kind, Series};
+use sim::output::plot::{Chart, Kind, Series};
 
 use super::{Named, file_safe};
 use crate::sale::metrics::SaleMetrics;

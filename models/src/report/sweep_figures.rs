@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use sim::plot::{Band, Chart, Kind};
+use sim::output::plot::{Band, Chart, Kind};
 
 use super::Named;
 
@@ -13,7 +13,10 @@ use super::Named;
 pub(super) fn read_csv(path: &Path) -> Option<(Vec<String>, Vec<Vec<String>>)> {
     let text = std::fs::read_to_string(path).ok()?;
     let split = |line: &str| -> Vec<String> {
-        sim::sweep::split_csv(line).iter().map(|c| sim::sweep::unquote_cell(c)).collect()
+        sim::output::csv::split_csv(line)
+            .iter()
+            .map(|c| sim::output::csv::unquote_cell(c))
+            .collect()
     };
     let mut lines = text.lines().filter(|l| !l.starts_with('#'));
     let header = split(lines.next()?);

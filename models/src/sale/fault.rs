@@ -18,8 +18,8 @@
 
 use schemars::JsonSchema;
 use serde::Deserialize;
+use sim::config::{DurationLit, OffsetLit};
 use sim::config::{Issues, join_key};
-use sim::literal::{DurationLit, OffsetLit};
 use sim::{SimDuration, SimTime};
 
 /// A component a fault can hit.

@@ -17,8 +17,8 @@ pub mod table;
 
 use schemars::JsonSchema;
 use serde::Deserialize;
+use sim::config::DurationLit;
 use sim::config::{Issues, join_key};
-use sim::literal::DurationLit;
 use sim::{Context, Dist, SimDuration, SimTime};
 
 use crate::architecture::Architecture;

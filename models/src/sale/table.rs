@@ -1,6 +1,6 @@
 //! The side-by-side comparison table of flash-sale variants: one column per variant.
 
-use sim::table::{TextTable, flag, human_count, human_secs};
+use sim::output::table::{TextTable, flag, human_count, human_secs};
 
 use super::outcome::Outcome;
 use crate::summary::VariantSummary;

@@ -40,8 +40,8 @@
 
 use schemars::JsonSchema;
 use serde::Deserialize;
+use sim::config::DurationLit;
 use sim::config::{Issues, join_index, join_key};
-use sim::literal::DurationLit;
 use sim::{Dist, DistSpec, SimDuration};
 
 use crate::components::{count_or, duration_or, price_or};

@@ -7,8 +7,8 @@ pub mod model;
 
 use serde::{Deserialize, Serialize};
 use sim::Context;
+use sim::output::table::{TextTable, flag, human_count, human_secs};
 use sim::stats::DurationSummary;
-use sim::table::{TextTable, flag, human_count, human_secs};
 
 use crate::limits::{RunLimits, RunSettings};
 use crate::summary::{StationSummary, VariantSummary};

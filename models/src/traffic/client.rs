@@ -14,8 +14,8 @@
 use rand::RngExt;
 use schemars::JsonSchema;
 use serde::Deserialize;
+use sim::config::DurationLit;
 use sim::config::{Issues, join_key};
-use sim::literal::DurationLit;
 use sim::{Dist, DistSpec, RngStream, SimDuration};
 
 /// A backoff policy.

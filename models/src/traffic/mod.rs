@@ -19,8 +19,8 @@ use rand::RngExt;
 use rand_distr::{Distribution, Geometric};
 use schemars::JsonSchema;
 use serde::Deserialize;
+use sim::config::{DurationLit, OffsetLit};
 use sim::config::{Issues, join_key};
-use sim::literal::{DurationLit, OffsetLit};
 use sim::{Dist, DistSpec, SimDuration, SimTime, rng};
 
 use client::{ClientSpec, RawClient};

@@ -21,8 +21,8 @@ use rand_distr::{Distribution, Exp1, StandardNormal};
 use schemars::JsonSchema;
 use serde::Deserialize;
 use sim::RngStream;
+use sim::config::{DurationLit, OffsetLit};
 use sim::config::{Issues, join_index, join_key};
-use sim::literal::{DurationLit, OffsetLit};
 use statrs::distribution::{ContinuousCDF, Normal};
 
 /// The family of an arrival profile.

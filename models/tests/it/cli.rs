@@ -114,7 +114,9 @@ fn the_report_draws_what_the_run_measured() {
     for v in summary["variants"].as_array().unwrap() {
         let name = v["name"].as_str().unwrap();
         let fig = figures.iter().find(|f| f.name == format!("timeline-{name}")).unwrap();
-        let sim::plot::Kind::Stacked { series } = &fig.chart.kind else { panic!("stacked") };
+        let sim::output::plot::Kind::Stacked { series } = &fig.chart.kind else {
+            panic!("stacked")
+        };
         // Every attempt ends in one stacked outcome: the areas add up to the attempts.
         let total: f64 = series.iter().flat_map(|s| s.points.iter().map(|p| p.1 * 0.1)).sum();
         assert!(
@@ -148,7 +150,7 @@ fn the_report_draws_what_the_run_measured() {
         }
     }
     let cdf = figures.iter().find(|f| f.name == "latency-cdf").unwrap();
-    let sim::plot::Kind::Lines { series, log_x: true, .. } = &cdf.chart.kind else {
+    let sim::output::plot::Kind::Lines { series, log_x: true, .. } = &cdf.chart.kind else {
         panic!("log lines")
     };
     for s in series {

@@ -169,12 +169,12 @@ fn a_point_row_equals_the_single_run_with_its_values() {
     );
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let single = sim::sweep::flatten_numbers(&summary["variants"][0]);
+    let single = sim::experiment::sweep::flatten_numbers(&summary["variants"][0]);
     assert!(single.len() > 50);
     for (key, value) in single {
         let column =
             header.iter().position(|h| *h == key).unwrap_or_else(|| panic!("no column {key}"));
-        assert_eq!(row[column], sim::sweep::number_cell(value), "column {key}");
+        assert_eq!(row[column], sim::output::csv::number_cell(value), "column {key}");
     }
     std::fs::remove_dir_all(dir).unwrap();
 }

@@ -7,7 +7,7 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::config::Issues;
+use crate::config::issues::Issues;
 use crate::time::{Rate, SimDuration, parse_duration, parse_offset_ns, parse_rate};
 
 /// A duration as written: `"250ms"`, `"30us"`, `"1.5s"`, `"2m"`, `"1h"`.

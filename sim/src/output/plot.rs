@@ -37,7 +37,7 @@ static FONT_ONCE: Once = Once::new();
 
 fn register_font() {
     FONT_ONCE.call_once(|| {
-        let bytes: &'static [u8] = include_bytes!("../assets/DejaVuSans.ttf");
+        let bytes: &'static [u8] = include_bytes!("../../assets/DejaVuSans.ttf");
         // The embedded font is valid; a failure would only lose PNG text, not the figure.
         let _ = plotters::style::register_font(style::FONT, FontStyle::Normal, bytes);
     });
@@ -141,194 +141,253 @@ where
     DB::ErrorType: 'static,
 {
     root.fill(&WHITE)?;
-    let font = |size: u32| (style::FONT, size).into_font();
     let mut builder = ChartBuilder::on(root);
     builder
         .caption(&chart.title, font(style::TITLE_SIZE))
         .margin(style::MARGIN)
         .x_label_area_size(50)
         .y_label_area_size(70);
-    let colour = |i: usize| style::PALETTE[i % style::PALETTE.len()];
     match &chart.kind {
         Kind::Lines { series, log_x, levels } => {
-            let ((x0, x1), (y0, y1)) = bounds(series.iter().flat_map(|s| s.points.iter().copied()));
-            if *log_x {
-                let lo = x0.max(1e-9);
-                let mut c =
-                    builder.build_cartesian_2d((lo..x1.max(lo * 10.0)).log_scale(), y0..y1)?;
-                c.configure_mesh()
-                    .x_desc(&chart.x_label)
-                    .y_desc(&chart.y_label)
-                    .x_label_formatter(&|x| short(*x))
-                    .y_label_formatter(&|y| short(*y))
-                    .label_style(font(style::LABEL_SIZE))
-                    .draw()?;
-                for (i, s) in series.iter().enumerate() {
-                    let pts: Vec<(f64, f64)> =
-                        s.points.iter().copied().filter(|(x, _)| *x >= lo).collect();
-                    c.draw_series(LineSeries::new(pts, colour(i).stroke_width(2)))?
-                        .label(&s.name)
-                        .legend(move |(x, y)| {
-                            PathElement::new(vec![(x, y), (x + 18, y)], colour(i).stroke_width(2))
-                        });
-                }
-                draw_markers(&mut c, &chart.markers, y0, y1)?;
-                draw_levels(&mut c, levels, (lo, x1.max(lo * 10.0)))?;
-                legend(&mut c, SeriesLabelPosition::LowerRight)?;
-            } else {
-                let mut c = builder.build_cartesian_2d(x0..x1, y0..y1)?;
-                c.configure_mesh()
-                    .x_desc(&chart.x_label)
-                    .y_desc(&chart.y_label)
-                    .x_label_formatter(&|x| short(*x))
-                    .y_label_formatter(&|y| short(*y))
-                    .label_style(font(style::LABEL_SIZE))
-                    .draw()?;
-                for (i, s) in series.iter().enumerate() {
-                    c.draw_series(LineSeries::new(s.points.clone(), colour(i).stroke_width(2)))?
-                        .label(&s.name)
-                        .legend(move |(x, y)| {
-                            PathElement::new(vec![(x, y), (x + 18, y)], colour(i).stroke_width(2))
-                        });
-                }
-                draw_markers(&mut c, &chart.markers, y0, y1)?;
-                draw_levels(&mut c, levels, (x0, x1))?;
-                legend(&mut c, SeriesLabelPosition::UpperRight)?;
-            }
+            draw_lines(&mut builder, chart, series, log_x, levels)?
         }
-        Kind::Stacked { series } => {
-            // Layers share the x values; a ragged series is cut to the shortest.
-            let n = series.iter().map(|s| s.points.len()).min().unwrap_or(0);
-            let mut tops = vec![0.0f64; n];
-            let mut layers: Vec<Vec<(f64, f64, f64)>> = Vec::new();
-            for s in series {
-                let layer: Vec<(f64, f64, f64)> = s
-                    .points
-                    .iter()
-                    .take(n)
-                    .enumerate()
-                    .map(|(k, (x, y))| {
-                        let low = tops[k];
-                        tops[k] += y;
-                        (*x, low, tops[k])
-                    })
-                    .collect();
-                layers.push(layer);
-            }
-            let ((x0, x1), (y0, y1)) =
-                bounds(layers.iter().flat_map(|l| l.iter().map(|(x, _, top)| (*x, *top))));
-            let mut c = builder.build_cartesian_2d(x0..x1, y0..y1)?;
-            c.configure_mesh()
-                .x_desc(&chart.x_label)
-                .y_desc(&chart.y_label)
-                .x_label_formatter(&|x| short(*x))
-                .y_label_formatter(&|y| short(*y))
-                .label_style(font(style::LABEL_SIZE))
-                .draw()?;
-            for (i, (s, layer)) in series.iter().zip(&layers).enumerate() {
-                let mut polygon: Vec<(f64, f64)> =
-                    layer.iter().map(|(x, _, top)| (*x, *top)).collect();
-                polygon.extend(layer.iter().rev().map(|(x, low, _)| (*x, *low)));
-                c.draw_series(std::iter::once(Polygon::new(polygon, colour(i).mix(0.8).filled())))?
-                    .label(&s.name)
-                    .legend(move |(x, y)| {
-                        Rectangle::new([(x, y - 5), (x + 14, y + 5)], colour(i).filled())
-                    });
-            }
-            draw_markers(&mut c, &chart.markers, y0, y1)?;
-            legend(&mut c, SeriesLabelPosition::UpperRight)?;
-        }
-        Kind::Bars { categories, series } => {
-            let groups = categories.len().max(1);
-            let per = series.len().max(1);
-            let max =
-                series.iter().flat_map(|s| s.points.iter().map(|p| p.1)).fold(0.0f64, f64::max);
-            let y1 = if max > 0.0 { max * 1.15 } else { 1.0 };
-            // Group i is centred on x = i, so integer ticks carry the category names.
-            let mut c = builder.build_cartesian_2d(-0.5..groups as f64 - 0.5, 0.0..y1)?;
-            let names = categories.clone();
-            c.configure_mesh()
-                .disable_x_mesh()
-                .x_labels(groups + 1)
-                .x_label_formatter(&|x| {
-                    let i = x.round();
-                    if (x - i).abs() < 1e-6 && i >= 0.0 {
-                        names.get(i as usize).cloned().unwrap_or_default()
-                    } else {
-                        String::new()
-                    }
-                })
-                .x_desc(&chart.x_label)
-                .y_desc(&chart.y_label)
-                .y_label_formatter(&|y| short(*y))
-                .label_style(font(style::LABEL_SIZE))
-                .draw()?;
-            let width = 0.8 / per as f64;
-            for (j, s) in series.iter().enumerate() {
-                let rects: Vec<Rectangle<(f64, f64)>> = s
-                    .points
-                    .iter()
-                    .filter(|(_, v)| v.is_finite())
-                    .map(|(g, v)| {
-                        let left = g - 0.4 + j as f64 * width;
-                        Rectangle::new([(left, 0.0), (left + width * 0.92, *v)], colour(j).filled())
-                    })
-                    .collect();
-                c.draw_series(rects)?.label(&s.name).legend(move |(x, y)| {
-                    Rectangle::new([(x, y - 5), (x + 14, y + 5)], colour(j).filled())
-                });
-            }
-            legend(&mut c, SeriesLabelPosition::UpperRight)?;
-        }
-        Kind::Scatter { series } => {
-            let ((x0, x1), (y0, y1)) = bounds(series.iter().flat_map(|s| s.points.iter().copied()));
-            let pad = (x1 - x0) * 0.05;
-            let mut c = builder.build_cartesian_2d((x0 - pad)..(x1 + pad), y0..y1)?;
-            c.configure_mesh()
-                .x_desc(&chart.x_label)
-                .y_desc(&chart.y_label)
-                .x_label_formatter(&|x| short(*x))
-                .y_label_formatter(&|y| short(*y))
-                .label_style(font(style::LABEL_SIZE))
-                .draw()?;
-            for (i, s) in series.iter().enumerate() {
-                c.draw_series(s.points.iter().map(|p| Circle::new(*p, 5, colour(i).filled())))?
-                    .label(&s.name)
-                    .legend(move |(x, y)| Circle::new((x + 7, y), 5, colour(i).filled()));
-            }
-            draw_markers(&mut c, &chart.markers, y0, y1)?;
-            legend(&mut c, SeriesLabelPosition::UpperRight)?;
-        }
-        Kind::Bands { bands } => {
-            let ((x0, x1), (y0, y1)) =
-                bounds(bands.iter().flat_map(|b| {
-                    b.points.iter().flat_map(|(x, lo, _, hi)| [(*x, *lo), (*x, *hi)])
-                }));
-            let mut c = builder.build_cartesian_2d(x0..x1, y0..y1)?;
-            c.configure_mesh()
-                .x_desc(&chart.x_label)
-                .y_desc(&chart.y_label)
-                .x_label_formatter(&|x| short(*x))
-                .y_label_formatter(&|y| short(*y))
-                .label_style(font(style::LABEL_SIZE))
-                .draw()?;
-            for (i, b) in bands.iter().enumerate() {
-                let mut polygon: Vec<(f64, f64)> =
-                    b.points.iter().map(|(x, _, _, hi)| (*x, *hi)).collect();
-                polygon.extend(b.points.iter().rev().map(|(x, lo, _, _)| (*x, *lo)));
-                c.draw_series(std::iter::once(Polygon::new(polygon, colour(i).mix(0.2).filled())))?;
-                let mid: Vec<(f64, f64)> = b.points.iter().map(|(x, _, m, _)| (*x, *m)).collect();
-                c.draw_series(LineSeries::new(mid.clone(), colour(i).stroke_width(2)))?
-                    .label(&b.name)
-                    .legend(move |(x, y)| {
-                        PathElement::new(vec![(x, y), (x + 18, y)], colour(i).stroke_width(2))
-                    });
-                c.draw_series(mid.into_iter().map(|p| Circle::new(p, 3, colour(i).filled())))?;
-            }
-            legend(&mut c, SeriesLabelPosition::UpperRight)?;
-        }
+        Kind::Stacked { series } => draw_stacked(&mut builder, chart, series)?,
+        Kind::Bars { categories, series } => draw_bars(&mut builder, chart, categories, series)?,
+        Kind::Scatter { series } => draw_scatter(&mut builder, chart, series)?,
+        Kind::Bands { bands } => draw_bands(&mut builder, chart, bands)?,
     }
     root.present()?;
+    Ok(())
+}
+
+/// The figure font at `size`.
+fn font(size: u32) -> FontDesc<'static> {
+    (style::FONT, size).into_font()
+}
+
+/// Series `i`'s colour.
+fn colour(i: usize) -> RGBColor {
+    style::PALETTE[i % style::PALETTE.len()]
+}
+
+fn draw_lines<DB: DrawingBackend>(
+    builder: &mut ChartBuilder<'_, '_, DB>,
+    chart: &Chart,
+    series: &[Series],
+    log_x: &bool,
+    levels: &[(f64, String)],
+) -> DrawResult<()>
+where
+    DB::ErrorType: 'static,
+{
+    let ((x0, x1), (y0, y1)) = bounds(series.iter().flat_map(|s| s.points.iter().copied()));
+    if *log_x {
+        let lo = x0.max(1e-9);
+        let mut c = builder.build_cartesian_2d((lo..x1.max(lo * 10.0)).log_scale(), y0..y1)?;
+        c.configure_mesh()
+            .x_desc(&chart.x_label)
+            .y_desc(&chart.y_label)
+            .x_label_formatter(&|x| short(*x))
+            .y_label_formatter(&|y| short(*y))
+            .label_style(font(style::LABEL_SIZE))
+            .draw()?;
+        for (i, s) in series.iter().enumerate() {
+            let pts: Vec<(f64, f64)> = s.points.iter().copied().filter(|(x, _)| *x >= lo).collect();
+            c.draw_series(LineSeries::new(pts, colour(i).stroke_width(2)))?.label(&s.name).legend(
+                move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 18, y)], colour(i).stroke_width(2))
+                },
+            );
+        }
+        draw_markers(&mut c, &chart.markers, y0, y1)?;
+        draw_levels(&mut c, levels, (lo, x1.max(lo * 10.0)))?;
+        legend(&mut c, SeriesLabelPosition::LowerRight)?;
+    } else {
+        let mut c = builder.build_cartesian_2d(x0..x1, y0..y1)?;
+        c.configure_mesh()
+            .x_desc(&chart.x_label)
+            .y_desc(&chart.y_label)
+            .x_label_formatter(&|x| short(*x))
+            .y_label_formatter(&|y| short(*y))
+            .label_style(font(style::LABEL_SIZE))
+            .draw()?;
+        for (i, s) in series.iter().enumerate() {
+            c.draw_series(LineSeries::new(s.points.clone(), colour(i).stroke_width(2)))?
+                .label(&s.name)
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 18, y)], colour(i).stroke_width(2))
+                });
+        }
+        draw_markers(&mut c, &chart.markers, y0, y1)?;
+        draw_levels(&mut c, levels, (x0, x1))?;
+        legend(&mut c, SeriesLabelPosition::UpperRight)?;
+    }
+    Ok(())
+}
+
+fn draw_stacked<DB: DrawingBackend>(
+    builder: &mut ChartBuilder<'_, '_, DB>,
+    chart: &Chart,
+    series: &[Series],
+) -> DrawResult<()>
+where
+    DB::ErrorType: 'static,
+{
+    // Layers share the x values; a ragged series is cut to the shortest.
+    let n = series.iter().map(|s| s.points.len()).min().unwrap_or(0);
+    let mut tops = vec![0.0f64; n];
+    let mut layers: Vec<Vec<(f64, f64, f64)>> = Vec::new();
+    for s in series {
+        let layer: Vec<(f64, f64, f64)> = s
+            .points
+            .iter()
+            .take(n)
+            .enumerate()
+            .map(|(k, (x, y))| {
+                let low = tops[k];
+                tops[k] += y;
+                (*x, low, tops[k])
+            })
+            .collect();
+        layers.push(layer);
+    }
+    let ((x0, x1), (y0, y1)) =
+        bounds(layers.iter().flat_map(|l| l.iter().map(|(x, _, top)| (*x, *top))));
+    let mut c = builder.build_cartesian_2d(x0..x1, y0..y1)?;
+    c.configure_mesh()
+        .x_desc(&chart.x_label)
+        .y_desc(&chart.y_label)
+        .x_label_formatter(&|x| short(*x))
+        .y_label_formatter(&|y| short(*y))
+        .label_style(font(style::LABEL_SIZE))
+        .draw()?;
+    for (i, (s, layer)) in series.iter().zip(&layers).enumerate() {
+        let mut polygon: Vec<(f64, f64)> = layer.iter().map(|(x, _, top)| (*x, *top)).collect();
+        polygon.extend(layer.iter().rev().map(|(x, low, _)| (*x, *low)));
+        c.draw_series(std::iter::once(Polygon::new(polygon, colour(i).mix(0.8).filled())))?
+            .label(&s.name)
+            .legend(move |(x, y)| {
+                Rectangle::new([(x, y - 5), (x + 14, y + 5)], colour(i).filled())
+            });
+    }
+    draw_markers(&mut c, &chart.markers, y0, y1)?;
+    legend(&mut c, SeriesLabelPosition::UpperRight)?;
+    Ok(())
+}
+
+fn draw_bars<DB: DrawingBackend>(
+    builder: &mut ChartBuilder<'_, '_, DB>,
+    chart: &Chart,
+    categories: &[String],
+    series: &[Series],
+) -> DrawResult<()>
+where
+    DB::ErrorType: 'static,
+{
+    let groups = categories.len().max(1);
+    let per = series.len().max(1);
+    let max = series.iter().flat_map(|s| s.points.iter().map(|p| p.1)).fold(0.0f64, f64::max);
+    let y1 = if max > 0.0 { max * 1.15 } else { 1.0 };
+    // Group i is centred on x = i, so integer ticks carry the category names.
+    let mut c = builder.build_cartesian_2d(-0.5..groups as f64 - 0.5, 0.0..y1)?;
+    let names = categories.to_vec();
+    c.configure_mesh()
+        .disable_x_mesh()
+        .x_labels(groups + 1)
+        .x_label_formatter(&|x| {
+            let i = x.round();
+            if (x - i).abs() < 1e-6 && i >= 0.0 {
+                names.get(i as usize).cloned().unwrap_or_default()
+            } else {
+                String::new()
+            }
+        })
+        .x_desc(&chart.x_label)
+        .y_desc(&chart.y_label)
+        .y_label_formatter(&|y| short(*y))
+        .label_style(font(style::LABEL_SIZE))
+        .draw()?;
+    let width = 0.8 / per as f64;
+    for (j, s) in series.iter().enumerate() {
+        let rects: Vec<Rectangle<(f64, f64)>> = s
+            .points
+            .iter()
+            .filter(|(_, v)| v.is_finite())
+            .map(|(g, v)| {
+                let left = g - 0.4 + j as f64 * width;
+                Rectangle::new([(left, 0.0), (left + width * 0.92, *v)], colour(j).filled())
+            })
+            .collect();
+        c.draw_series(rects)?.label(&s.name).legend(move |(x, y)| {
+            Rectangle::new([(x, y - 5), (x + 14, y + 5)], colour(j).filled())
+        });
+    }
+    legend(&mut c, SeriesLabelPosition::UpperRight)?;
+    Ok(())
+}
+
+fn draw_scatter<DB: DrawingBackend>(
+    builder: &mut ChartBuilder<'_, '_, DB>,
+    chart: &Chart,
+    series: &[Series],
+) -> DrawResult<()>
+where
+    DB::ErrorType: 'static,
+{
+    let ((x0, x1), (y0, y1)) = bounds(series.iter().flat_map(|s| s.points.iter().copied()));
+    let pad = (x1 - x0) * 0.05;
+    let mut c = builder.build_cartesian_2d((x0 - pad)..(x1 + pad), y0..y1)?;
+    c.configure_mesh()
+        .x_desc(&chart.x_label)
+        .y_desc(&chart.y_label)
+        .x_label_formatter(&|x| short(*x))
+        .y_label_formatter(&|y| short(*y))
+        .label_style(font(style::LABEL_SIZE))
+        .draw()?;
+    for (i, s) in series.iter().enumerate() {
+        c.draw_series(s.points.iter().map(|p| Circle::new(*p, 5, colour(i).filled())))?
+            .label(&s.name)
+            .legend(move |(x, y)| Circle::new((x + 7, y), 5, colour(i).filled()));
+    }
+    draw_markers(&mut c, &chart.markers, y0, y1)?;
+    legend(&mut c, SeriesLabelPosition::UpperRight)?;
+    Ok(())
+}
+
+fn draw_bands<DB: DrawingBackend>(
+    builder: &mut ChartBuilder<'_, '_, DB>,
+    chart: &Chart,
+    bands: &[Band],
+) -> DrawResult<()>
+where
+    DB::ErrorType: 'static,
+{
+    let ((x0, x1), (y0, y1)) = bounds(
+        bands
+            .iter()
+            .flat_map(|b| b.points.iter().flat_map(|(x, lo, _, hi)| [(*x, *lo), (*x, *hi)])),
+    );
+    let mut c = builder.build_cartesian_2d(x0..x1, y0..y1)?;
+    c.configure_mesh()
+        .x_desc(&chart.x_label)
+        .y_desc(&chart.y_label)
+        .x_label_formatter(&|x| short(*x))
+        .y_label_formatter(&|y| short(*y))
+        .label_style(font(style::LABEL_SIZE))
+        .draw()?;
+    for (i, b) in bands.iter().enumerate() {
+        let mut polygon: Vec<(f64, f64)> = b.points.iter().map(|(x, _, _, hi)| (*x, *hi)).collect();
+        polygon.extend(b.points.iter().rev().map(|(x, lo, _, _)| (*x, *lo)));
+        c.draw_series(std::iter::once(Polygon::new(polygon, colour(i).mix(0.2).filled())))?;
+        let mid: Vec<(f64, f64)> = b.points.iter().map(|(x, _, m, _)| (*x, *m)).collect();
+        c.draw_series(LineSeries::new(mid.clone(), colour(i).stroke_width(2)))?
+            .label(&b.name)
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 18, y)], colour(i).stroke_width(2))
+            });
+        c.draw_series(mid.into_iter().map(|p| Circle::new(p, 3, colour(i).filled())))?;
+    }
+    legend(&mut c, SeriesLabelPosition::UpperRight)?;
     Ok(())
 }
 

@@ -1,23 +1,30 @@
-//! `sweep` and `merge` on the command line: the plan from the file and flags, the parallel run
-//! in chunks written in plan order, progress on stderr, Ctrl-C, shards.
+//! `sweep` and `merge` on the command line: the grid from the file and flags, the parallel run
+//! written in grid order, progress on stderr, Ctrl-C, shards.
 
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{BufWriter, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Condvar, Mutex, OnceLock};
 
 use serde::Deserialize;
 
-use crate::cli::{Catalogue, parse_override};
-use crate::config::{ConfigErrors, Issues, Override};
-use crate::output::write_atomic;
-use crate::sweep::{
-    self, Axis, Plan, RawSweep, Row, Shard, flatten_numbers, row_line, rows_header, summary_header,
-    summary_lines,
+use crate::cli::catalogue::Catalogue;
+use crate::cli::common::{jobs_or_cores, parse_override};
+use crate::config::issues::Issues;
+use crate::config::load::{ConfigErrors, load};
+use crate::config::overrides::Override;
+use crate::experiment::sweep::grid::{Axis, Grid, RawSweep, parse_cli_axis};
+use crate::experiment::sweep::merge::merge as merge_shards;
+use crate::experiment::sweep::ordered::run_in_order;
+use crate::experiment::sweep::rows::{
+    Row, flatten_numbers, row_line, rows_header, summary_header, summary_lines,
 };
+use crate::experiment::sweep::shard::{Shard, shard_preamble, shard_trailer};
+use crate::output::atomic::write_atomic;
+use crate::rng::label_hash;
 
 /// Arguments of `sweep`.
 #[derive(clap::Args, Debug)]
@@ -64,7 +71,7 @@ struct SweepFile {
     _rest: BTreeMap<String, toml::Value>,
 }
 
-fn fingerprint(file: &Path, args: &SweepArgs, plan: &Plan) -> String {
+fn fingerprint(file: &Path, args: &SweepArgs, plan: &Grid) -> String {
     let mut text = std::fs::read_to_string(file).unwrap_or_default();
     for part in args.grid.iter().chain(&args.zip) {
         text.push_str(part);
@@ -73,7 +80,7 @@ fn fingerprint(file: &Path, args: &SweepArgs, plan: &Plan) -> String {
         text.push_str(&set.text);
     }
     text.push_str(&format!("{:?}{:?}", plan.paths, plan.replications));
-    format!("{:016x}", crate::rng::label_hash(&text))
+    format!("{:016x}", label_hash(&text))
 }
 
 /// What one task produced.
@@ -94,8 +101,7 @@ where
 }
 
 fn plan_and_run<C: Catalogue>(args: &SweepArgs) -> Result<ExitCode, String> {
-    let (file_sweep, doc) =
-        crate::config::load::<SweepFile>(&args.file, &[]).map_err(|e| e.to_string())?;
+    let (file_sweep, doc) = load::<SweepFile>(&args.file, &[]).map_err(|e| e.to_string())?;
     let mut issues = Issues::new();
     let (mut axes, file_reps) = file_sweep.sweep.unwrap_or_default().check(&mut issues);
     if !issues.is_empty() {
@@ -104,8 +110,8 @@ fn plan_and_run<C: Catalogue>(args: &SweepArgs) -> Result<ExitCode, String> {
     let cli_axes: Vec<Axis> = args
         .grid
         .iter()
-        .map(|g| sweep::parse_cli_axis(g, None))
-        .chain(args.zip.iter().map(|z| sweep::parse_cli_axis(z, Some("--zip"))))
+        .map(|g| parse_cli_axis(g, None))
+        .chain(args.zip.iter().map(|z| parse_cli_axis(z, Some("--zip"))))
         .collect::<Result<_, _>>()
         .map_err(|e| format!("error: {e}"))?;
     for axis in cli_axes {
@@ -118,7 +124,7 @@ fn plan_and_run<C: Catalogue>(args: &SweepArgs) -> Result<ExitCode, String> {
             "error: --replications must be between 1 and 1000000 (got {replications})"
         ));
     }
-    let plan = Plan::new(&axes, replications).map_err(|e| format!("error: {e}"))?;
+    let plan = Grid::new(&axes, replications).map_err(|e| format!("error: {e}"))?;
     let base = C::load(&args.file, &args.overrides).map_err(|e| e.to_string())?;
     let seed = args.seed.unwrap_or_else(|| C::seed(&base));
     let shard = match &args.shard {
@@ -127,15 +133,14 @@ fn plan_and_run<C: Catalogue>(args: &SweepArgs) -> Result<ExitCode, String> {
             .map_err(|e| format!("error: {e}"))?,
     };
     let out_dir = args.out.clone().unwrap_or_else(|| Path::new("output").join(C::name(&base)));
-    let jobs =
-        args.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let jobs = jobs_or_cores(args.jobs);
     let fingerprint = fingerprint(&args.file, args, &plan);
     run_plan::<C>(args, &plan, seed, shard, &out_dir, jobs.max(1), &fingerprint)
 }
 
 fn run_plan<C: Catalogue>(
     args: &SweepArgs,
-    plan: &Plan,
+    plan: &Grid,
     seed: u64,
     shard: Option<Shard>,
     out_dir: &Path,
@@ -155,16 +160,7 @@ fn run_plan<C: Catalogue>(
         // A second Ctrl-C falls through to the default (the handler is installed once).
         let _ = ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst));
     }
-    let progress = std::io::stderr().is_terminal().then(|| {
-        let bar = indicatif::ProgressBar::new(task_count as u64);
-        bar.set_style(
-            indicatif::ProgressStyle::with_template(
-                "{bar:40} {pos}/{len} runs  {elapsed} elapsed, ETA {eta}  {msg}",
-            )
-            .expect("valid template"),
-        );
-        bar
-    });
+    let progress = std::io::stderr().is_terminal().then(|| progress_bar(task_count));
     std::fs::create_dir_all(out_dir)
         .map_err(|e| format!("error: cannot create {}: {e}", out_dir.display()))?;
     let (rows_name, summary_name) = match shard {
@@ -177,100 +173,41 @@ fn run_plan<C: Catalogue>(
         writeln!(
             rows_out,
             "{}",
-            sweep::shard_preamble(fingerprint, seed, env!("CARGO_PKG_VERSION"), s, plan)
+            shard_preamble(fingerprint, seed, env!("CARGO_PKG_VERSION"), s, plan)
         )
         .map_err(|e| format!("error: {e}"))?;
     }
-    let mut summary = String::new();
-    let metrics: OnceLock<Vec<String>> = OnceLock::new();
-    let mut pending: Vec<Row> = Vec::new();
-    let mut failed_points: Vec<usize> = Vec::new();
-    let mut run_failures = 0;
-    let mut done = 0;
-    let mut write_error: Option<String> = None;
-    let mut handle = |result: TaskResult| {
-        done += 1;
-        if let Some(bar) = &progress {
-            bar.inc(1);
-        }
-        let rows = match result {
-            Ok(rows) => rows,
-            Err((k, message)) => {
-                if !failed_points.contains(&k) {
-                    eprintln!("error: point {k} ({}): {message}", plan.describe(k));
-                    failed_points.push(k);
-                    if !message.starts_with("invalid") {
-                        run_failures += 1;
-                    }
-                }
-                return;
-            }
-        };
-        if rows.is_empty() {
-            return;
-        }
-        let metrics = metrics.get_or_init(|| {
-            let mut keys: Vec<String> = Vec::new();
-            for row in &rows {
-                for (key, _) in &row.metrics {
-                    if !keys.contains(key) {
-                        keys.push(key.clone());
-                    }
-                }
-            }
-            if let Err(e) = writeln!(rows_out, "{}", rows_header(&plan.paths, &keys)) {
-                write_error.get_or_insert(e.to_string());
-            }
-            summary = summary_header(&plan.paths, &keys) + "\n";
-            keys
-        });
-        for row in &rows {
-            if let Err(e) = writeln!(rows_out, "{}", row_line(plan, metrics, row)) {
-                write_error.get_or_insert(e.to_string());
-            }
-        }
-        // A point's replications are contiguous: summarise it once the next point starts.
-        if pending.first().is_some_and(|p| p.point != rows[0].point) {
-            summary.push_str(&summary_lines(&plan.points[pending[0].point], metrics, &pending));
-            pending.clear();
-        }
-        pending.extend(rows);
-    };
+    let mut sink = RowSink::new(plan, rows_out);
     let work = |i: usize| {
         let (k, r) = task(i);
         run_task::<C>(args, plan, seed, k, r)
     };
-    run_in_order(task_count, jobs, &interrupted, work, &mut handle);
-    if let Some(e) = write_error {
+    run_in_order(task_count, jobs, &interrupted, work, &mut |result| {
+        if let Some(bar) = &progress {
+            bar.inc(1);
+        }
+        sink.accept(result);
+    });
+    if let Some(e) = sink.write_error.take() {
         return Err(format!("error: cannot write results to {}: {e}", out_dir.display()));
     }
-    if let (Some(metrics), false) = (metrics.get(), pending.is_empty()) {
-        summary.push_str(&summary_lines(&plan.points[pending[0].point], metrics, &pending));
-    }
+    sink.summarise_pending();
     if let Some(bar) = &progress {
         bar.finish_and_clear();
     }
     let stopped = interrupted.load(Ordering::SeqCst);
     if shard.is_some() && !stopped {
         // The trailer tells `merge` this shard ran every task it owns.
-        writeln!(rows_out, "{}", sweep::shard_trailer(task_count))
-            .map_err(|e| format!("error: {e}"))?;
+        writeln!(sink.out, "{}", shard_trailer(task_count)).map_err(|e| format!("error: {e}"))?;
     }
-    rows_out.flush().map_err(|e| format!("error: {e}"))?;
-    drop(rows_out);
-    if metrics.get().is_none() && shard.is_none() {
-        // Nothing succeeded: leave no empty file behind.
-        let _ = std::fs::remove_file(&rows_tmp);
-    } else {
-        std::fs::rename(&rows_tmp, out_dir.join(&rows_name)).map_err(|e| format!("error: {e}"))?;
-        if let Some(name) = summary_name {
-            write_atomic(&out_dir.join(name), summary.as_bytes())
-                .map_err(|e| format!("error: {e}"))?;
-        }
-    }
+    sink.out.flush().map_err(|e| format!("error: {e}"))?;
+    let RowSink { out, summary, metrics, failed_points, run_failures, done, .. } = sink;
+    drop(out);
+    let summary = summary_name.map(|name| (name, summary));
+    keep_files(&rows_tmp, out_dir, &rows_name, summary, metrics.is_some() || shard.is_some())?;
     if shard.is_none()
         && !args.no_report
-        && metrics.get().is_some()
+        && metrics.is_some()
         && let Err(e) = C::report(out_dir)
     {
         eprintln!("warning: the report could not be drawn: {e}");
@@ -295,9 +232,133 @@ fn run_plan<C: Catalogue>(
     })
 }
 
+/// Moves the finished rows file into place and writes the summary next to it, or, when `keep`
+/// is false (nothing succeeded), leaves no empty file behind.
+fn keep_files(
+    rows_tmp: &Path,
+    out_dir: &Path,
+    rows_name: &str,
+    summary: Option<(&str, String)>,
+    keep: bool,
+) -> Result<(), String> {
+    if !keep {
+        let _ = std::fs::remove_file(rows_tmp);
+        return Ok(());
+    }
+    std::fs::rename(rows_tmp, out_dir.join(rows_name)).map_err(|e| format!("error: {e}"))?;
+    if let Some((name, text)) = summary {
+        write_atomic(&out_dir.join(name), text.as_bytes()).map_err(|e| format!("error: {e}"))?;
+    }
+    Ok(())
+}
+
+fn progress_bar(task_count: usize) -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::new(task_count as u64);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{bar:40} {pos}/{len} runs  {elapsed} elapsed, ETA {eta}  {msg}",
+        )
+        .expect("valid template"),
+    );
+    bar
+}
+
+/// Where a sweep's results go as they arrive in grid order: rows to the rows file (its header
+/// from the first successful task's metrics), each point summarised once the next one starts.
+struct RowSink<'a, W: Write> {
+    plan: &'a Grid,
+    out: W,
+    summary: String,
+    /// The metric columns, fixed by the first task that produced rows.
+    metrics: Option<Vec<String>>,
+    /// Rows of the point being received, summarised when the next point starts.
+    pending: Vec<Row>,
+    failed_points: Vec<usize>,
+    run_failures: usize,
+    done: usize,
+    write_error: Option<String>,
+}
+
+impl<'a, W: Write> RowSink<'a, W> {
+    fn new(plan: &'a Grid, out: W) -> Self {
+        RowSink {
+            plan,
+            out,
+            summary: String::new(),
+            metrics: None,
+            pending: Vec::new(),
+            failed_points: Vec::new(),
+            run_failures: 0,
+            done: 0,
+            write_error: None,
+        }
+    }
+
+    /// Takes the next task's result in order.
+    fn accept(&mut self, result: TaskResult) {
+        self.done += 1;
+        let rows = match result {
+            Ok(rows) => rows,
+            Err((k, message)) => {
+                if !self.failed_points.contains(&k) {
+                    eprintln!("error: point {k} ({}): {message}", self.plan.describe(k));
+                    self.failed_points.push(k);
+                    if !message.starts_with("invalid") {
+                        self.run_failures += 1;
+                    }
+                }
+                return;
+            }
+        };
+        if rows.is_empty() {
+            return;
+        }
+        if self.metrics.is_none() {
+            self.start(&rows);
+        }
+        let metrics = self.metrics.as_deref().unwrap_or_default();
+        for row in &rows {
+            if let Err(e) = writeln!(self.out, "{}", row_line(self.plan, metrics, row)) {
+                self.write_error.get_or_insert(e.to_string());
+            }
+        }
+        // A point's replications are contiguous: summarise it once the next point starts.
+        if self.pending.first().is_some_and(|p| p.point != rows[0].point) {
+            self.summarise_pending();
+        }
+        self.pending.extend(rows);
+    }
+
+    /// Fixes the metric columns from the first rows and writes both headers.
+    fn start(&mut self, rows: &[Row]) {
+        let mut keys: Vec<String> = Vec::new();
+        for row in rows {
+            for (key, _) in &row.metrics {
+                if !keys.contains(key) {
+                    keys.push(key.clone());
+                }
+            }
+        }
+        if let Err(e) = writeln!(self.out, "{}", rows_header(&self.plan.paths, &keys)) {
+            self.write_error.get_or_insert(e.to_string());
+        }
+        self.summary = summary_header(&self.plan.paths, &keys) + "\n";
+        self.metrics = Some(keys);
+    }
+
+    /// Appends the summary lines of the pending point, if any.
+    fn summarise_pending(&mut self) {
+        if let (Some(metrics), false) = (&self.metrics, self.pending.is_empty()) {
+            let point = &self.plan.points[self.pending[0].point];
+            self.summary.push_str(&summary_lines(point, metrics, &self.pending));
+            self.pending.clear();
+        }
+    }
+}
+
 fn run_task<C: Catalogue>(
     args: &SweepArgs,
-    plan: &Plan,
+    plan: &Grid,
     seed: u64,
     k: usize,
     r: u64,
@@ -316,7 +377,7 @@ fn run_task<C: Catalogue>(
 
 fn run_task_inner<C: Catalogue>(
     args: &SweepArgs,
-    plan: &Plan,
+    plan: &Grid,
     seed: u64,
     k: usize,
     r: u64,
@@ -325,7 +386,7 @@ fn run_task_inner<C: Catalogue>(
     overrides.extend(plan.overrides(k));
     let scenario =
         C::load(&args.file, &overrides).map_err(|e: ConfigErrors| (k, format!("invalid:\n{e}")))?;
-    let seed = Plan::seed(seed, r);
+    let seed = Grid::seed(seed, r);
     let output = C::run(&scenario, Some(seed)).map_err(|e| (k, e.to_string()))?;
     let variants =
         output.summary.get("variants").and_then(|v| v.as_array()).cloned().unwrap_or_default();
@@ -343,7 +404,7 @@ fn run_task_inner<C: Catalogue>(
 
 /// Runs `merge DIR`.
 pub fn merge(dir: &Path, out: Option<&Path>) -> ExitCode {
-    match sweep::merge(dir) {
+    match merge_shards(dir) {
         Ok((rows, summary)) => {
             let out = out.unwrap_or(dir);
             let written = write_atomic(&out.join("sweep.csv"), rows.as_bytes())
@@ -364,76 +425,4 @@ pub fn merge(dir: &Path, out: Option<&Path>) -> ExitCode {
             ExitCode::from(2)
         }
     }
-}
-
-/// Runs `work` on every task with `jobs` threads and hands the results to `handle` in task
-/// order, as soon as each is next in line. A worker does not start a task more than a window
-/// ahead of the last one handled, so memory is bounded by the window, not by the plan; unlike
-/// fixed chunks there is no barrier, so uneven task lengths do not idle the workers.
-fn run_in_order<R: Send>(
-    count: usize,
-    jobs: usize,
-    interrupted: &AtomicBool,
-    work: impl Fn(usize) -> R + Sync,
-    handle: &mut impl FnMut(R),
-) {
-    struct Shared<R> {
-        results: BTreeMap<usize, R>,
-        handled: usize,
-        active: usize,
-    }
-    let window = jobs * 8;
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let shared = Mutex::new(Shared { results: BTreeMap::new(), handled: 0, active: jobs });
-    let changed = Condvar::new();
-    std::thread::scope(|scope| {
-        for _ in 0..jobs {
-            scope.spawn(|| {
-                loop {
-                    if interrupted.load(Ordering::SeqCst) {
-                        break;
-                    }
-                    let i = next.fetch_add(1, Ordering::SeqCst);
-                    if i >= count {
-                        break;
-                    }
-                    {
-                        let mut state = shared.lock().expect("no worker panics holding the lock");
-                        while i >= state.handled + window && !interrupted.load(Ordering::SeqCst) {
-                            state = changed.wait(state).expect("lock");
-                        }
-                    }
-                    if interrupted.load(Ordering::SeqCst) {
-                        break;
-                    }
-                    let result = work(i);
-                    shared.lock().expect("lock").results.insert(i, result);
-                    changed.notify_all();
-                }
-                shared.lock().expect("lock").active -= 1;
-                changed.notify_all();
-            });
-        }
-        loop {
-            let result = {
-                let mut state = shared.lock().expect("lock");
-                loop {
-                    let wanted = state.handled;
-                    if let Some(result) = state.results.remove(&wanted) {
-                        state.handled += 1;
-                        break Some(result);
-                    }
-                    if state.active == 0 {
-                        break None;
-                    }
-                    state = changed.wait(state).expect("lock");
-                }
-            };
-            changed.notify_all();
-            match result {
-                Some(result) => handle(result),
-                None => break,
-            }
-        }
-    });
 }

@@ -13,7 +13,7 @@
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 
-use crate::station::{StationReport, StationStats};
+use crate::queue::station::{StationReport, StationStats};
 use crate::time::{SimDuration, SimTime};
 
 /// Jobs a wake-up found done (with their arrival times), and the next wake-up if jobs remain.
@@ -188,6 +188,6 @@ impl<J> SharedStation<J> {
     /// The station's figures from the end of warm-up to `end`: busy servers are min(n, servers),
     /// the queue is the jobs beyond the servers, and a job's wait is its sojourn minus its work.
     pub fn report(&self, end: SimTime) -> StationReport {
-        crate::station::report_from(&self.stats, self.servers, self.stats_since, end)
+        crate::queue::station::report_from(&self.stats, self.servers, self.stats_since, end)
     }
 }

@@ -1,0 +1,168 @@
+//! The result of planning: per variant the chosen capacities, the SLO judgements, the headroom
+//! and every configuration simulated (`plan.json`); its terminal table; and the cost-vs-SLO
+//! frontier figure.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::experiment::plan::slo::Judgement;
+use crate::experiment::plan::spec::PlanSpec;
+use crate::output::atomic::write_atomic;
+use crate::output::plot::{Chart, Kind, Series, render};
+use crate::output::table::TextTable;
+
+/// One variant's plan.
+#[derive(Serialize)]
+pub struct VariantPlan {
+    pub variant: String,
+    pub feasible: bool,
+    /// Chosen capacities (path → value); the all-maximum corner when infeasible.
+    pub capacities: BTreeMap<String, i64>,
+    pub objective: String,
+    pub objective_value: Option<f64>,
+    pub slos: Vec<Judgement>,
+    /// When infeasible: the SLO that fails closest, and by how much (relative to its target).
+    pub closest_failing_slo: Option<Judgement>,
+    /// Largest multiplier of the forecast at which every SLO still holds.
+    pub headroom: Option<f64>,
+    pub headroom_scale: Vec<String>,
+    pub configurations_simulated: usize,
+    pub full_grid: f64,
+    pub runs_simulated: u64,
+    /// Every configuration simulated: the cost-vs-SLO frontier.
+    pub candidates: Vec<Candidate>,
+}
+
+/// One simulated configuration.
+#[derive(Serialize)]
+pub struct Candidate {
+    pub capacities: Vec<i64>,
+    pub objective_value: Option<f64>,
+    pub feasible: bool,
+    /// Mean of each SLO's metric, in SLO order.
+    pub slo_means: Vec<f64>,
+}
+
+/// The plan of every variant: what `plan.json` holds.
+#[derive(Serialize)]
+pub struct PlanReport {
+    pub scenario: String,
+    pub seed: u64,
+    pub replications: u64,
+    pub variants: Vec<VariantPlan>,
+}
+
+/// The plan as terminal tables, one per variant.
+pub fn table(report: &PlanReport) -> String {
+    let mut out = format!(
+        "plan for {}  seed {}  {} replications per candidate\n\n",
+        report.scenario, report.seed, report.replications
+    );
+    for v in &report.variants {
+        let mut t = TextTable::new(["", "value", "95% bound", "holds"]);
+        for (path, value) in &v.capacities {
+            t.row([path.clone(), value.to_string(), String::new(), String::new()]);
+        }
+        t.row([
+            v.objective.clone(),
+            v.objective_value.map_or("-".into(), |x| format!("{x:.4}")),
+            String::new(),
+            String::new(),
+        ]);
+        for j in &v.slos {
+            t.row([
+                j.slo.clone(),
+                format!("{:.4}", j.mean),
+                format!("{:.4}", j.bound),
+                if j.holds { "yes".into() } else { "NO".into() },
+            ]);
+        }
+        let headroom =
+            v.headroom.map_or("-".into(), |h| format!("{h:.2}× {}", v.headroom_scale.join(", ")));
+        t.row(["headroom".to_string(), headroom, String::new(), String::new()]);
+        out.push_str(&format!(
+            "variant {} — {}; {} configurations simulated of a {:.0}-point grid\n",
+            v.variant,
+            if v.feasible {
+                "cheapest feasible"
+            } else {
+                "NO configuration within the bounds meets every SLO"
+            },
+            v.configurations_simulated,
+            v.full_grid
+        ));
+        if let Some(c) = &v.closest_failing_slo {
+            let off = if c.slo.ends_with(" 0") {
+                format!("{:.4}", c.shortfall)
+            } else {
+                format!("{:.1}%", c.shortfall * 100.0)
+            };
+            out.push_str(&format!(
+                "closest failing SLO at the largest configuration: {} (bound {:.4}, off by {off})\n",
+                c.slo, c.bound
+            ));
+        }
+        out.push_str(&t.render());
+        out.push('\n');
+    }
+    out
+}
+
+/// The cost-vs-SLO frontier: every simulated configuration, cost against the first SLO's metric,
+/// feasible and infeasible apart, the chosen cost marked.
+pub fn frontier_figure(dir: &Path, v: &VariantPlan, spec: &PlanSpec) -> Result<(), String> {
+    let Some(slo) = spec.slos.first() else { return Ok(()) };
+    let points = |feasible: bool| -> Vec<(f64, f64)> {
+        v.candidates
+            .iter()
+            .filter(|c| c.feasible == feasible)
+            .filter_map(|c| Some((c.objective_value?, *c.slo_means.first()?)))
+            .filter(|(x, y)| x.is_finite() && y.is_finite())
+            .collect()
+    };
+    let chart = Chart {
+        title: format!(
+            "{}: configurations simulated, {} against {}",
+            v.variant, slo.metric, v.objective
+        ),
+        x_label: v.objective.clone(),
+        y_label: format!("{} (mean; SLO {} {})", slo.metric, slo.op, slo.target),
+        kind: Kind::Scatter {
+            series: vec![
+                Series { name: "meets every SLO".into(), points: points(true) },
+                Series { name: "misses an SLO".into(), points: points(false) },
+            ],
+        },
+        markers: v
+            .objective_value
+            .filter(|_| v.feasible)
+            .map(|c| (c, "chosen".to_string()))
+            .into_iter()
+            .collect(),
+    };
+    let fig = render(&chart)?;
+    let stem = frontier_stem(&v.variant);
+    write_atomic(&dir.join("figures").join(format!("{stem}.svg")), fig.svg.as_bytes())
+        .map_err(|e| e.to_string())?;
+    write_atomic(&dir.join("figures").join(format!("{stem}.png")), &fig.png)
+        .map_err(|e| e.to_string())
+}
+
+/// The file name, without extension, of a variant's frontier figure in `figures/`.
+pub fn frontier_stem(variant: &str) -> String {
+    format!("plan-frontier-{}", variant.replace(['/', ' ', '(', ')'], "_"))
+}
+
+/// The frontier figures (SVG) of the named variants in the output folder `dir`, in file-name
+/// order: what a report inlines after the plan table.
+pub fn frontier_svgs<'a>(dir: &Path, variants: impl IntoIterator<Item = &'a str>) -> Vec<PathBuf> {
+    let mut paths: Vec<PathBuf> = variants
+        .into_iter()
+        .map(|v| dir.join("figures").join(format!("{}.svg", frontier_stem(v))))
+        .collect();
+    paths.sort();
+    paths.dedup();
+    paths
+}

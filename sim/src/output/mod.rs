@@ -1,0 +1,9 @@
+//! Output for people and machines: result files written atomically ([`atomic`]), CSV cells
+//! ([`csv`]), aligned terminal tables ([`table`]) and figures as SVG and PNG ([`plot`]).
+
+pub mod atomic;
+pub mod csv;
+pub mod plot;
+pub mod table;
+
+pub use atomic::{json_bytes, write_atomic};
