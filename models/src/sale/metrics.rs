@@ -68,7 +68,7 @@ pub struct RunReport {
     /// First attempt sent (start of the app tier's busy period).
     pub first_attempt_at: Option<SimTime>,
     pub stream: Option<StreamMetrics>,
-    pub waiting_room: Option<super::room::RoomMetrics>,
+    pub waiting_room: Option<crate::components::waiting_room::RoomMetrics>,
 }
 
 impl RunReport {
@@ -358,7 +358,7 @@ pub struct SaleMetrics {
     pub app_cpu_utilization: f64,
     pub stream: Option<StreamMetrics>,
     /// The waiting room in front, if any.
-    pub waiting_room: Option<super::room::RoomMetrics>,
+    pub waiting_room: Option<crate::components::waiting_room::RoomMetrics>,
     pub cost: Cost,
 }
 

@@ -12,7 +12,6 @@ pub mod timeline;
 
 pub mod arch;
 pub mod fault;
-pub mod room;
 pub mod table;
 
 use schemars::JsonSchema;

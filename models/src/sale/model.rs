@@ -22,6 +22,7 @@ use crate::components::cdn::Cdn;
 use crate::components::db::Db;
 use crate::components::gateway::Gateway;
 use crate::components::redis::{Redis, StockAnswer};
+use crate::components::waiting_room::WaitingRoom;
 use crate::traffic::client::RetryBudget;
 use crate::traffic::{ClickKind, Population};
 
@@ -229,7 +230,7 @@ pub struct Tiers {
     pub db: Db<SlabKey>,
     /// `queue_stream`: the topic, the job and the result store.
     pub stream: Option<super::arch::queue_stream::StreamTiers>,
-    pub room: Option<super::room::Room>,
+    pub room: Option<WaitingRoom>,
 }
 
 /// Random streams of the client side and of the parts that do not own theirs yet.
@@ -237,8 +238,6 @@ pub struct Streams {
     pub rtt: RngStream,
     pub retry: RngStream,
     pub stream: super::arch::queue_stream::StreamStreams,
-    pub room_check: RngStream,
-    pub room_order: RngStream,
 }
 
 /// Everything counted during a run.
@@ -314,15 +313,13 @@ impl<'a> SaleModel<'a> {
             redis: variant.redis.as_ref().map(|spec| Redis::new(spec, stock, all, seed)),
             db: Db::new(&variant.db, stock, all, seed),
             stream: super::arch::queue_stream::StreamTiers::new(variant, stock, all),
-            room: variant.waiting_room.as_ref().map(|_| super::room::Room::new(all)),
+            room: variant.waiting_room.as_ref().map(|spec| WaitingRoom::new(spec, all, seed)),
         };
         let s = |label: &str| rng::stream(seed, label);
         let streams = Streams {
             rtt: s("client/rtt"),
             retry: s("client/retry"),
             stream: super::arch::queue_stream::StreamStreams::new(seed),
-            room_check: s("room/check"),
-            room_order: s("room/order"),
         };
         let mut users = vec![User::default(); all];
         for user in &mut users[humans..] {

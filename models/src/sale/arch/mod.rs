@@ -18,6 +18,7 @@ pub mod database;
 pub mod naive_db;
 pub mod queue_stream;
 pub mod three_tier_redis;
+pub mod waiting_room;
 
 use sim::{Context, SimTime, SlabKey, Ticket};
 
