@@ -11,6 +11,9 @@ pub mod outcome;
 pub mod timeline;
 
 pub mod arch;
+pub mod attempt;
+pub mod client;
+pub mod event;
 pub mod fault;
 pub mod table;
 

@@ -1,0 +1,53 @@
+//! The flash-sale model's closed event enum: everything that can happen in a sale, 16 bytes each.
+
+use sim::{SlabKey, Ticket};
+
+/// Where a request is, for arrivals, service completions and wait timeouts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Hop {
+    Edge,
+    Gateway,
+    Redis,
+    /// Back at the gateway with Redis's answer.
+    RedisReply,
+    DbPool,
+    DbStatement,
+    RowLock,
+    /// The waiting room's token check at the edge.
+    Room,
+    /// `queue_stream`: a poll's GET reaches the result store.
+    Results,
+    /// Back at the gateway with the result store's answer.
+    ResultsReply,
+}
+
+/// Everything that can happen in a flash sale.
+#[derive(Clone, Copy, Debug)]
+pub enum Event {
+    /// The next click of the shared population.
+    Click { index: u32 },
+    /// A user retries after a backoff.
+    Retry { user: u32 },
+    /// A bot fires its next request.
+    Bot { user: u32 },
+    /// The earliest pending client timeout is due.
+    TimeoutsDue,
+    /// A request of `user` reaches `hop` (the user named so its state can be fetched early).
+    Arrive { attempt: SlabKey, hop: Hop, user: u32 },
+    /// `hop` finishes its work on a request.
+    Served { attempt: SlabKey, hop: Hop },
+    /// A request waiting at `hop` gives up (connection or lock wait timeout).
+    WaitTimeout { attempt: SlabKey, hop: Hop, ticket: Ticket },
+    /// The answer reaches the client (`user`'s, named so its state can be fetched early).
+    Reply { attempt: SlabKey, user: u32 },
+    /// `queue_stream`: a user's next poll is due.
+    Poll { user: u32 },
+    /// `queue_stream`: the topic, the job and the result store (see `arch::queue_stream`).
+    Stream(super::arch::queue_stream::StreamEvent),
+    /// The waiting room admits its next user.
+    Admit,
+    /// The crash of `[[fault]]` number `index` happens.
+    Fault { index: u16 },
+}
+
+const _: () = assert!(std::mem::size_of::<Event>() <= 16);
