@@ -214,10 +214,27 @@ pub fn validate(
     }
     let wants_sale = raw.variants.iter().any(|v| v.architecture.is_sale());
     let wants_load = raw.variants.iter().any(|v| v.architecture == Architecture::Server);
-    let load = match &raw.load {
+    let load = check_load(raw, wants_load, run.as_ref(), issues);
+    let sale = check_sale(raw, wants_sale, base, &variants, issues);
+    let run = run?;
+    check_horizon(&run, &variants, issues);
+    if !issues.is_empty() || variants.len() != raw.variants.len() {
+        return None;
+    }
+    Some(Scenario { name, description: raw.description.clone(), run, sale, load, variants })
+}
+
+/// The `[load]` of `server` variants, and a warm-up that leaves some of it to measure.
+fn check_load(
+    raw: &RawScenario,
+    wants_load: bool,
+    run: Option<&RunSettings>,
+    issues: &mut Issues,
+) -> Option<crate::server::config::LoadSpec> {
+    match &raw.load {
         Some(load) => {
             let load = load.check(issues);
-            if let (Some(load), Some(run)) = (&load, &run)
+            if let (Some(load), Some(run)) = (&load, run)
                 && wants_load
                 && run.warmup_duration() >= load.duration
             {
@@ -238,12 +255,22 @@ pub fn validate(
             }
             None
         }
-    };
-    let sale = match (&raw.sale, &raw.traffic) {
+    }
+}
+
+/// The `[sale]`, `[traffic]` and `[[fault]]` tables flash-sale variants share.
+fn check_sale(
+    raw: &RawScenario,
+    wants_sale: bool,
+    base: &Path,
+    variants: &[Variant],
+    issues: &mut Issues,
+) -> Option<SaleSetup> {
+    match (&raw.sale, &raw.traffic) {
         (Some(sale), Some(traffic)) => {
             let sale = sale.check(issues);
             let traffic = traffic.check("traffic", base, issues);
-            let faults = sale.as_ref().map(|s| check_faults(raw, s.opens_at, &variants, issues));
+            let faults = sale.as_ref().map(|s| check_faults(raw, s.opens_at, variants, issues));
             sale.zip(traffic).zip(faults).map(|((sale, traffic), faults)| SaleSetup {
                 sale,
                 traffic,
@@ -263,8 +290,11 @@ pub fn validate(
             }
             None
         }
-    };
-    let run = run?;
+    }
+}
+
+/// A run without a horizon must end by itself: every network arrival stream must be finite.
+fn check_horizon(run: &RunSettings, variants: &[Variant], issues: &mut Issues) {
     if run.horizon.is_none() {
         for (i, variant) in variants.iter().enumerate() {
             let Variant::Network(net) = variant else { continue };
@@ -273,17 +303,13 @@ pub fn validate(
                     "run.horizon",
                     format!(
                         "is required: arrival stream `{}` of variant[{i}] never ends (give it \
-                         `customers = N` or set a horizon)",
+                     `customers = N` or set a horizon)",
                         stream.name
                     ),
                 );
             }
         }
     }
-    if !issues.is_empty() || variants.len() != raw.variants.len() {
-        return None;
-    }
-    Some(Scenario { name, description: raw.description.clone(), run, sale, load, variants })
 }
 
 /// Checks the `[[fault]]` entries against the variants they name.

@@ -86,45 +86,7 @@ pub fn write_report(dir: &Path) -> Result<Vec<PathBuf>, String> {
         .expect("string");
     }
     if let Some(plan) = &plan {
-        html.push_str("<h2>Capacity plan</h2><table><tr><th>variant</th><th>capacities</th><th>objective</th><th>headroom</th><th>simulated</th></tr>");
-        for v in plan["variants"].as_array().into_iter().flatten() {
-            let capacities = v["capacities"]
-                .as_object()
-                .map(|c| {
-                    c.iter().map(|(k, x)| format!("{k} = {x}")).collect::<Vec<_>>().join("<br>")
-                })
-                .unwrap_or_default();
-            let objective = if v["feasible"].as_bool() == Some(true) {
-                format!("{} = {}", v["objective"].as_str().unwrap_or(""), v["objective_value"])
-            } else {
-                "no configuration meets every SLO".to_string()
-            };
-            write!(
-                html,
-                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{} of {}</td></tr>",
-                escape(v["variant"].as_str().unwrap_or("")),
-                escape(&capacities).replace("&lt;br&gt;", "<br>"),
-                escape(&objective),
-                v["headroom"].as_f64().map_or("-".to_string(), |h| format!("{h:.2}×")),
-                v["configurations_simulated"],
-                v["full_grid"]
-            )
-            .expect("string");
-        }
-        html.push_str("</table>");
-        // The planner draws its frontier figures itself, one per variant; inline them here.
-        let variants = plan["variants"].as_array().into_iter().flatten();
-        let frontiers = frontier_svgs(dir, variants.filter_map(|v| v["variant"].as_str()));
-        for path in frontiers {
-            if let Ok(svg) = std::fs::read_to_string(&path) {
-                write!(
-                    html,
-                    "<figure>{svg}<figcaption>cost-vs-SLO frontier — {}</figcaption></figure>",
-                    escape(&path.display().to_string())
-                )
-                .expect("string");
-            }
-        }
+        plan_section(&mut html, dir, plan);
     }
     if let Some(s) = &summary {
         let text = serde_json::to_string_pretty(s).unwrap_or_default();
@@ -140,4 +102,45 @@ pub fn write_report(dir: &Path) -> Result<Vec<PathBuf>, String> {
     write_atomic(&path, html.as_bytes()).map_err(|e| format!("{}: {e}", path.display()))?;
     written.push(path);
     Ok(written)
+}
+
+/// The capacity plan's table and its frontier figures, from `plan.json`.
+fn plan_section(html: &mut String, dir: &Path, plan: &serde_json::Value) {
+    html.push_str("<h2>Capacity plan</h2><table><tr><th>variant</th><th>capacities</th><th>objective</th><th>headroom</th><th>simulated</th></tr>");
+    for v in plan["variants"].as_array().into_iter().flatten() {
+        let capacities = v["capacities"]
+            .as_object()
+            .map(|c| c.iter().map(|(k, x)| format!("{k} = {x}")).collect::<Vec<_>>().join("<br>"))
+            .unwrap_or_default();
+        let objective = if v["feasible"].as_bool() == Some(true) {
+            format!("{} = {}", v["objective"].as_str().unwrap_or(""), v["objective_value"])
+        } else {
+            "no configuration meets every SLO".to_string()
+        };
+        write!(
+            html,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{} of {}</td></tr>",
+            escape(v["variant"].as_str().unwrap_or("")),
+            escape(&capacities).replace("&lt;br&gt;", "<br>"),
+            escape(&objective),
+            v["headroom"].as_f64().map_or("-".to_string(), |h| format!("{h:.2}×")),
+            v["configurations_simulated"],
+            v["full_grid"]
+        )
+        .expect("string");
+    }
+    html.push_str("</table>");
+    // The planner draws its frontier figures itself, one per variant; inline them here.
+    let variants = plan["variants"].as_array().into_iter().flatten();
+    let frontiers = frontier_svgs(dir, variants.filter_map(|v| v["variant"].as_str()));
+    for path in frontiers {
+        if let Ok(svg) = std::fs::read_to_string(&path) {
+            write!(
+                html,
+                "<figure>{svg}<figcaption>cost-vs-SLO frontier — {}</figcaption></figure>",
+                escape(&path.display().to_string())
+            )
+            .expect("string");
+        }
+    }
 }
