@@ -1,5 +1,11 @@
 //! The `network` architecture: a generic open queueing network, used to validate the engine
 //! against queueing theory and to model custom architectures.
+//!
+//! ```text
+//!   arrival streams ─► station ─(route p)─► station ─► … ─(the rest)─► leave
+//!                        │ servers × service; queue_capacity: dropped; patience: reneged
+//!                        │ execution: thread_pool (one FIFO) | event_loop | goroutines (PS)
+//! ```
 
 pub mod config;
 pub mod model;

@@ -1,6 +1,15 @@
 //! The `server` architecture: one server tier under closed-loop load, run by an execution model
 //! (thread pool, event loop, goroutines) — the experiment of an event loop frozen by one
 //! blocking call, and the general lesson behind it.
+//!
+//! ```text
+//!   N connections ─send─► instance (conn mod instances) ─► steps in order:
+//!        ▲                  cpu   → a slice on the instance's cores (or its loop)
+//!        │                  io    → a wait (holds a thread; frees a loop or a goroutine's core);
+//!        │                          with `to`: a downstream station, then its round trip
+//!        │                  block → a wait that holds even a loop
+//!        └── answer (or the client's timeout) ─ think ─ next request, until load.duration
+//! ```
 
 pub mod config;
 pub mod model;
