@@ -24,8 +24,11 @@
 use schemars::JsonSchema;
 use serde::Deserialize;
 use sim::config::{Issues, join_key};
-use sim::{Dist, DistSpec, SimDuration};
+use sim::rng::{self, RngStream};
+use sim::{Admission, Dist, DistSpec, SimDuration, SimTime, Station};
 
+use super::faults::FaultWindows;
+use super::results::{ANSWER_LIMIT, ANSWER_PURCHASED, ANSWER_SOLD_OUT};
 use super::{count_or, dist_or, duration_or, lognormal, price_or};
 
 /// Where the item's stock is kept.
@@ -161,6 +164,17 @@ pub enum Decision {
     LimitReached,
 }
 
+impl Decision {
+    /// The answer code the sink writes to the result store.
+    pub fn code(self) -> u8 {
+        match self {
+            Decision::Purchased => ANSWER_PURCHASED,
+            Decision::SoldOut => ANSWER_SOLD_OUT,
+            Decision::LimitReached => ANSWER_LIMIT,
+        }
+    }
+}
+
 /// The job's keyed state with an undo log back to the last completed checkpoint.
 #[derive(Debug)]
 pub struct StreamState {
@@ -252,5 +266,277 @@ impl StreamState {
         }
         self.pending_users = 0;
         self.pending_stock = 0;
+    }
+}
+
+/// What the job counts.
+#[derive(Clone, Debug, Default)]
+pub struct JobCounters {
+    pub decisions: u64,
+    /// Decisions undone by a restore, to be taken again.
+    pub replayed: u64,
+    pub checkpoints: u64,
+    pub failures: u64,
+    /// Orders the sink wrote again for a decision already written.
+    pub duplicate_orders: u64,
+    /// Orders written for users who had already given up.
+    pub orders_after_give_up: u64,
+}
+
+/// One record decided: its answer code, and when the at-least-once sink writes it (none: the
+/// transactional sink holds it until a checkpoint completes).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Decided {
+    pub decision: Decision,
+    pub code: u8,
+    pub sink_after: Option<SimDuration>,
+}
+
+/// A checkpoint trigger: when the checkpoint it starts completes (none: the job is down or one
+/// is still in progress), and the next trigger, if there is work left.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Trigger {
+    pub complete_after: Option<SimDuration>,
+    pub next_at: Option<SimTime>,
+}
+
+/// The job at run time: its subtasks (one record at a time each), the keyed state, the
+/// checkpoint in progress, what a failure replays, the transactional sink's open transactions,
+/// the random streams, fault windows and counters. Records are log entries, named by offset.
+pub struct Job {
+    pub spec: FlinkSpec,
+    subtasks: Vec<Station<u32>>,
+    /// Per subtask: the entry being decided and when it reached the subtask.
+    head: Vec<(u32, SimTime)>,
+    /// Per subtask: the latest delivery time handed out (fetches stay in offset order).
+    last_delivery: Vec<SimTime>,
+    pub state: StreamState,
+    /// Per entry: the epoch in which it was last handed to a subtask (`u32::MAX`: never): a
+    /// restarted job re-reads it once, however many deliveries were scheduled for it.
+    enqueued_epoch: Vec<u32>,
+    /// Per entry: orders the sink wrote for it (more than one: duplicates).
+    orders_written: Vec<u8>,
+    /// Entries decided since the last checkpoint was triggered, and before it (replayed if the
+    /// checkpoint in progress does not complete).
+    processed_since_trigger: Vec<u32>,
+    processed_before_trigger: Vec<u32>,
+    /// Transactional sink: outputs after the last trigger, and those of the checkpoint in
+    /// progress.
+    uncommitted: Vec<(u32, u8)>,
+    precommitted: Vec<(u32, u8)>,
+    /// Bumped by a failure: work scheduled before it is ignored.
+    pub epoch: u32,
+    pub down: bool,
+    checkpoint_armed: bool,
+    checkpoint_in_progress: bool,
+    /// Per-record processing times (`flink/record`).
+    record_rng: RngStream,
+    /// Sink write times (`flink/sink`).
+    sink_rng: RngStream,
+    pub windows: FaultWindows,
+    pub counters: JobCounters,
+}
+
+impl Job {
+    pub fn new(spec: &FlinkSpec, stock: u64, users: usize, seed: u64) -> Self {
+        let n = spec.parallelism as usize;
+        Job {
+            spec: spec.clone(),
+            subtasks: (0..n).map(|_| Station::new(1, None)).collect(),
+            head: vec![(0, SimTime::ZERO); n],
+            last_delivery: vec![SimTime::ZERO; n],
+            state: StreamState::new(spec, stock, users),
+            enqueued_epoch: Vec::new(),
+            orders_written: Vec::new(),
+            processed_since_trigger: Vec::new(),
+            processed_before_trigger: Vec::new(),
+            uncommitted: Vec::new(),
+            precommitted: Vec::new(),
+            epoch: 0,
+            down: false,
+            checkpoint_armed: false,
+            checkpoint_in_progress: false,
+            record_rng: rng::stream(seed, "flink/record"),
+            sink_rng: rng::stream(seed, "flink/sink"),
+            windows: FaultWindows::default(),
+            counters: JobCounters::default(),
+        }
+    }
+
+    /// When `user`'s entry, readable from `earliest`, is delivered: never before an entry
+    /// delivered earlier to the same subtask.
+    pub fn delivery_time(&mut self, user: u32, earliest: SimTime) -> SimTime {
+        let last = &mut self.last_delivery[self.spec.subtask_of(user) as usize];
+        *last = earliest.max(*last);
+        *last
+    }
+
+    /// Hands undecided `entry` of `user` to its subtask at `now`, unless it was already in this
+    /// epoch. If the subtask was idle, returns it and when the entry is decided (from now).
+    pub fn enqueue(&mut self, now: SimTime, entry: u32, user: u32) -> Option<(u32, SimDuration)> {
+        if self.enqueued_epoch.len() <= entry as usize {
+            self.enqueued_epoch.resize(entry as usize + 1, u32::MAX);
+        }
+        let epoch = &mut self.enqueued_epoch[entry as usize];
+        if *epoch == self.epoch {
+            return None;
+        }
+        *epoch = self.epoch;
+        let subtask = self.spec.subtask_of(user);
+        match self.subtasks[subtask as usize].arrive(now, entry) {
+            Admission::Serve(_) => {
+                self.head[subtask as usize] = (entry, now);
+                Some((subtask, self.record_time(now)))
+            }
+            _ => None,
+        }
+    }
+
+    /// `subtask` finished the entry at its head (work of `epoch`; a stale epoch: nothing).
+    /// Returns the entry, and the processing time of the next one waiting, which starts now.
+    pub fn finish(
+        &mut self,
+        now: SimTime,
+        subtask: u32,
+        epoch: u32,
+    ) -> Option<(u32, Option<SimDuration>)> {
+        if epoch != self.epoch {
+            return None;
+        }
+        let (entry, since) = self.head[subtask as usize];
+        let next = self.subtasks[subtask as usize].depart(now, since).map(|next| {
+            self.head[subtask as usize] = (next.job, next.arrived);
+            self.record_time(now)
+        });
+        Some((entry, next))
+    }
+
+    /// Decides `entry` of `user` on `subtask` in keyed state.
+    pub fn decide(&mut self, entry: u32, subtask: u32, user: u32, limit: u16) -> Decided {
+        let share = match self.spec.stock {
+            StockPlacement::OneKey => 0,
+            StockPlacement::Split => subtask as usize,
+        };
+        let decision = self.state.decide(share, user, limit);
+        self.counters.decisions += 1;
+        self.processed_since_trigger.push(entry);
+        let code = decision.code();
+        let sink_after = match self.spec.sink {
+            Sink::AtLeastOnce => Some(self.spec.sink_write.sample(&mut self.sink_rng)),
+            Sink::Transactional => {
+                self.uncommitted.push((entry, code));
+                None
+            }
+        };
+        Decided { decision, code, sink_after }
+    }
+
+    /// The sink writes an order for `entry`: whether it is the first (a later one is a
+    /// duplicate order). `gave_up`: its user had stopped waiting.
+    pub fn write_order(&mut self, entry: u32, gave_up: bool) -> bool {
+        if self.orders_written.len() <= entry as usize {
+            self.orders_written.resize(entry as usize + 1, 0);
+        }
+        let written = &mut self.orders_written[entry as usize];
+        *written = written.saturating_add(1);
+        if *written == 1 {
+            if gave_up {
+                self.counters.orders_after_give_up += 1;
+            }
+            true
+        } else {
+            self.counters.duplicate_orders += 1;
+            false
+        }
+    }
+
+    /// Arms the next checkpoint trigger (on the interval's grid after `now`), unless armed.
+    pub fn arm_checkpoint(&mut self, now: SimTime) -> Option<SimTime> {
+        if self.checkpoint_armed {
+            return None;
+        }
+        self.checkpoint_armed = true;
+        Some(super::next_tick(now, self.spec.checkpoint_interval))
+    }
+
+    /// The checkpoint trigger fires at `now`; `lag`: entries still to decide.
+    pub fn trigger_checkpoint(&mut self, now: SimTime, lag: u64) -> Trigger {
+        self.checkpoint_armed = false;
+        let work_left = lag > 0
+            || !self.processed_since_trigger.is_empty()
+            || !self.uncommitted.is_empty()
+            || self.down;
+        let mut complete_after = None;
+        // One checkpoint at a time (a slow one delays the next, as with Flink's default).
+        if !self.down && !self.checkpoint_in_progress {
+            self.checkpoint_in_progress = true;
+            self.state.trigger_checkpoint();
+            self.processed_before_trigger = std::mem::take(&mut self.processed_since_trigger);
+            self.precommitted = std::mem::take(&mut self.uncommitted);
+            complete_after = Some(self.spec.checkpoint_duration);
+        }
+        let next_at = if work_left { self.arm_checkpoint(now) } else { None };
+        Trigger { complete_after, next_at }
+    }
+
+    /// The checkpoint of `epoch` completes (a stale epoch: nothing). Returns the outputs the
+    /// transactional sink commits now.
+    pub fn complete_checkpoint(&mut self, epoch: u32) -> Option<Vec<(u32, u8)>> {
+        if epoch != self.epoch {
+            return None;
+        }
+        self.checkpoint_in_progress = false;
+        self.state.complete_checkpoint();
+        self.processed_before_trigger.clear();
+        self.counters.checkpoints += 1;
+        Some(std::mem::take(&mut self.precommitted))
+    }
+
+    /// A task fails at `now`: the job stops, its state rolls back to the last completed
+    /// checkpoint and open transactions abort. Returns the entries decided since then (to be
+    /// decided again), or none if the job was already down.
+    pub fn fail(&mut self, now: SimTime) -> Option<Vec<u32>> {
+        if self.down {
+            return None;
+        }
+        self.epoch += 1;
+        self.down = true;
+        self.checkpoint_in_progress = false;
+        self.counters.failures += 1;
+        for subtask in &mut self.subtasks {
+            subtask.clear(now);
+        }
+        self.state.restore();
+        let mut replay = std::mem::take(&mut self.processed_before_trigger);
+        replay.append(&mut self.processed_since_trigger);
+        self.counters.replayed += replay.len() as u64;
+        self.uncommitted.clear();
+        self.precommitted.clear();
+        Some(replay)
+    }
+
+    /// The job of `epoch` runs again at `now` (a stale epoch: nothing, false).
+    pub fn restart(&mut self, now: SimTime, epoch: u32) -> bool {
+        if epoch != self.epoch {
+            return false;
+        }
+        self.down = false;
+        self.last_delivery.fill(now);
+        true
+    }
+
+    /// Whether a delivery of `epoch` still counts.
+    pub fn takes_delivery(&self, epoch: u32) -> bool {
+        epoch == self.epoch && !self.down
+    }
+
+    /// The subtasks, for reports.
+    pub fn subtasks(&self) -> &[Station<u32>] {
+        &self.subtasks
+    }
+
+    fn record_time(&mut self, now: SimTime) -> SimDuration {
+        let t = self.spec.record_time.sample(&mut self.record_rng);
+        self.windows.apply(now, t)
     }
 }

@@ -236,7 +236,6 @@ pub struct Tiers {
 pub struct Streams {
     pub rtt: RngStream,
     pub retry: RngStream,
-    pub stream: super::arch::queue_stream::StreamStreams,
     pub room_check: RngStream,
     pub room_order: RngStream,
 }
@@ -313,14 +312,13 @@ impl<'a> SaleModel<'a> {
             gateway: Gateway::new(&variant.gateway, seed),
             redis: variant.redis.as_ref().map(|spec| Redis::new(spec, stock, all, seed)),
             db: Db::new(&variant.db, stock, all, seed),
-            stream: super::arch::queue_stream::StreamTiers::new(variant, stock, all),
+            stream: super::arch::queue_stream::StreamTiers::new(variant, stock, all, seed),
             room: variant.waiting_room.as_ref().map(|_| super::room::Room::new(all)),
         };
         let s = |label: &str| rng::stream(seed, label);
         let streams = Streams {
             rtt: s("client/rtt"),
             retry: s("client/retry"),
-            stream: super::arch::queue_stream::StreamStreams::new(seed),
             room_check: s("room/check"),
             room_order: s("room/order"),
         };
@@ -375,7 +373,7 @@ impl<'a> SaleModel<'a> {
             cdn.prefetch(user);
         }
         if let Some(stream) = &self.tiers.stream {
-            sim::prefetch::prefetch_at(&stream.queued_at, user as usize);
+            stream.prefetch(user);
         }
     }
 
