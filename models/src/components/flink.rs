@@ -28,8 +28,10 @@ use sim::rng::{self, RngStream};
 use sim::{Admission, Dist, DistSpec, SimDuration, SimTime, Station};
 
 use super::faults::FaultWindows;
-use super::results::{ANSWER_LIMIT, ANSWER_PURCHASED, ANSWER_SOLD_OUT};
 use super::{count_or, dist_or, duration_or, lognormal, price_or};
+
+mod state;
+pub use state::{Decision, StreamState};
 
 /// Where the item's stock is kept.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, JsonSchema)]
@@ -153,119 +155,6 @@ impl FlinkSpec {
                 ((user as u64).wrapping_mul(0xD6E8_FEB8_6659_FD93) >> 32) as u32 % self.parallelism
             }
         }
-    }
-}
-
-/// What the job decided for one record.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Decision {
-    Purchased,
-    SoldOut,
-    LimitReached,
-}
-
-impl Decision {
-    /// The answer code the sink writes to the result store.
-    pub fn code(self) -> u8 {
-        match self {
-            Decision::Purchased => ANSWER_PURCHASED,
-            Decision::SoldOut => ANSWER_SOLD_OUT,
-            Decision::LimitReached => ANSWER_LIMIT,
-        }
-    }
-}
-
-/// The job's keyed state with an undo log back to the last completed checkpoint.
-#[derive(Debug)]
-pub struct StreamState {
-    /// Stock per subtask (one entry with `one_key`).
-    pub stock: Vec<i64>,
-    pub per_user: Vec<u16>,
-    /// Keys holding a per-user count.
-    pub user_keys: u64,
-    pub peak_user_keys: u64,
-    /// Changes since the last checkpoint was taken: `(user, count before)` and
-    /// `(subtask, stock before)`, undone in reverse on a restore.
-    undo_users: Vec<(u32, u16)>,
-    undo_stock: Vec<(u32, i64)>,
-    /// Undo entries taken since the checkpoint in progress was triggered (they become part of
-    /// the restore path only if that checkpoint never completes).
-    pending_users: usize,
-    pending_stock: usize,
-}
-
-impl StreamState {
-    pub fn new(spec: &FlinkSpec, stock: u64, users: usize) -> Self {
-        let shares = match spec.stock {
-            StockPlacement::OneKey => vec![stock as i64],
-            StockPlacement::Split => {
-                let n = spec.parallelism as u64;
-                (0..n).map(|i| (stock / n + u64::from(i < stock % n)) as i64).collect()
-            }
-        };
-        StreamState {
-            stock: shares,
-            per_user: vec![0; users],
-            user_keys: 0,
-            peak_user_keys: 0,
-            undo_users: Vec::new(),
-            undo_stock: Vec::new(),
-            pending_users: 0,
-            pending_stock: 0,
-        }
-    }
-
-    /// Decides one record of `user` on the stock share `share`.
-    pub fn decide(&mut self, share: usize, user: u32, limit: u16) -> Decision {
-        if self.stock[share] <= 0 {
-            return Decision::SoldOut;
-        }
-        let count = self.per_user[user as usize];
-        if count >= limit {
-            return Decision::LimitReached;
-        }
-        self.undo_stock.push((share as u32, self.stock[share]));
-        self.undo_users.push((user, count));
-        self.stock[share] -= 1;
-        if count == 0 {
-            self.user_keys += 1;
-            self.peak_user_keys = self.peak_user_keys.max(self.user_keys);
-        }
-        self.per_user[user as usize] = count + 1;
-        Decision::Purchased
-    }
-
-    pub fn stock_left(&self) -> i64 {
-        self.stock.iter().sum()
-    }
-
-    /// A checkpoint is triggered: it will hold the state as of now.
-    pub fn trigger_checkpoint(&mut self) {
-        self.pending_users = self.undo_users.len();
-        self.pending_stock = self.undo_stock.len();
-    }
-
-    /// The triggered checkpoint completed: changes before its trigger can no longer be undone.
-    pub fn complete_checkpoint(&mut self) {
-        self.undo_users.drain(..self.pending_users);
-        self.undo_stock.drain(..self.pending_stock);
-        self.pending_users = 0;
-        self.pending_stock = 0;
-    }
-
-    /// Rolls the state back to the last completed checkpoint.
-    pub fn restore(&mut self) {
-        for (user, before) in self.undo_users.drain(..).rev() {
-            if before == 0 && self.per_user[user as usize] > 0 {
-                self.user_keys -= 1;
-            }
-            self.per_user[user as usize] = before;
-        }
-        for (share, before) in self.undo_stock.drain(..).rev() {
-            self.stock[share as usize] = before;
-        }
-        self.pending_users = 0;
-        self.pending_stock = 0;
     }
 }
 
@@ -538,5 +427,120 @@ impl Job {
     fn record_time(&mut self, now: SimTime) -> SimDuration {
         let t = self.spec.record_time.sample(&mut self.record_rng);
         self.windows.apply(now, t)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::components::results::{ANSWER_PURCHASED, ANSWER_SOLD_OUT};
+
+    const T: SimTime = SimTime::ZERO;
+
+    fn ms(n: u64) -> SimDuration {
+        SimDuration::from_millis(n)
+    }
+
+    /// One subtask holding `stock` in one key; records take 1 ms, sink writes 2 ms.
+    fn job(sink: Sink, stock: u64) -> Job {
+        let mut spec = RawFlink::default().check("flink", &mut Issues::new()).unwrap();
+        spec.parallelism = 1;
+        spec.sink = sink;
+        spec.record_time = Dist::Constant(ms(1));
+        spec.sink_write = Dist::Constant(ms(2));
+        Job::new(&spec, stock, 8, 1)
+    }
+
+    /// Decides entries `entries` (entry `i` of user `i`) in order, limit 1.
+    fn decide_all(j: &mut Job, entries: std::ops::Range<u32>) -> Vec<Decided> {
+        entries.map(|e| j.decide(e, 0, e, 1)).collect()
+    }
+
+    #[test]
+    fn records_are_decided_in_keyed_state_stock_first_then_the_limit() {
+        let mut j = job(Sink::AtLeastOnce, 2);
+        let d = |j: &mut Job, entry, user| j.decide(entry, 0, user, 1).decision;
+        assert_eq!(d(&mut j, 0, 0), Decision::Purchased);
+        assert_eq!(d(&mut j, 1, 0), Decision::LimitReached);
+        assert_eq!(d(&mut j, 2, 1), Decision::Purchased);
+        assert_eq!(d(&mut j, 3, 0), Decision::SoldOut, "stock is checked before the limit");
+        assert_eq!(d(&mut j, 4, 2), Decision::SoldOut);
+        assert_eq!((j.state.stock_left(), j.state.user_keys), (0, 2));
+        assert_eq!(j.counters.decisions, 5);
+        let decided = j.decide(5, 0, 3, 1);
+        assert_eq!((decided.code, decided.sink_after), (ANSWER_SOLD_OUT, Some(ms(2))));
+    }
+
+    #[test]
+    fn a_subtask_decides_one_entry_at_a_time_and_each_once_per_epoch() {
+        let mut j = job(Sink::AtLeastOnce, 2);
+        assert_eq!(j.enqueue(T, 0, 0), Some((0, ms(1))), "idle: decided after 1 ms");
+        assert_eq!(j.enqueue(T, 1, 1), None, "waits its turn");
+        assert_eq!(j.enqueue(T, 0, 0), None, "already handed over in this epoch");
+        assert_eq!(j.finish(T + ms(1), 0, 0), Some((0, Some(ms(1)))), "the next one starts");
+        assert_eq!(j.finish(T + ms(2), 0, 0), Some((1, None)));
+        assert_eq!(j.finish(T + ms(2), 0, 7), None, "work of another epoch is ignored");
+    }
+
+    #[test]
+    fn a_failure_restores_the_checkpoint_and_replays_what_was_decided_after_it() {
+        let mut j = job(Sink::AtLeastOnce, 5);
+        decide_all(&mut j, 0..2);
+        let trigger = j.trigger_checkpoint(T, 0);
+        assert_eq!(trigger.complete_after, Some(j.spec.checkpoint_duration));
+        assert_eq!(j.complete_checkpoint(0), Some(vec![]), "nothing held back");
+        decide_all(&mut j, 2..4);
+        for entry in 0..4 {
+            assert!(j.write_order(entry, false), "the first order of each decision");
+        }
+        assert_eq!(j.fail(T + ms(10)), Some(vec![2, 3]), "decided after the checkpoint");
+        assert_eq!(j.fail(T + ms(11)), None, "already down");
+        assert_eq!((j.state.stock_left(), j.state.per_user[..4].to_vec()), (3, vec![1, 1, 0, 0]));
+        assert_eq!((j.epoch, j.counters.failures, j.counters.replayed), (1, 1, 2));
+        assert!(!j.takes_delivery(1), "down until the restart");
+        assert!(!j.restart(T + ms(20), 0), "a stale restart");
+        assert!(j.restart(T + ms(20), 1));
+        // The replay decides them again; the at-least-once sink writes their orders again.
+        decide_all(&mut j, 2..4);
+        let again = [j.write_order(2, false), j.write_order(3, true)];
+        assert_eq!(again, [false, false], "duplicates");
+        assert_eq!((j.counters.duplicate_orders, j.counters.orders_after_give_up), (2, 0));
+    }
+
+    #[test]
+    fn a_failure_during_a_checkpoint_replays_from_the_one_before() {
+        let mut j = job(Sink::AtLeastOnce, 5);
+        decide_all(&mut j, 0..2);
+        j.trigger_checkpoint(T, 0);
+        decide_all(&mut j, 2..3);
+        assert_eq!(j.fail(T + ms(100)), Some(vec![0, 1, 2]), "the checkpoint never completed");
+        assert_eq!(j.state.stock_left(), 5);
+        assert_eq!(j.complete_checkpoint(0), None, "its completion is stale");
+    }
+
+    #[test]
+    fn the_transactional_sink_commits_only_when_a_checkpoint_completes() {
+        let mut j = job(Sink::Transactional, 5);
+        let decided = decide_all(&mut j, 0..2);
+        assert!(decided.iter().all(|d| d.sink_after.is_none()), "nothing leaves at once");
+        let trigger = j.trigger_checkpoint(T + ms(5), 0);
+        assert_eq!(trigger.next_at, Some(T + j.spec.checkpoint_interval), "work left: re-armed");
+        decide_all(&mut j, 2..3); // after the trigger: the next checkpoint's
+        let committed = j.complete_checkpoint(0).unwrap();
+        assert_eq!(committed, [(0, ANSWER_PURCHASED), (1, ANSWER_PURCHASED)]);
+        // A failure aborts the open transaction: its outputs are never committed.
+        assert_eq!(j.fail(T + ms(300)), Some(vec![2]));
+        assert!(j.restart(T + ms(400), 1));
+        j.trigger_checkpoint(T + ms(500), 0);
+        assert_eq!(j.complete_checkpoint(1), Some(vec![]));
+    }
+
+    #[test]
+    fn deliveries_to_a_subtask_keep_offset_order() {
+        let mut j = job(Sink::AtLeastOnce, 1);
+        assert_eq!(j.delivery_time(0, T + ms(9)), T + ms(9));
+        assert_eq!(j.delivery_time(1, T + ms(4)), T + ms(9), "not before the earlier entry");
+        assert_eq!(j.arm_checkpoint(T + ms(1)), Some(T + j.spec.checkpoint_interval));
+        assert_eq!(j.arm_checkpoint(T + ms(2)), None, "armed already");
     }
 }

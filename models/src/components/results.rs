@@ -344,3 +344,85 @@ impl<J: Copy> Results<J> {
         self.windows.apply(now, t)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const T: SimTime = SimTime::ZERO;
+
+    fn us(n: u64) -> SimDuration {
+        SimDuration::from_micros(n)
+    }
+
+    /// Commands take 8 µs; polls every second for up to 3 s; a stock cache if `cache`.
+    fn results(cache: bool) -> Results<u32> {
+        let raw = RawResults {
+            poll_timeout: Some(sim::config::DurationLit::from("3s")),
+            ..RawResults::default()
+        };
+        let mut spec = raw.check("results", &mut Issues::new()).unwrap();
+        spec.stock_cache_refresh = cache.then(|| SimDuration::from_millis(100));
+        Results::new(&spec, 2, 4, 1)
+    }
+
+    #[test]
+    fn a_get_reads_the_answer_of_the_sets_served_before_it() {
+        let mut r = results(false);
+        let set = |code| StoreCommand::Set { user: 1, code };
+        assert_eq!(r.arrive(T, StoreCommand::Get { client: 10, user: 1 }), Some(us(8)));
+        assert_eq!(r.arrive(T, set(ANSWER_SOLD_OUT)), None);
+        assert_eq!(r.arrive(T, StoreCommand::Get { client: 11, user: 1 }), None);
+        assert_eq!(r.served(T + us(8)), (Some((10, NO_ANSWER)), Some(us(8))), "before the SET");
+        assert_eq!(r.served(T + us(16)), (None, Some(us(8))));
+        assert_eq!(r.served(T + us(24)), (Some((11, ANSWER_SOLD_OUT)), None));
+        r.arrive(T + us(30), set(ANSWER_PURCHASED));
+        r.served(T + us(38));
+        r.arrive(T + us(40), StoreCommand::Get { client: 12, user: 1 });
+        assert_eq!(r.served(T + us(48)).0, Some((12, ANSWER_PURCHASED)), "the latest answer");
+    }
+
+    #[test]
+    fn commands_are_served_one_at_a_time_and_wait_out_a_pause() {
+        let mut r = results(false);
+        r.windows.add(T, T + us(100), None);
+        let get = |client| StoreCommand::Get { client, user: 0 };
+        assert_eq!(r.arrive(T + us(50), get(0)), Some(us(58)), "starts when the pause ends");
+        assert_eq!(r.arrive(T + us(51), get(1)), None);
+        assert_eq!(r.arrive(T + us(52), get(2)), None);
+        let (first, next) = r.served(T + us(108));
+        assert_eq!((first.unwrap().0, next), (0, Some(us(8))));
+        assert_eq!(r.served(T + us(116)).0.unwrap().0, 1);
+        assert_eq!(r.served(T + us(124)), (Some((2, NO_ANSWER)), None));
+        assert_eq!(r.shard().report(T + us(124)).served, 3);
+    }
+
+    #[test]
+    fn polls_run_from_the_first_queued_request_until_the_poll_timeout() {
+        let mut r = results(false);
+        let s = SimDuration::from_secs;
+        assert_eq!(r.next_poll(T, 0, false), None, "never queued: no polls");
+        r.queued(T + s(1), 0);
+        r.queued(T + s(2), 0); // a later request does not restart the clock
+        assert_eq!(r.store.keys_created, 2);
+        assert_eq!(r.next_poll(T + s(2), 0, false), Some(T + s(3)));
+        assert_eq!(r.next_poll(T + s(3), 0, false), Some(T + s(4)));
+        assert_eq!(r.next_poll(T + s(4), 0, false), None, "past the poll timeout");
+        assert_eq!(r.next_poll(T + s(4), 0, true), Some(T + s(5)), "bots keep polling");
+    }
+
+    #[test]
+    fn the_stock_cache_refuses_once_a_refresh_shows_none() {
+        let mut r = results(false);
+        r.refresh_cache(0);
+        assert!(!r.cache_refuses(), "no cache, no refusal");
+        let mut r = results(true);
+        assert!(!r.cache_refuses(), "starts with the stock");
+        let at = r.arm_cache(T + SimDuration::from_millis(150));
+        assert_eq!(at, Some(T + SimDuration::from_millis(200)), "on the refresh grid");
+        assert_eq!(r.arm_cache(T), None, "armed already");
+        r.refresh_cache(0);
+        assert!(r.cache_refuses());
+        assert_eq!(r.counters.cache_rejections, 1);
+    }
+}
