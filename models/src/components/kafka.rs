@@ -301,13 +301,13 @@ impl<J: Copy> Topic<J> {
     }
 
     /// A copy of `request` reaches its partition leader at `now`: it is appended at once if the
-    /// leader is idle (done after the returned time), else it waits its turn.
-    pub fn at_partition(&mut self, now: SimTime, request: u32) -> Option<SimDuration> {
+    /// leader is idle (returns the partition and the append time), else it waits its turn.
+    pub fn at_partition(&mut self, now: SimTime, request: u32) -> Option<(u32, SimDuration)> {
         let partition = self.requests[request as usize].partition;
         match self.partitions[partition as usize].arrive(now, request) {
             Admission::Serve(_) => {
                 self.head[partition as usize] = (request, now);
-                Some(self.append_work(now, partition))
+                Some((partition, self.append_work(now, partition)))
             }
             _ => None,
         }
@@ -489,8 +489,7 @@ mod tests {
 
     /// A copy of `request` reaching an idle leader at `now`, appended and written.
     fn append(t: &mut Topic<u32>, now: SimTime, request: u32) -> Written {
-        let work = t.at_partition(now, request).expect("an idle leader appends at once");
-        let partition = t.requests[request as usize].partition;
+        let (partition, work) = t.at_partition(now, request).expect("an idle leader appends");
         let (done, next) = t.finish_append(now + work, partition);
         assert_eq!((done, next), (request, None));
         t.write(now + work, request)
@@ -572,7 +571,7 @@ mod tests {
             assert_eq!(t.log[1].lost, acks != Acks::All);
             // Without a leader the partition appends nothing until the election.
             let late = t.produce(0, 2);
-            let work = t.at_partition(now, late).unwrap();
+            let (_, work) = t.at_partition(now, late).unwrap();
             assert!(work >= SimDuration::from_secs(1), "waits for the new leader");
         }
     }

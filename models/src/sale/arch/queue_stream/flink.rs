@@ -134,7 +134,7 @@ impl SaleModel<'_> {
                 self.timeline.db_stock(now, row.stock);
             }
         }
-        self.store_command(now, StoreCommand::Set { user, code }, ctx);
+        stream(&mut self.tiers).store_command(now, StoreCommand::Set { user, code }, ctx);
     }
 
     pub(super) fn checkpoint_complete(

@@ -13,8 +13,7 @@ use crate::components::kafka::{Acks, ProduceTimeout};
 
 impl StreamTiers {
     pub(super) fn at_partition(&mut self, now: SimTime, request: u32, ctx: &mut Context<Event>) {
-        if let Some(t) = self.topic.at_partition(now, request) {
-            let partition = self.topic.requests[request as usize].partition;
+        if let Some((partition, t)) = self.topic.at_partition(now, request) {
             ctx.after(t, Event::Stream(StreamEvent::Appended { partition }));
         }
     }

@@ -19,6 +19,17 @@ impl StreamTiers {
         }
     }
 
+    pub(super) fn store_command(
+        &mut self,
+        now: SimTime,
+        command: StoreCommand<SlabKey>,
+        ctx: &mut Context<Event>,
+    ) {
+        if let Some(t) = self.results.arrive(now, command) {
+            ctx.after(t, Event::Stream(StreamEvent::StoreServed));
+        }
+    }
+
     fn arm_cache(&mut self, now: SimTime, ctx: &mut Context<Event>) {
         if let Some(at) = self.results.arm_cache(now) {
             ctx.at(at, Event::Stream(StreamEvent::CacheRefresh));
@@ -27,17 +38,6 @@ impl StreamTiers {
 }
 
 impl SaleModel<'_> {
-    pub(super) fn store_command(
-        &mut self,
-        now: SimTime,
-        command: StoreCommand<SlabKey>,
-        ctx: &mut Context<Event>,
-    ) {
-        if let Some(t) = stream(&mut self.tiers).results.arrive(now, command) {
-            ctx.after(t, Event::Stream(StreamEvent::StoreServed));
-        }
-    }
-
     pub(in crate::sale) fn at_result_store(
         &mut self,
         now: SimTime,
@@ -45,7 +45,8 @@ impl SaleModel<'_> {
         ctx: &mut Context<Event>,
     ) {
         let user = self.attempts.get(attempt).user;
-        self.store_command(now, StoreCommand::Get { client: attempt, user }, ctx);
+        let get = StoreCommand::Get { client: attempt, user };
+        stream(&mut self.tiers).store_command(now, get, ctx);
     }
 
     pub(super) fn store_served(&mut self, now: SimTime, ctx: &mut Context<Event>) {
