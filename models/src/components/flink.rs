@@ -24,9 +24,14 @@
 use schemars::JsonSchema;
 use serde::Deserialize;
 use sim::config::{Issues, join_key};
-use sim::{Dist, DistSpec, SimDuration};
+use sim::rng::{self, RngStream};
+use sim::{Admission, Dist, DistSpec, SimDuration, SimTime, Station};
 
+use super::faults::FaultWindows;
 use super::{count_or, dist_or, duration_or, lognormal, price_or};
+
+mod state;
+pub use state::{Decision, StreamState};
 
 /// Where the item's stock is kept.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, JsonSchema)]
@@ -153,104 +158,389 @@ impl FlinkSpec {
     }
 }
 
-/// What the job decided for one record.
+/// What the job counts.
+#[derive(Clone, Debug, Default)]
+pub struct JobCounters {
+    pub decisions: u64,
+    /// Decisions undone by a restore, to be taken again.
+    pub replayed: u64,
+    pub checkpoints: u64,
+    pub failures: u64,
+    /// Orders the sink wrote again for a decision already written.
+    pub duplicate_orders: u64,
+    /// Orders written for users who had already given up.
+    pub orders_after_give_up: u64,
+}
+
+/// One record decided: its answer code, and when the at-least-once sink writes it (none: the
+/// transactional sink holds it until a checkpoint completes).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Decision {
-    Purchased,
-    SoldOut,
-    LimitReached,
+pub struct Decided {
+    pub decision: Decision,
+    pub code: u8,
+    pub sink_after: Option<SimDuration>,
 }
 
-/// The job's keyed state with an undo log back to the last completed checkpoint.
-#[derive(Debug)]
-pub struct StreamState {
-    /// Stock per subtask (one entry with `one_key`).
-    pub stock: Vec<i64>,
-    pub per_user: Vec<u16>,
-    /// Keys holding a per-user count.
-    pub user_keys: u64,
-    pub peak_user_keys: u64,
-    /// Changes since the last checkpoint was taken: `(user, count before)` and
-    /// `(subtask, stock before)`, undone in reverse on a restore.
-    undo_users: Vec<(u32, u16)>,
-    undo_stock: Vec<(u32, i64)>,
-    /// Undo entries taken since the checkpoint in progress was triggered (they become part of
-    /// the restore path only if that checkpoint never completes).
-    pending_users: usize,
-    pending_stock: usize,
+/// A checkpoint trigger: when the checkpoint it starts completes (none: the job is down or one
+/// is still in progress), and the next trigger, if there is work left.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Trigger {
+    pub complete_after: Option<SimDuration>,
+    pub next_at: Option<SimTime>,
 }
 
-impl StreamState {
-    pub fn new(spec: &FlinkSpec, stock: u64, users: usize) -> Self {
-        let shares = match spec.stock {
-            StockPlacement::OneKey => vec![stock as i64],
-            StockPlacement::Split => {
-                let n = spec.parallelism as u64;
-                (0..n).map(|i| (stock / n + u64::from(i < stock % n)) as i64).collect()
+/// The job at run time: its subtasks (one record at a time each), the keyed state, the
+/// checkpoint in progress, what a failure replays, the transactional sink's open transactions,
+/// the random streams, fault windows and counters. Records are log entries, named by offset.
+pub struct Job {
+    pub spec: FlinkSpec,
+    subtasks: Vec<Station<u32>>,
+    /// Per subtask: the entry being decided and when it reached the subtask.
+    head: Vec<(u32, SimTime)>,
+    /// Per subtask: the latest delivery time handed out (fetches stay in offset order).
+    last_delivery: Vec<SimTime>,
+    pub state: StreamState,
+    /// Per entry: the epoch in which it was last handed to a subtask (`u32::MAX`: never): a
+    /// restarted job re-reads it once, however many deliveries were scheduled for it.
+    enqueued_epoch: Vec<u32>,
+    /// Per entry: orders the sink wrote for it (more than one: duplicates).
+    orders_written: Vec<u8>,
+    /// Entries decided since the last checkpoint was triggered, and before it (replayed if the
+    /// checkpoint in progress does not complete).
+    processed_since_trigger: Vec<u32>,
+    processed_before_trigger: Vec<u32>,
+    /// Transactional sink: outputs after the last trigger, and those of the checkpoint in
+    /// progress.
+    uncommitted: Vec<(u32, u8)>,
+    precommitted: Vec<(u32, u8)>,
+    /// Bumped by a failure: work scheduled before it is ignored.
+    pub epoch: u32,
+    pub down: bool,
+    checkpoint_armed: bool,
+    checkpoint_in_progress: bool,
+    /// Per-record processing times (`flink/record`).
+    record_rng: RngStream,
+    /// Sink write times (`flink/sink`).
+    sink_rng: RngStream,
+    pub windows: FaultWindows,
+    pub counters: JobCounters,
+}
+
+impl Job {
+    pub fn new(spec: &FlinkSpec, stock: u64, users: usize, seed: u64) -> Self {
+        let n = spec.parallelism as usize;
+        Job {
+            spec: spec.clone(),
+            subtasks: (0..n).map(|_| Station::new(1, None)).collect(),
+            head: vec![(0, SimTime::ZERO); n],
+            last_delivery: vec![SimTime::ZERO; n],
+            state: StreamState::new(spec, stock, users),
+            enqueued_epoch: Vec::new(),
+            orders_written: Vec::new(),
+            processed_since_trigger: Vec::new(),
+            processed_before_trigger: Vec::new(),
+            uncommitted: Vec::new(),
+            precommitted: Vec::new(),
+            epoch: 0,
+            down: false,
+            checkpoint_armed: false,
+            checkpoint_in_progress: false,
+            record_rng: rng::stream(seed, "flink/record"),
+            sink_rng: rng::stream(seed, "flink/sink"),
+            windows: FaultWindows::default(),
+            counters: JobCounters::default(),
+        }
+    }
+
+    /// When `user`'s entry, readable from `earliest`, is delivered: never before an entry
+    /// delivered earlier to the same subtask.
+    pub fn delivery_time(&mut self, user: u32, earliest: SimTime) -> SimTime {
+        let last = &mut self.last_delivery[self.spec.subtask_of(user) as usize];
+        *last = earliest.max(*last);
+        *last
+    }
+
+    /// Hands undecided `entry` of `user` to its subtask at `now`, unless it was already in this
+    /// epoch. If the subtask was idle, returns it and when the entry is decided (from now).
+    pub fn enqueue(&mut self, now: SimTime, entry: u32, user: u32) -> Option<(u32, SimDuration)> {
+        if self.enqueued_epoch.len() <= entry as usize {
+            self.enqueued_epoch.resize(entry as usize + 1, u32::MAX);
+        }
+        let epoch = &mut self.enqueued_epoch[entry as usize];
+        if *epoch == self.epoch {
+            return None;
+        }
+        *epoch = self.epoch;
+        let subtask = self.spec.subtask_of(user);
+        match self.subtasks[subtask as usize].arrive(now, entry) {
+            Admission::Serve(_) => {
+                self.head[subtask as usize] = (entry, now);
+                Some((subtask, self.record_time(now)))
+            }
+            _ => None,
+        }
+    }
+
+    /// `subtask` finished the entry at its head (work of `epoch`; a stale epoch: nothing).
+    /// Returns the entry, and the processing time of the next one waiting, which starts now.
+    pub fn finish(
+        &mut self,
+        now: SimTime,
+        subtask: u32,
+        epoch: u32,
+    ) -> Option<(u32, Option<SimDuration>)> {
+        if epoch != self.epoch {
+            return None;
+        }
+        let (entry, since) = self.head[subtask as usize];
+        let next = self.subtasks[subtask as usize].depart(now, since).map(|next| {
+            self.head[subtask as usize] = (next.job, next.arrived);
+            self.record_time(now)
+        });
+        Some((entry, next))
+    }
+
+    /// Decides `entry` of `user` on `subtask` in keyed state.
+    pub fn decide(&mut self, entry: u32, subtask: u32, user: u32, limit: u16) -> Decided {
+        let share = match self.spec.stock {
+            StockPlacement::OneKey => 0,
+            StockPlacement::Split => subtask as usize,
+        };
+        let decision = self.state.decide(share, user, limit);
+        self.counters.decisions += 1;
+        self.processed_since_trigger.push(entry);
+        let code = decision.code();
+        let sink_after = match self.spec.sink {
+            Sink::AtLeastOnce => Some(self.spec.sink_write.sample(&mut self.sink_rng)),
+            Sink::Transactional => {
+                self.uncommitted.push((entry, code));
+                None
             }
         };
-        StreamState {
-            stock: shares,
-            per_user: vec![0; users],
-            user_keys: 0,
-            peak_user_keys: 0,
-            undo_users: Vec::new(),
-            undo_stock: Vec::new(),
-            pending_users: 0,
-            pending_stock: 0,
+        Decided { decision, code, sink_after }
+    }
+
+    /// The sink writes an order for `entry`: whether it is the first (a later one is a
+    /// duplicate order). `gave_up`: its user had stopped waiting.
+    pub fn write_order(&mut self, entry: u32, gave_up: bool) -> bool {
+        if self.orders_written.len() <= entry as usize {
+            self.orders_written.resize(entry as usize + 1, 0);
         }
-    }
-
-    /// Decides one record of `user` on the stock share `share`.
-    pub fn decide(&mut self, share: usize, user: u32, limit: u16) -> Decision {
-        if self.stock[share] <= 0 {
-            return Decision::SoldOut;
-        }
-        let count = self.per_user[user as usize];
-        if count >= limit {
-            return Decision::LimitReached;
-        }
-        self.undo_stock.push((share as u32, self.stock[share]));
-        self.undo_users.push((user, count));
-        self.stock[share] -= 1;
-        if count == 0 {
-            self.user_keys += 1;
-            self.peak_user_keys = self.peak_user_keys.max(self.user_keys);
-        }
-        self.per_user[user as usize] = count + 1;
-        Decision::Purchased
-    }
-
-    pub fn stock_left(&self) -> i64 {
-        self.stock.iter().sum()
-    }
-
-    /// A checkpoint is triggered: it will hold the state as of now.
-    pub fn trigger_checkpoint(&mut self) {
-        self.pending_users = self.undo_users.len();
-        self.pending_stock = self.undo_stock.len();
-    }
-
-    /// The triggered checkpoint completed: changes before its trigger can no longer be undone.
-    pub fn complete_checkpoint(&mut self) {
-        self.undo_users.drain(..self.pending_users);
-        self.undo_stock.drain(..self.pending_stock);
-        self.pending_users = 0;
-        self.pending_stock = 0;
-    }
-
-    /// Rolls the state back to the last completed checkpoint.
-    pub fn restore(&mut self) {
-        for (user, before) in self.undo_users.drain(..).rev() {
-            if before == 0 && self.per_user[user as usize] > 0 {
-                self.user_keys -= 1;
+        let written = &mut self.orders_written[entry as usize];
+        *written = written.saturating_add(1);
+        if *written == 1 {
+            if gave_up {
+                self.counters.orders_after_give_up += 1;
             }
-            self.per_user[user as usize] = before;
+            true
+        } else {
+            self.counters.duplicate_orders += 1;
+            false
         }
-        for (share, before) in self.undo_stock.drain(..).rev() {
-            self.stock[share as usize] = before;
+    }
+
+    /// Arms the next checkpoint trigger (on the interval's grid after `now`), unless armed.
+    pub fn arm_checkpoint(&mut self, now: SimTime) -> Option<SimTime> {
+        if self.checkpoint_armed {
+            return None;
         }
-        self.pending_users = 0;
-        self.pending_stock = 0;
+        self.checkpoint_armed = true;
+        Some(super::next_tick(now, self.spec.checkpoint_interval))
+    }
+
+    /// The checkpoint trigger fires at `now`; `lag`: entries still to decide.
+    pub fn trigger_checkpoint(&mut self, now: SimTime, lag: u64) -> Trigger {
+        self.checkpoint_armed = false;
+        let work_left = lag > 0
+            || !self.processed_since_trigger.is_empty()
+            || !self.uncommitted.is_empty()
+            || self.down;
+        let mut complete_after = None;
+        // One checkpoint at a time (a slow one delays the next, as with Flink's default).
+        if !self.down && !self.checkpoint_in_progress {
+            self.checkpoint_in_progress = true;
+            self.state.trigger_checkpoint();
+            self.processed_before_trigger = std::mem::take(&mut self.processed_since_trigger);
+            self.precommitted = std::mem::take(&mut self.uncommitted);
+            complete_after = Some(self.spec.checkpoint_duration);
+        }
+        let next_at = if work_left { self.arm_checkpoint(now) } else { None };
+        Trigger { complete_after, next_at }
+    }
+
+    /// The checkpoint of `epoch` completes (a stale epoch: nothing). Returns the outputs the
+    /// transactional sink commits now.
+    pub fn complete_checkpoint(&mut self, epoch: u32) -> Option<Vec<(u32, u8)>> {
+        if epoch != self.epoch {
+            return None;
+        }
+        self.checkpoint_in_progress = false;
+        self.state.complete_checkpoint();
+        self.processed_before_trigger.clear();
+        self.counters.checkpoints += 1;
+        Some(std::mem::take(&mut self.precommitted))
+    }
+
+    /// A task fails at `now`: the job stops, its state rolls back to the last completed
+    /// checkpoint and open transactions abort. Returns the entries decided since then (to be
+    /// decided again), or none if the job was already down.
+    pub fn fail(&mut self, now: SimTime) -> Option<Vec<u32>> {
+        if self.down {
+            return None;
+        }
+        self.epoch += 1;
+        self.down = true;
+        self.checkpoint_in_progress = false;
+        self.counters.failures += 1;
+        for subtask in &mut self.subtasks {
+            subtask.clear(now);
+        }
+        self.state.restore();
+        let mut replay = std::mem::take(&mut self.processed_before_trigger);
+        replay.append(&mut self.processed_since_trigger);
+        self.counters.replayed += replay.len() as u64;
+        self.uncommitted.clear();
+        self.precommitted.clear();
+        Some(replay)
+    }
+
+    /// The job of `epoch` runs again at `now` (a stale epoch: nothing, false).
+    pub fn restart(&mut self, now: SimTime, epoch: u32) -> bool {
+        if epoch != self.epoch {
+            return false;
+        }
+        self.down = false;
+        self.last_delivery.fill(now);
+        true
+    }
+
+    /// Whether a delivery of `epoch` still counts.
+    pub fn takes_delivery(&self, epoch: u32) -> bool {
+        epoch == self.epoch && !self.down
+    }
+
+    /// The subtasks, for reports.
+    pub fn subtasks(&self) -> &[Station<u32>] {
+        &self.subtasks
+    }
+
+    fn record_time(&mut self, now: SimTime) -> SimDuration {
+        let t = self.spec.record_time.sample(&mut self.record_rng);
+        self.windows.apply(now, t)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::components::results::{ANSWER_PURCHASED, ANSWER_SOLD_OUT};
+
+    const T: SimTime = SimTime::ZERO;
+
+    fn ms(n: u64) -> SimDuration {
+        SimDuration::from_millis(n)
+    }
+
+    /// One subtask holding `stock` in one key; records take 1 ms, sink writes 2 ms.
+    fn job(sink: Sink, stock: u64) -> Job {
+        let mut spec = RawFlink::default().check("flink", &mut Issues::new()).unwrap();
+        spec.parallelism = 1;
+        spec.sink = sink;
+        spec.record_time = Dist::Constant(ms(1));
+        spec.sink_write = Dist::Constant(ms(2));
+        Job::new(&spec, stock, 8, 1)
+    }
+
+    /// Decides entries `entries` (entry `i` of user `i`) in order, limit 1.
+    fn decide_all(j: &mut Job, entries: std::ops::Range<u32>) -> Vec<Decided> {
+        entries.map(|e| j.decide(e, 0, e, 1)).collect()
+    }
+
+    #[test]
+    fn records_are_decided_in_keyed_state_stock_first_then_the_limit() {
+        let mut j = job(Sink::AtLeastOnce, 2);
+        let d = |j: &mut Job, entry, user| j.decide(entry, 0, user, 1).decision;
+        assert_eq!(d(&mut j, 0, 0), Decision::Purchased);
+        assert_eq!(d(&mut j, 1, 0), Decision::LimitReached);
+        assert_eq!(d(&mut j, 2, 1), Decision::Purchased);
+        assert_eq!(d(&mut j, 3, 0), Decision::SoldOut, "stock is checked before the limit");
+        assert_eq!(d(&mut j, 4, 2), Decision::SoldOut);
+        assert_eq!((j.state.stock_left(), j.state.user_keys), (0, 2));
+        assert_eq!(j.counters.decisions, 5);
+        let decided = j.decide(5, 0, 3, 1);
+        assert_eq!((decided.code, decided.sink_after), (ANSWER_SOLD_OUT, Some(ms(2))));
+    }
+
+    #[test]
+    fn a_subtask_decides_one_entry_at_a_time_and_each_once_per_epoch() {
+        let mut j = job(Sink::AtLeastOnce, 2);
+        assert_eq!(j.enqueue(T, 0, 0), Some((0, ms(1))), "idle: decided after 1 ms");
+        assert_eq!(j.enqueue(T, 1, 1), None, "waits its turn");
+        assert_eq!(j.enqueue(T, 0, 0), None, "already handed over in this epoch");
+        assert_eq!(j.finish(T + ms(1), 0, 0), Some((0, Some(ms(1)))), "the next one starts");
+        assert_eq!(j.finish(T + ms(2), 0, 0), Some((1, None)));
+        assert_eq!(j.finish(T + ms(2), 0, 7), None, "work of another epoch is ignored");
+    }
+
+    #[test]
+    fn a_failure_restores_the_checkpoint_and_replays_what_was_decided_after_it() {
+        let mut j = job(Sink::AtLeastOnce, 5);
+        decide_all(&mut j, 0..2);
+        let trigger = j.trigger_checkpoint(T, 0);
+        assert_eq!(trigger.complete_after, Some(j.spec.checkpoint_duration));
+        assert_eq!(j.complete_checkpoint(0), Some(vec![]), "nothing held back");
+        decide_all(&mut j, 2..4);
+        for entry in 0..4 {
+            assert!(j.write_order(entry, false), "the first order of each decision");
+        }
+        assert_eq!(j.fail(T + ms(10)), Some(vec![2, 3]), "decided after the checkpoint");
+        assert_eq!(j.fail(T + ms(11)), None, "already down");
+        assert_eq!((j.state.stock_left(), j.state.per_user[..4].to_vec()), (3, vec![1, 1, 0, 0]));
+        assert_eq!((j.epoch, j.counters.failures, j.counters.replayed), (1, 1, 2));
+        assert!(!j.takes_delivery(1), "down until the restart");
+        assert!(!j.restart(T + ms(20), 0), "a stale restart");
+        assert!(j.restart(T + ms(20), 1));
+        // The replay decides them again; the at-least-once sink writes their orders again.
+        decide_all(&mut j, 2..4);
+        let again = [j.write_order(2, false), j.write_order(3, true)];
+        assert_eq!(again, [false, false], "duplicates");
+        assert_eq!((j.counters.duplicate_orders, j.counters.orders_after_give_up), (2, 0));
+    }
+
+    #[test]
+    fn a_failure_during_a_checkpoint_replays_from_the_one_before() {
+        let mut j = job(Sink::AtLeastOnce, 5);
+        decide_all(&mut j, 0..2);
+        j.trigger_checkpoint(T, 0);
+        decide_all(&mut j, 2..3);
+        assert_eq!(j.fail(T + ms(100)), Some(vec![0, 1, 2]), "the checkpoint never completed");
+        assert_eq!(j.state.stock_left(), 5);
+        assert_eq!(j.complete_checkpoint(0), None, "its completion is stale");
+    }
+
+    #[test]
+    fn the_transactional_sink_commits_only_when_a_checkpoint_completes() {
+        let mut j = job(Sink::Transactional, 5);
+        let decided = decide_all(&mut j, 0..2);
+        assert!(decided.iter().all(|d| d.sink_after.is_none()), "nothing leaves at once");
+        let trigger = j.trigger_checkpoint(T + ms(5), 0);
+        assert_eq!(trigger.next_at, Some(T + j.spec.checkpoint_interval), "work left: re-armed");
+        decide_all(&mut j, 2..3); // after the trigger: the next checkpoint's
+        let committed = j.complete_checkpoint(0).unwrap();
+        assert_eq!(committed, [(0, ANSWER_PURCHASED), (1, ANSWER_PURCHASED)]);
+        // A failure aborts the open transaction: its outputs are never committed.
+        assert_eq!(j.fail(T + ms(300)), Some(vec![2]));
+        assert!(j.restart(T + ms(400), 1));
+        j.trigger_checkpoint(T + ms(500), 0);
+        assert_eq!(j.complete_checkpoint(1), Some(vec![]));
+    }
+
+    #[test]
+    fn deliveries_to_a_subtask_keep_offset_order() {
+        let mut j = job(Sink::AtLeastOnce, 1);
+        assert_eq!(j.delivery_time(0, T + ms(9)), T + ms(9));
+        assert_eq!(j.delivery_time(1, T + ms(4)), T + ms(9), "not before the earlier entry");
+        assert_eq!(j.arm_checkpoint(T + ms(1)), Some(T + j.spec.checkpoint_interval));
+        assert_eq!(j.arm_checkpoint(T + ms(2)), None, "armed already");
     }
 }

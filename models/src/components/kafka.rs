@@ -20,8 +20,10 @@
 use schemars::JsonSchema;
 use serde::Deserialize;
 use sim::config::Issues;
-use sim::{Dist, DistSpec, SimDuration};
+use sim::rng::{self, RngStream};
+use sim::{Admission, Dist, DistSpec, SimDuration, SimTime, Station};
 
+use super::faults::FaultWindows;
 use super::{count_or, dist_or, duration_or, lognormal, price_or};
 
 /// What a record's partition is chosen by.
@@ -157,5 +159,437 @@ impl KafkaSpec {
                 ((user as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32) as u32 % self.partitions
             }
         }
+    }
+}
+
+/// A produce request: one record a client asked the producer to send, for client `J`.
+#[derive(Clone, Debug)]
+pub struct ProduceRequest<J> {
+    pub user: u32,
+    pub client: J,
+    pub partition: u32,
+    /// Copies sent so far.
+    pub sends: u8,
+    /// The producer is done: acknowledged, or given up.
+    pub settled: bool,
+    /// A copy has been appended (what an idempotent broker checks).
+    pub appended: bool,
+}
+
+/// One appended copy in the log.
+#[derive(Clone, Debug)]
+pub struct LogEntry {
+    pub user: u32,
+    /// Decided by the consumer since its last restore (what the consumer lag counts).
+    pub processed: bool,
+    /// Lost with its leader before a follower copied it.
+    pub lost: bool,
+    /// When followers have it (readable, and safe from a leader's loss).
+    pub visible_at: SimTime,
+}
+
+/// What the topic counts.
+#[derive(Clone, Debug, Default)]
+pub struct KafkaCounters {
+    pub produce_requests: u64,
+    pub resends: u64,
+    /// Copies appended beyond the first of a request (producer without idempotence).
+    pub duplicate_records: u64,
+    /// Resent copies an idempotent broker dropped.
+    pub duplicates_dropped: u64,
+    pub producer_failures: u64,
+    /// Entries lost with a broker before replication.
+    pub lost_records: u64,
+    /// Consumer lag: entries neither decided nor lost.
+    pub lag: u64,
+    pub peak_lag: u64,
+}
+
+/// What the leader did with a copy it finished appending.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Written {
+    /// The new log entry (none: an idempotent broker dropped a resent copy).
+    pub entry: Option<u32>,
+    /// Append → on the followers.
+    pub replication: SimDuration,
+    /// Append → the acknowledgement reaches the producer (none with acks 0).
+    pub ack_after: Option<SimDuration>,
+}
+
+/// What the producer does when a copy's `request_timeout` passes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProduceTimeout {
+    /// Acknowledged or superseded by a later copy: nothing.
+    Stale,
+    /// Send the record again.
+    Resend,
+    /// Out of retries: the request failed.
+    GiveUp,
+}
+
+/// The topic at run time: partition leaders appending one record at a time, their leaderless
+/// windows, the produce requests and the retained log, the random streams, fault windows and
+/// counters. `J` is the client's handle on a produce request.
+pub struct Topic<J> {
+    pub spec: KafkaSpec,
+    partitions: Vec<Station<u32>>,
+    /// Per partition: a window without a leader (broker loss).
+    partition_down: Vec<(SimTime, SimTime)>,
+    /// Per partition: the request being appended and when it reached the partition.
+    head: Vec<(u32, SimTime)>,
+    pub requests: Vec<ProduceRequest<J>>,
+    pub log: Vec<LogEntry>,
+    /// Producer ↔ broker round trips (`kafka/rtt`).
+    rtt_rng: RngStream,
+    /// Append times (`kafka/append`).
+    append_rng: RngStream,
+    /// Replication delays (`kafka/replication`).
+    replication_rng: RngStream,
+    /// Consumer fetch delays (`kafka/fetch`).
+    fetch_rng: RngStream,
+    pub windows: FaultWindows,
+    pub counters: KafkaCounters,
+}
+
+impl<J: Copy> Topic<J> {
+    pub fn new(spec: &KafkaSpec, seed: u64) -> Self {
+        let n = spec.partitions as usize;
+        Topic {
+            spec: spec.clone(),
+            partitions: (0..n).map(|_| Station::new(1, None)).collect(),
+            partition_down: vec![(SimTime::ZERO, SimTime::ZERO); n],
+            head: vec![(0, SimTime::ZERO); n],
+            requests: Vec::new(),
+            log: Vec::new(),
+            rtt_rng: rng::stream(seed, "kafka/rtt"),
+            append_rng: rng::stream(seed, "kafka/append"),
+            replication_rng: rng::stream(seed, "kafka/replication"),
+            fetch_rng: rng::stream(seed, "kafka/fetch"),
+            windows: FaultWindows::default(),
+            counters: KafkaCounters::default(),
+        }
+    }
+
+    /// A new produce request for `user`'s record; send it with [`Topic::send`].
+    pub fn produce(&mut self, user: u32, client: J) -> u32 {
+        let request = self.requests.len() as u32;
+        let partition = self.spec.partition_of(user);
+        self.requests.push(ProduceRequest {
+            user,
+            client,
+            partition,
+            sends: 0,
+            settled: false,
+            appended: false,
+        });
+        self.counters.produce_requests += 1;
+        request
+    }
+
+    /// The producer sends a copy of `request`: returns when it reaches the leader (from now)
+    /// and the copy's number, which its timeout carries.
+    pub fn send(&mut self, request: u32) -> (SimDuration, u8) {
+        let half_rtt = self.half_rtt();
+        let r = &mut self.requests[request as usize];
+        r.sends = r.sends.saturating_add(1);
+        (half_rtt, r.sends)
+    }
+
+    /// The producer counts `request` done without an acknowledgement (acks 0).
+    pub fn settle(&mut self, request: u32) {
+        self.requests[request as usize].settled = true;
+    }
+
+    /// A copy of `request` reaches its partition leader at `now`: it is appended at once if the
+    /// leader is idle (returns the partition and the append time), else it waits its turn.
+    pub fn at_partition(&mut self, now: SimTime, request: u32) -> Option<(u32, SimDuration)> {
+        let partition = self.requests[request as usize].partition;
+        match self.partitions[partition as usize].arrive(now, request) {
+            Admission::Serve(_) => {
+                self.head[partition as usize] = (request, now);
+                Some((partition, self.append_work(now, partition)))
+            }
+            _ => None,
+        }
+    }
+
+    /// `partition`'s leader finished the copy at its head: returns its request, and the
+    /// append time of the next copy waiting (if any), which starts now.
+    pub fn finish_append(&mut self, now: SimTime, partition: u32) -> (u32, Option<SimDuration>) {
+        let (request, since) = self.head[partition as usize];
+        let next = self.partitions[partition as usize].depart(now, since).map(|next| {
+            self.head[partition as usize] = (next.job, next.arrived);
+            self.append_work(now, partition)
+        });
+        (request, next)
+    }
+
+    /// The leader writes the appended copy of `request` at `now`: a new log entry, or (with
+    /// idempotence, for a copy already appended) nothing; and the acknowledgement's delay.
+    pub fn write(&mut self, now: SimTime, request: u32) -> Written {
+        let replication = self.spec.replication.sample(&mut self.replication_rng);
+        let r = &mut self.requests[request as usize];
+        let entry = if r.appended && self.spec.idempotence {
+            // The broker has this sequence number already: drop the copy, acknowledge it.
+            self.counters.duplicates_dropped += 1;
+            None
+        } else {
+            if r.appended {
+                self.counters.duplicate_records += 1;
+            }
+            r.appended = true;
+            let entry = self.log.len() as u32;
+            let visible_at = now + replication;
+            self.log.push(LogEntry { user: r.user, processed: false, lost: false, visible_at });
+            self.counters.lag += 1;
+            self.note_peak_lag();
+            Some(entry)
+        };
+        Written { entry, replication, ack_after: self.ack_after(replication) }
+    }
+
+    /// Readable → delivered to the consumer.
+    pub fn fetch_delay(&mut self) -> SimDuration {
+        self.spec.fetch.sample(&mut self.fetch_rng)
+    }
+
+    /// An acknowledgement of `request` arrives: whether it settles the request (the first).
+    pub fn ack(&mut self, request: u32) -> bool {
+        let r = &mut self.requests[request as usize];
+        !std::mem::replace(&mut r.settled, true)
+    }
+
+    /// The timeout of `request`'s copy number `send` passes.
+    pub fn timeout(&mut self, request: u32, send: u8) -> ProduceTimeout {
+        let r = &mut self.requests[request as usize];
+        if r.settled || r.sends != send {
+            return ProduceTimeout::Stale;
+        }
+        if (send as u32) <= self.spec.producer_retries && send < u8::MAX {
+            self.counters.resends += 1;
+            return ProduceTimeout::Resend;
+        }
+        r.settled = true;
+        self.counters.producer_failures += 1;
+        ProduceTimeout::GiveUp
+    }
+
+    /// Broker `lost` is lost at `now`: the partitions it leads take no appends for `down`
+    /// (until new leaders are elected), and with acks 0 or 1 their entries not yet copied to a
+    /// follower are lost. Returns how many entries were lost.
+    pub fn lose_broker(&mut self, now: SimTime, down: SimDuration, lost: u32) -> u64 {
+        let brokers = self.spec.brokers;
+        for p in 0..self.spec.partitions {
+            if p % brokers == lost {
+                self.partition_down[p as usize] = (now, now + down);
+            }
+        }
+        if self.spec.acks == Acks::All {
+            return 0;
+        }
+        let mut count = 0;
+        for e in self.log.iter_mut() {
+            let led = self.spec.partition_of(e.user) % brokers == lost;
+            if led && e.visible_at > now && !e.processed && !e.lost {
+                e.lost = true;
+                count += 1;
+            }
+        }
+        // Lost entries will never be decided: the lag drops now.
+        self.counters.lost_records += count;
+        self.counters.lag -= count;
+        count
+    }
+
+    /// The consumer decided `entry`.
+    pub fn consumed(&mut self, entry: u32) {
+        self.log[entry as usize].processed = true;
+        self.counters.lag -= 1;
+    }
+
+    /// The consumer restored to a checkpoint before it decided `entries`: they are to be
+    /// decided again.
+    pub fn rewind(&mut self, entries: &[u32]) {
+        for &entry in entries {
+            self.log[entry as usize].processed = false;
+            self.counters.lag += 1;
+        }
+        self.note_peak_lag();
+    }
+
+    /// Entries neither decided nor lost, in log order, with when they are readable.
+    pub fn undecided(&self) -> Vec<(u32, SimTime)> {
+        let open = |(i, e): (usize, &LogEntry)| {
+            (!e.processed && !e.lost).then_some((i as u32, e.visible_at))
+        };
+        self.log.iter().enumerate().filter_map(open).collect()
+    }
+
+    /// Whether the consumer still has to decide `entry`.
+    pub fn is_undecided(&self, entry: u32) -> bool {
+        let e = &self.log[entry as usize];
+        !e.processed && !e.lost
+    }
+
+    /// The partition leaders, for reports.
+    pub fn partitions(&self) -> &[Station<u32>] {
+        &self.partitions
+    }
+
+    /// One way of a producer ↔ broker round trip.
+    fn half_rtt(&mut self) -> SimDuration {
+        SimDuration::from_nanos(self.spec.rtt.sample(&mut self.rtt_rng).as_nanos() / 2)
+    }
+
+    fn ack_after(&mut self, replication: SimDuration) -> Option<SimDuration> {
+        let half_rtt = self.half_rtt();
+        match self.spec.acks {
+            Acks::None => None,
+            Acks::Leader => Some(half_rtt),
+            Acks::All => Some(replication + half_rtt),
+        }
+    }
+
+    fn note_peak_lag(&mut self) {
+        self.counters.peak_lag = self.counters.peak_lag.max(self.counters.lag);
+    }
+
+    /// Append time of a record on `partition` starting now, through any fault windows.
+    fn append_work(&mut self, now: SimTime, partition: u32) -> SimDuration {
+        let work = self.spec.append_time.sample(&mut self.append_rng);
+        let (from, until) = self.partition_down[partition as usize];
+        let start = if now >= from && now < until { until } else { now };
+        let work = self.windows.apply(start, work);
+        (start - now) + work
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const T: SimTime = SimTime::ZERO;
+
+    fn ms(n: u64) -> SimDuration {
+        SimDuration::from_millis(n)
+    }
+
+    /// One partition per broker unless said otherwise; round trip 2 ms, replication 10 ms,
+    /// append 40 µs, all constant.
+    fn topic(acks: Acks, idempotence: bool, brokers: u32) -> Topic<u32> {
+        let mut spec = RawKafka::default().check("kafka", &mut Issues::new()).unwrap();
+        spec.partitions = 2;
+        spec.brokers = brokers;
+        spec.acks = acks;
+        spec.idempotence = idempotence;
+        spec.rtt = Dist::Constant(ms(2));
+        spec.replication = Dist::Constant(ms(10));
+        Topic::new(&spec, 1)
+    }
+
+    /// A copy of `request` reaching an idle leader at `now`, appended and written.
+    fn append(t: &mut Topic<u32>, now: SimTime, request: u32) -> Written {
+        let (partition, work) = t.at_partition(now, request).expect("an idle leader appends");
+        let (done, next) = t.finish_append(now + work, partition);
+        assert_eq!((done, next), (request, None));
+        t.write(now + work, request)
+    }
+
+    #[test]
+    fn the_acknowledgement_waits_for_nothing_the_leader_or_the_replicas() {
+        for (acks, expected) in
+            [(Acks::None, None), (Acks::Leader, Some(ms(1))), (Acks::All, Some(ms(11)))]
+        {
+            let mut t = topic(acks, true, 1);
+            let request = t.produce(0, 0);
+            assert_eq!(t.send(request), (ms(1), 1), "half the round trip; the first copy");
+            let written = append(&mut t, T, request);
+            assert_eq!(written.entry, Some(0));
+            assert_eq!(written.replication, ms(10));
+            assert_eq!(written.ack_after, expected, "acks {acks:?}");
+            assert_eq!(t.log[0].visible_at, T + SimDuration::from_micros(40) + ms(10));
+            assert_eq!((t.counters.lag, t.counters.peak_lag), (1, 1));
+        }
+    }
+
+    #[test]
+    fn an_idempotent_broker_drops_a_resent_copy_and_a_plain_one_appends_it_again() {
+        for idempotence in [true, false] {
+            let mut t = topic(Acks::All, idempotence, 1);
+            let request = t.produce(3, 0);
+            t.send(request);
+            append(&mut t, T, request);
+            // The acknowledgement is late: the producer's timeout resends the record.
+            assert_eq!(t.timeout(request, 1), ProduceTimeout::Resend);
+            assert_eq!(t.send(request).1, 2);
+            assert_eq!(t.timeout(request, 1), ProduceTimeout::Stale, "superseded copy");
+            let again = append(&mut t, T + ms(100), request);
+            if idempotence {
+                assert_eq!(again.entry, None);
+                assert_eq!(t.log.len(), 1);
+                assert_eq!((t.counters.duplicates_dropped, t.counters.duplicate_records), (1, 0));
+            } else {
+                assert_eq!(again.entry, Some(1));
+                assert_eq!(t.log.len(), 2, "two records of one request");
+                assert_eq!((t.counters.duplicates_dropped, t.counters.duplicate_records), (0, 1));
+            }
+            assert!(again.ack_after.is_some(), "either way the copy is acknowledged");
+            assert!(t.ack(request), "the first acknowledgement settles the request");
+            assert!(!t.ack(request));
+            assert_eq!(t.timeout(request, 2), ProduceTimeout::Stale);
+        }
+    }
+
+    #[test]
+    fn out_of_retries_the_producer_gives_up() {
+        let mut t = topic(Acks::All, true, 1);
+        t.spec.producer_retries = 1;
+        let request = t.produce(0, 0);
+        t.send(request);
+        assert_eq!(t.timeout(request, 1), ProduceTimeout::Resend);
+        t.send(request);
+        assert_eq!(t.timeout(request, 2), ProduceTimeout::GiveUp);
+        assert_eq!((t.counters.resends, t.counters.producer_failures), (1, 1));
+        assert!(!t.ack(request), "a late acknowledgement settles nothing");
+    }
+
+    #[test]
+    fn a_lost_broker_loses_its_unreplicated_entries_unless_acks_all() {
+        for acks in [Acks::None, Acks::Leader, Acks::All] {
+            // One broker leads both partitions.
+            let mut t = topic(acks, true, 1);
+            let (old, new) = (t.produce(0, 0), t.produce(1, 1));
+            append(&mut t, T, old); // replicated by 10.04 ms
+            append(&mut t, T + ms(8), new); // replicated by 18.04 ms
+            let now = T + ms(12);
+            let lost = t.lose_broker(now, SimDuration::from_secs(1), 0);
+            let expected = if acks == Acks::All { 0 } else { 1 };
+            assert_eq!(lost, expected, "acks {acks:?}");
+            assert_eq!(t.counters.lost_records, expected);
+            assert_eq!(t.counters.lag, 2 - expected, "lost entries leave the lag");
+            assert!(!t.log[0].lost, "already on a follower");
+            assert_eq!(t.log[1].lost, acks != Acks::All);
+            // Without a leader the partition appends nothing until the election.
+            let late = t.produce(0, 2);
+            let (_, work) = t.at_partition(now, late).unwrap();
+            assert!(work >= SimDuration::from_secs(1), "waits for the new leader");
+        }
+    }
+
+    #[test]
+    fn the_consumer_position_moves_with_decisions_and_back_on_a_rewind() {
+        let mut t = topic(Acks::All, true, 1);
+        for user in 0..3 {
+            let request = t.produce(user, user);
+            append(&mut t, T + ms(user as u64), request);
+        }
+        t.consumed(0);
+        t.consumed(2);
+        assert_eq!(t.counters.lag, 1);
+        assert_eq!(t.undecided().iter().map(|e| e.0).collect::<Vec<_>>(), [1]);
+        t.rewind(&[0, 2]);
+        assert_eq!(t.counters.lag, 3);
+        assert!(t.is_undecided(2));
+        assert_eq!(t.counters.peak_lag, 3);
     }
 }

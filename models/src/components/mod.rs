@@ -16,7 +16,7 @@ pub mod waiting_room;
 
 use sim::config::DurationLit;
 use sim::config::{Issues, join_key};
-use sim::{Dist, DistSpec, SimDuration};
+use sim::{Dist, DistSpec, SimDuration, SimTime};
 
 /// Reads an optional distribution, falling back to `default`.
 pub(crate) fn dist_or(
@@ -86,4 +86,11 @@ pub(crate) fn price_or(
 /// Lognormal by median and p99, for defaults (values known to be valid).
 pub(crate) fn lognormal(median: SimDuration, p99: SimDuration) -> Dist {
     Dist::lognormal_from_median_p99(median, p99).expect("default lognormal is valid")
+}
+
+/// The first multiple of `period` after `now`: periodic work (checkpoints, cache refreshes)
+/// keeps to a fixed grid whenever it is re-armed.
+pub(crate) fn next_tick(now: SimTime, period: SimDuration) -> SimTime {
+    let step = period.as_nanos();
+    SimTime::from_nanos((now.as_nanos() / step + 1) * step)
 }

@@ -158,6 +158,7 @@ impl Fault {
 use rand::RngExt;
 use sim::Context;
 
+use super::arch::queue_stream::stream;
 use super::model::{Event, SaleModel};
 use crate::components::faults::FaultWindows;
 
@@ -194,15 +195,14 @@ impl SaleModel<'_> {
     /// The pause and slowdown windows of `component` (one this variant has).
     fn windows_of(&mut self, component: FaultComponent) -> &mut FaultWindows {
         let tiers = &mut self.tiers;
-        const STREAM: &str = "queue_stream components";
         match component {
             FaultComponent::Cdn => &mut tiers.cdn.as_mut().expect("a CDN").windows,
             FaultComponent::Gateway => &mut tiers.gateway.windows,
             FaultComponent::Redis => &mut tiers.redis.as_mut().expect("Redis").windows,
             FaultComponent::Db => &mut tiers.db.windows,
-            FaultComponent::Kafka => &mut tiers.stream.as_mut().expect(STREAM).kafka_windows,
-            FaultComponent::Flink => &mut tiers.stream.as_mut().expect(STREAM).flink_windows,
-            FaultComponent::Results => &mut tiers.stream.as_mut().expect(STREAM).store_windows,
+            FaultComponent::Kafka => &mut stream(tiers).topic.windows,
+            FaultComponent::Flink => &mut stream(tiers).job.windows,
+            FaultComponent::Results => &mut stream(tiers).results.windows,
         }
     }
 
@@ -236,13 +236,14 @@ impl SaleModel<'_> {
             }
             FaultComponent::Kafka => {
                 let down = fault.duration.unwrap_or(SimDuration::from_secs(10));
-                self.lose_broker(now, down);
+                let st = stream(&mut self.tiers);
+                let broker = self.fault_rng.random_range(0..st.topic.spec.brokers);
+                st.lose_broker(now, down, broker, &mut self.timeline);
             }
             FaultComponent::Flink => {
-                let restart = fault
-                    .duration
-                    .unwrap_or(self.variant.flink.as_ref().expect("flink").restart_time);
-                self.fail_job(now, restart, ctx);
+                let st = stream(&mut self.tiers);
+                let restart = fault.duration.unwrap_or(st.job.spec.restart_time);
+                st.fail_job(now, restart, &mut self.timeline, ctx);
             }
             other => {
                 let down = fault.duration.unwrap_or(SimDuration::from_secs(10));

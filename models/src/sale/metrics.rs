@@ -106,38 +106,36 @@ impl RunReport {
         }
         let stream = model.tiers.stream.as_ref().map(|st| {
             use super::arch::queue_stream::StreamTiers;
-            let hot = StreamTiers::hottest(&st.partitions, end);
-            stations.push(("kafka_hot_partition".to_string(), st.partitions[hot].report(end)));
-            let hot = StreamTiers::hottest(&st.subtasks, end);
-            stations.push(("flink_hot_subtask".to_string(), st.subtasks[hot].report(end)));
-            stations.push(("result_store".to_string(), st.store_shard.report(end)));
-            let kafka = model.variant.kafka.as_ref().expect("queue_stream has Kafka");
-            let flink = model.variant.flink.as_ref().expect("queue_stream has Flink");
-            let results = model.variant.results.as_ref().expect("queue_stream has results");
-            let f = &st.figures;
-            let state_keys = st.state.stock.len() as u64 + st.state.peak_user_keys;
+            let (topic, job, results) = (&st.topic, &st.job, &st.results);
+            let hot = StreamTiers::hottest(topic.partitions(), end);
+            stations.push(("kafka_hot_partition".to_string(), topic.partitions()[hot].report(end)));
+            let hot = StreamTiers::hottest(job.subtasks(), end);
+            stations.push(("flink_hot_subtask".to_string(), job.subtasks()[hot].report(end)));
+            stations.push(("result_store".to_string(), results.shard().report(end)));
+            let (k, j, r) = (&topic.counters, &job.counters, &results.counters);
+            let state_keys = job.state.stock.len() as u64 + job.state.peak_user_keys;
             StreamMetrics {
-                produce_requests: f.produce_requests,
-                records_appended: st.log.len() as u64,
-                duplicate_records: f.duplicate_records,
-                duplicates_dropped: f.duplicates_dropped,
-                producer_resends: f.resends,
-                producer_failures: f.producer_failures,
-                lost_records: f.lost_records,
-                peak_consumer_lag: f.peak_lag,
-                retained_bytes: st.log.len() as f64 * kafka.record_bytes,
-                decisions: f.decisions,
-                replayed: f.replayed,
-                checkpoints: f.checkpoints,
-                job_failures: f.failures,
-                flink_state_peak_bytes: state_keys as f64 * flink.state_bytes_per_key,
-                stock_left_in_job: st.state.stock_left(),
-                polls: f.polls,
-                stock_cache_rejections: f.cache_rejections,
-                result_keys_peak: st.store.peak_keys,
-                result_store_peak_memory_bytes: st.store.peak_memory_bytes(results),
-                orders_after_give_up: f.orders_after_give_up,
-                duplicate_orders: f.duplicate_orders,
+                produce_requests: k.produce_requests,
+                records_appended: topic.log.len() as u64,
+                duplicate_records: k.duplicate_records,
+                duplicates_dropped: k.duplicates_dropped,
+                producer_resends: k.resends,
+                producer_failures: k.producer_failures,
+                lost_records: k.lost_records,
+                peak_consumer_lag: k.peak_lag,
+                retained_bytes: topic.log.len() as f64 * topic.spec.record_bytes,
+                decisions: j.decisions,
+                replayed: j.replayed,
+                checkpoints: j.checkpoints,
+                job_failures: j.failures,
+                flink_state_peak_bytes: state_keys as f64 * job.spec.state_bytes_per_key,
+                stock_left_in_job: job.state.stock_left(),
+                polls: r.polls,
+                stock_cache_rejections: r.cache_rejections,
+                result_keys_peak: results.store.peak_keys,
+                result_store_peak_memory_bytes: results.store.peak_memory_bytes(&results.spec),
+                orders_after_give_up: j.orders_after_give_up,
+                duplicate_orders: j.duplicate_orders,
             }
         });
         stations.push(("db_pool".to_string(), model.tiers.db.pool().report(end)));

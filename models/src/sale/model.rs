@@ -42,11 +42,10 @@ pub struct Tiers {
     pub room: Option<WaitingRoom>,
 }
 
-/// Random streams of the client side and of the parts that do not own theirs yet.
+/// The client side's random streams (each component owns its own).
 pub struct Streams {
     pub rtt: RngStream,
     pub retry: RngStream,
-    pub stream: super::arch::queue_stream::StreamStreams,
 }
 
 /// Everything counted during a run.
@@ -111,15 +110,11 @@ impl<'a> SaleModel<'a> {
             gateway: Gateway::new(&variant.gateway, seed),
             redis: variant.redis.as_ref().map(|spec| Redis::new(spec, stock, all, seed)),
             db: Db::new(&variant.db, stock, all, seed),
-            stream: super::arch::queue_stream::StreamTiers::new(variant, stock, all),
+            stream: super::arch::queue_stream::StreamTiers::new(variant, stock, all, seed),
             room: variant.waiting_room.as_ref().map(|spec| WaitingRoom::new(spec, all, seed)),
         };
         let s = |label: &str| rng::stream(seed, label);
-        let streams = Streams {
-            rtt: s("client/rtt"),
-            retry: s("client/retry"),
-            stream: super::arch::queue_stream::StreamStreams::new(seed),
-        };
+        let streams = Streams { rtt: s("client/rtt"), retry: s("client/retry") };
         let mut users = vec![User::default(); all];
         for user in &mut users[humans..] {
             user.is_bot = true;
@@ -171,7 +166,7 @@ impl<'a> SaleModel<'a> {
             cdn.prefetch(user);
         }
         if let Some(stream) = &self.tiers.stream {
-            sim::prefetch::prefetch_at(&stream.queued_at, user as usize);
+            stream.prefetch(user);
         }
     }
 

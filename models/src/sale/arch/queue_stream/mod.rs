@@ -17,16 +17,14 @@
 //! carry its epoch: a failure bumps it, so completions scheduled before the failure are ignored
 //! and the restarted job re-reads every unprocessed entry.
 
-use sim::rng::{self, RngStream};
-use sim::{Context, SimDuration, SimTime, SlabKey, Station};
+use sim::{Context, SimTime, SlabKey, Station};
 
 use super::super::SaleVariant;
-use super::super::model::{AttemptKind, Event, Hop, SaleModel, Stage};
+use super::super::model::{AttemptKind, Event, Hop, SaleModel, Stage, Tiers};
 use super::super::outcome::Outcome;
-use crate::components::faults::FaultWindows;
-use crate::components::flink::{Decision, StreamState};
-use crate::components::kafka::Acks;
-use crate::components::results::{ANSWER_LIMIT, ANSWER_PURCHASED, ANSWER_SOLD_OUT, ResultStore};
+use crate::components::flink::Job;
+use crate::components::kafka::{Acks, Topic};
+use crate::components::results::Results;
 
 /// Events of the topic, the job and the result store.
 #[derive(Clone, Copy, Debug)]
@@ -76,145 +74,29 @@ pub enum StreamEvent {
     CacheRefresh,
 }
 
-/// A produce request: one purchase attempt the gateway queues.
-#[derive(Clone, Debug)]
-pub struct ProduceRequest {
-    pub user: u32,
-    pub attempt: SlabKey,
-    pub serial: u32,
-    pub partition: u32,
-    /// Copies sent so far.
-    pub sends: u8,
-    /// The producer is done: acknowledged, or given up.
-    pub settled: bool,
-    /// A copy has been appended (what an idempotent broker checks).
-    pub appended: bool,
-}
-
-/// One appended copy in the log.
-#[derive(Clone, Debug)]
-pub struct LogEntry {
-    pub user: u32,
-    pub processed: bool,
-    /// Lost with its leader before a follower copied it.
-    pub lost: bool,
-    /// When followers have it (readable, and safe from a leader's loss).
-    pub visible_at: SimTime,
-    /// The job epoch in which it was last handed to a subtask (`u32::MAX`: never): a restarted
-    /// job re-reads it once, however many deliveries were scheduled for it.
-    pub enqueued_epoch: u32,
-    /// Orders the sink wrote for this entry (more than one: duplicates).
-    pub orders_written: u8,
-}
-
-/// A command on the result store.
-#[derive(Clone, Copy, Debug)]
-pub enum StoreJob {
-    /// A poll's GET.
-    Get(SlabKey),
-    /// The sink's SET of a user's answer.
-    Set { user: u32, code: u8 },
-}
-
-/// Runtime state of the topic, the job and the result store.
+/// The components of `queue_stream`: the topic (its produce requests answer an attempt of a
+/// given serial), the job, and the result store (its GETs answer attempts).
 pub struct StreamTiers {
-    pub partitions: Vec<Station<u32>>,
-    /// Per partition: a window without a leader (broker loss).
-    pub partition_down: Vec<(SimTime, SimTime)>,
-    /// Per partition: the request being appended and when it reached the partition.
-    pub(super) partition_head: Vec<(u32, SimTime)>,
-    pub subtasks: Vec<Station<u32>>,
-    pub(super) subtask_head: Vec<(u32, SimTime)>,
-    /// Per subtask: the latest delivery time handed out (fetches stay in offset order).
-    pub(super) last_delivery: Vec<SimTime>,
-    pub store_shard: Station<StoreJob>,
-    pub(super) store_head: (StoreJob, SimTime),
-    pub store: ResultStore,
-    pub state: StreamState,
-    pub requests: Vec<ProduceRequest>,
-    pub log: Vec<LogEntry>,
-    /// Entries decided since the last checkpoint was triggered, and before it (replayed if the
-    /// checkpoint in progress does not complete).
-    pub(super) processed_since_trigger: Vec<u32>,
-    pub(super) processed_before_trigger: Vec<u32>,
-    /// Transactional sink: outputs after the last trigger, and those of the checkpoint in
-    /// progress.
-    pub(super) uncommitted: Vec<(u32, u8)>,
-    pub(super) precommitted: Vec<(u32, u8)>,
-    pub epoch: u32,
-    pub down: bool,
-    pub(super) checkpoint_armed: bool,
-    pub(super) checkpoint_in_progress: bool,
-    pub(super) cache_armed: bool,
-    pub cached_stock: i64,
-    /// Per user: when their first request was queued (polling runs from then).
-    pub queued_at: Vec<Option<SimTime>>,
-    pub figures: StreamFigures,
-    /// Pause and slowdown windows of the topic, the job and the result store.
-    pub kafka_windows: FaultWindows,
-    pub flink_windows: FaultWindows,
-    pub store_windows: FaultWindows,
-}
-
-/// What the queue+stream components count.
-#[derive(Clone, Debug, Default)]
-pub struct StreamFigures {
-    pub produce_requests: u64,
-    pub resends: u64,
-    /// Copies appended beyond the first of a request (producer without idempotence).
-    pub duplicate_records: u64,
-    /// Resent copies an idempotent broker dropped.
-    pub duplicates_dropped: u64,
-    pub producer_failures: u64,
-    /// Entries lost with a broker before replication.
-    pub lost_records: u64,
-    pub lag: u64,
-    pub peak_lag: u64,
-    pub decisions: u64,
-    pub replayed: u64,
-    pub checkpoints: u64,
-    pub failures: u64,
-    pub duplicate_orders: u64,
-    pub polls: u64,
-    pub cache_rejections: u64,
-    /// Orders written for users who had already given up.
-    pub orders_after_give_up: u64,
+    pub topic: Topic<(SlabKey, u32)>,
+    pub job: Job,
+    pub results: Results<SlabKey>,
 }
 
 impl StreamTiers {
-    pub fn new(variant: &SaleVariant, stock: i64, users: usize) -> Option<Self> {
+    pub fn new(variant: &SaleVariant, stock: i64, users: usize, seed: u64) -> Option<Self> {
         let (kafka, flink, results) =
             (variant.kafka.as_ref()?, variant.flink.as_ref()?, variant.results.as_ref()?);
-        let subtasks = flink.parallelism as usize;
         Some(StreamTiers {
-            partitions: (0..kafka.partitions).map(|_| Station::new(1, None)).collect(),
-            partition_head: vec![(0, SimTime::ZERO); kafka.partitions as usize],
-            partition_down: vec![(SimTime::ZERO, SimTime::ZERO); kafka.partitions as usize],
-            subtasks: (0..subtasks).map(|_| Station::new(1, None)).collect(),
-            subtask_head: vec![(0, SimTime::ZERO); subtasks],
-            last_delivery: vec![SimTime::ZERO; subtasks],
-            store_shard: Station::new(1, None),
-            store_head: (StoreJob::Set { user: 0, code: 0 }, SimTime::ZERO),
-            store: ResultStore::new(results, users),
-            state: StreamState::new(flink, stock.max(0) as u64, users),
-            requests: Vec::new(),
-            log: Vec::new(),
-            processed_since_trigger: Vec::new(),
-            processed_before_trigger: Vec::new(),
-            uncommitted: Vec::new(),
-            precommitted: Vec::new(),
-            epoch: 0,
-            down: false,
-            checkpoint_armed: false,
-            checkpoint_in_progress: false,
-            cache_armed: false,
-            cached_stock: stock,
-            queued_at: vec![None; users],
-            figures: StreamFigures::default(),
-            kafka_windows: FaultWindows::default(),
-            flink_windows: FaultWindows::default(),
-            store_windows: FaultWindows::default(),
+            topic: Topic::new(kafka, seed),
+            job: Job::new(flink, stock.max(0) as u64, users, seed),
+            results: Results::new(results, stock, users, seed),
         })
+    }
+
+    /// Hints the per-user entries an event of `user` reads.
+    #[inline]
+    pub fn prefetch(&self, user: u32) {
+        self.results.prefetch(user);
     }
 
     /// Index of the busiest station in `stations` by utilisation, for the report.
@@ -228,76 +110,28 @@ impl StreamTiers {
         }
         best.0
     }
-}
 
-/// Random streams of the queue+stream components.
-pub struct StreamStreams {
-    pub kafka_rtt: RngStream,
-    pub append: RngStream,
-    pub replication: RngStream,
-    pub fetch: RngStream,
-    pub record: RngStream,
-    pub sink: RngStream,
-    pub store_rtt: RngStream,
-    pub store: RngStream,
-}
-
-impl StreamStreams {
-    pub fn new(seed: u64) -> Self {
-        let s = |label: &str| rng::stream(seed, label);
-        StreamStreams {
-            kafka_rtt: s("kafka/rtt"),
-            append: s("kafka/append"),
-            replication: s("kafka/replication"),
-            fetch: s("kafka/fetch"),
-            record: s("flink/record"),
-            sink: s("flink/sink"),
-            store_rtt: s("results/rtt"),
-            store: s("results/service"),
+    /// The producer sends (or resends) a copy of `request`.
+    fn send_copy(&mut self, now: SimTime, request: u32, ctx: &mut Context<Event>) {
+        let (delay, send) = self.topic.send(request);
+        ctx.after(delay, Event::Stream(StreamEvent::AtPartition { request }));
+        if self.topic.spec.acks != Acks::None {
+            let timeout = now + self.topic.spec.request_timeout;
+            ctx.at(timeout, Event::Stream(StreamEvent::ProduceTimeout { request, send }));
         }
     }
 }
 
-pub(super) fn half(d: SimDuration) -> SimDuration {
-    SimDuration::from_nanos(d.as_nanos() / 2)
-}
-
-/// The first multiple of `period` after `now`: periodic work (checkpoints, cache refreshes)
-/// keeps to a fixed grid whenever it is re-armed.
-pub(super) fn next_tick(now: SimTime, period: SimDuration) -> SimTime {
-    let step = period.as_nanos();
-    SimTime::from_nanos((now.as_nanos() / step + 1) * step)
-}
-
-pub(super) fn code_of(decision: Decision) -> u8 {
-    match decision {
-        Decision::Purchased => ANSWER_PURCHASED,
-        Decision::SoldOut => ANSWER_SOLD_OUT,
-        Decision::LimitReached => ANSWER_LIMIT,
-    }
+/// The `queue_stream` components (present in this architecture only).
+pub(in crate::sale) fn stream(tiers: &mut Tiers) -> &mut StreamTiers {
+    tiers.stream.as_mut().expect("queue_stream components")
 }
 
 mod flink;
 mod kafka;
 mod store;
 
-impl<'a> SaleModel<'a> {
-    pub(super) fn kafka(&self) -> &'a crate::components::kafka::KafkaSpec {
-        self.variant.kafka.as_ref().expect("queue_stream has Kafka")
-    }
-
-    pub(super) fn flink(&self) -> &'a crate::components::flink::FlinkSpec {
-        self.variant.flink.as_ref().expect("queue_stream has Flink")
-    }
-
-    pub(super) fn results(&self) -> &'a crate::components::results::ResultsSpec {
-        self.variant.results.as_ref().expect("queue_stream has a result store")
-    }
-
-    pub(super) fn st(&mut self) -> &mut StreamTiers {
-        self.tiers.stream.as_mut().expect("queue_stream state")
-    }
-
+impl SaleModel<'_> {
     /// The gateway has processed a request: a poll reads the result store, a purchase is
     /// queued (unless the stock cache already shows none).
     pub(in crate::sale) fn stream_request(
@@ -306,72 +140,34 @@ impl<'a> SaleModel<'a> {
         attempt: SlabKey,
         ctx: &mut Context<Event>,
     ) {
-        if self.attempts.get(attempt).kind == AttemptKind::Poll {
-            self.st().figures.polls += 1;
-            let results = self.results();
-            let rtt = results.rtt.sample(&mut self.streams.stream.store_rtt);
-            let a = self.attempts.get_mut(attempt);
+        let st = stream(&mut self.tiers);
+        let a = self.attempts.get_mut(attempt);
+        let user = a.user;
+        if a.kind == AttemptKind::Poll {
             a.stage = Stage::ResultGet;
-            let user = a.user;
-            ctx.after(half(rtt), Event::Arrive { attempt, hop: Hop::Results, user });
+            let delay = st.results.send_poll();
+            ctx.after(delay, Event::Arrive { attempt, hop: Hop::Results, user });
             return;
         }
-        let cache_on =
-            self.variant.results.as_ref().is_some_and(|r| r.stock_cache_refresh.is_some());
-        if cache_on && self.st().cached_stock <= 0 {
-            self.st().figures.cache_rejections += 1;
+        if st.results.cache_refuses() {
             self.answer(now, attempt, Outcome::SoldOut, ctx);
             return;
         }
-        let kafka = self.kafka();
-        let a = self.attempts.get(attempt);
-        let (user, serial) = (a.user, a.serial);
-        let partition = kafka.partition_of(user);
-        let acks = kafka.acks;
-        let st = self.st();
-        let request = st.requests.len() as u32;
-        st.requests.push(ProduceRequest {
-            user,
-            attempt,
-            serial,
-            partition,
-            sends: 0,
-            settled: false,
-            appended: false,
-        });
-        st.figures.produce_requests += 1;
-        let a = self.attempts.get_mut(attempt);
+        let request = st.topic.produce(user, (attempt, a.serial));
         a.stage = Stage::Produce;
         a.stream_ref = request;
-        self.send_copy(now, request, ctx);
-        if acks == Acks::None {
+        st.send_copy(now, request, ctx);
+        if st.topic.spec.acks == Acks::None {
             // Fire and forget: the producer counts the record as sent.
-            self.st().requests[request as usize].settled = true;
+            st.topic.settle(request);
             self.queued(now, attempt, ctx);
         }
     }
 
-    /// The producer sends (or resends) a copy of `request`.
-    pub(super) fn send_copy(&mut self, now: SimTime, request: u32, ctx: &mut Context<Event>) {
-        let kafka = self.kafka();
-        let rtt = kafka.rtt.sample(&mut self.streams.stream.kafka_rtt);
-        let timeout = kafka.request_timeout;
-        let acks = kafka.acks;
-        let r = &mut self.st().requests[request as usize];
-        r.sends = r.sends.saturating_add(1);
-        let send = r.sends;
-        ctx.after(half(rtt), Event::Stream(StreamEvent::AtPartition { request }));
-        if acks != Acks::None {
-            ctx.at(now + timeout, Event::Stream(StreamEvent::ProduceTimeout { request, send }));
-        }
-    }
-
     /// The gateway tells the client its request is queued and writes its status key.
-    pub(super) fn queued(&mut self, now: SimTime, attempt: SlabKey, ctx: &mut Context<Event>) {
+    fn queued(&mut self, now: SimTime, attempt: SlabKey, ctx: &mut Context<Event>) {
         let user = self.attempts.get(attempt).user;
-        let st = self.st();
-        st.store.create_key(now.as_nanos());
-        st.queued_at[user as usize].get_or_insert(now);
+        stream(&mut self.tiers).results.queued(now, user);
         self.answer(now, attempt, Outcome::Queued, ctx);
     }
 
@@ -381,21 +177,25 @@ impl<'a> SaleModel<'a> {
         event: StreamEvent,
         ctx: &mut Context<Event>,
     ) {
+        let (limit, busy) = (self.setup.sale.per_user_limit, self.in_flight_count() > 0);
+        let (st, timeline) = (stream(&mut self.tiers), &mut self.timeline);
         match event {
-            StreamEvent::AtPartition { request } => self.at_partition(now, request, ctx),
-            StreamEvent::Appended { partition } => self.appended(now, partition, ctx),
+            StreamEvent::AtPartition { request } => st.at_partition(now, request, ctx),
+            StreamEvent::Appended { partition } => st.appended(now, partition, timeline, ctx),
             StreamEvent::Acked { request } => self.acked(now, request, ctx),
             StreamEvent::ProduceTimeout { request, send } => {
                 self.produce_timeout(now, request, send, ctx)
             }
-            StreamEvent::Delivered { entry, epoch } => self.delivered(now, entry, epoch, ctx),
-            StreamEvent::Processed { subtask, epoch } => self.processed(now, subtask, epoch, ctx),
+            StreamEvent::Delivered { entry, epoch } => st.delivered(now, entry, epoch, ctx),
+            StreamEvent::Processed { subtask, epoch } => {
+                st.processed(now, (subtask, epoch), limit, timeline, ctx)
+            }
             StreamEvent::SinkWritten { entry, code } => self.sink_written(now, entry, code, ctx),
             StreamEvent::StoreServed => self.store_served(now, ctx),
-            StreamEvent::CheckpointTrigger => self.checkpoint_trigger(now, ctx),
+            StreamEvent::CheckpointTrigger => st.checkpoint_trigger(now, ctx),
             StreamEvent::CheckpointComplete { epoch } => self.checkpoint_complete(now, epoch, ctx),
-            StreamEvent::JobRestarted { epoch } => self.job_restarted(now, epoch, ctx),
-            StreamEvent::CacheRefresh => self.cache_refresh(now, ctx),
+            StreamEvent::JobRestarted { epoch } => st.job_restarted(now, epoch, ctx),
+            StreamEvent::CacheRefresh => st.cache_refresh(now, busy, ctx),
         }
     }
 }

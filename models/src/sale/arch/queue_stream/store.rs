@@ -1,53 +1,66 @@
 //! `queue_stream`'s result store: the sink's SETs, the polls' GETs, the poll chain of each
-//! queued user, and the stock cache the gateway reads.
+//! queued user, and the stock cache the gateway reads. The store's state and decisions are
+//! `crate::components::results`'; this file schedules their events and answers polls.
 
-use sim::{Admission, Context, SimTime, SlabKey};
+use sim::{Context, SimTime, SlabKey};
 
 use super::super::super::model::{AttemptKind, Event, Hop, SaleModel};
 use super::super::super::outcome::Outcome;
-use super::{StoreJob, StreamEvent, half, next_tick};
-use crate::components::results::{ANSWER_LIMIT, ANSWER_SOLD_OUT, NO_ANSWER};
+use super::{StreamEvent, StreamTiers, stream};
+use crate::components::results::{ANSWER_LIMIT, ANSWER_SOLD_OUT, NO_ANSWER, StoreCommand};
 
-impl SaleModel<'_> {
-    pub(super) fn store_command(&mut self, now: SimTime, job: StoreJob, ctx: &mut Context<Event>) {
-        let results = self.results();
-        let st = self.tiers.stream.as_mut().expect("queue_stream");
-        if let Admission::Serve(_) = st.store_shard.arrive(now, job) {
-            st.store_head = (job, now);
-            let t = results.command_time.sample(&mut self.streams.stream.store);
-            let t = st.store_windows.apply(now, t);
+impl StreamTiers {
+    /// The cache refresh fires: the cache shows the job's stock; it keeps refreshing while
+    /// clients wait (`busy`) or entries are still to decide.
+    pub(super) fn cache_refresh(&mut self, now: SimTime, busy: bool, ctx: &mut Context<Event>) {
+        self.results.refresh_cache(self.job.state.stock_left());
+        if busy || self.topic.counters.lag > 0 {
+            self.arm_cache(now, ctx);
+        }
+    }
+
+    pub(super) fn store_command(
+        &mut self,
+        now: SimTime,
+        command: StoreCommand<SlabKey>,
+        ctx: &mut Context<Event>,
+    ) {
+        if let Some(t) = self.results.arrive(now, command) {
             ctx.after(t, Event::Stream(StreamEvent::StoreServed));
         }
     }
 
+    fn arm_cache(&mut self, now: SimTime, ctx: &mut Context<Event>) {
+        if let Some(at) = self.results.arm_cache(now) {
+            ctx.at(at, Event::Stream(StreamEvent::CacheRefresh));
+        }
+    }
+}
+
+impl SaleModel<'_> {
     pub(in crate::sale) fn at_result_store(
         &mut self,
         now: SimTime,
         attempt: SlabKey,
         ctx: &mut Context<Event>,
     ) {
-        self.store_command(now, StoreJob::Get(attempt), ctx);
+        let user = self.attempts.get(attempt).user;
+        let get = StoreCommand::Get { client: attempt, user };
+        stream(&mut self.tiers).store_command(now, get, ctx);
     }
 
     pub(super) fn store_served(&mut self, now: SimTime, ctx: &mut Context<Event>) {
-        let results = self.results();
-        let st = self.tiers.stream.as_mut().expect("queue_stream");
-        let (job, since) = st.store_head;
-        if let Some(next) = st.store_shard.depart(now, since) {
-            st.store_head = (next.job, next.arrived);
-            let t = results.command_time.sample(&mut self.streams.stream.store);
-            let t = st.store_windows.apply(now, t);
+        let results = &mut stream(&mut self.tiers).results;
+        let (read, next) = results.served(now);
+        if let Some(t) = next {
             ctx.after(t, Event::Stream(StreamEvent::StoreServed));
         }
-        match job {
-            StoreJob::Set { user, code } => st.store.write(user, code),
-            StoreJob::Get(attempt) => {
-                let user = self.attempts.get(attempt).user;
-                let code = st.store.answer[user as usize];
-                self.attempts.get_mut(attempt).stream_ref = code as u32;
-                let rtt = results.rtt.sample(&mut self.streams.stream.store_rtt);
-                ctx.after(half(rtt), Event::Arrive { attempt, hop: Hop::ResultsReply, user });
-            }
+        if let Some((attempt, code)) = read {
+            let a = self.attempts.get_mut(attempt);
+            a.stream_ref = code as u32;
+            let user = a.user;
+            let delay = results.half_rtt();
+            ctx.after(delay, Event::Arrive { attempt, hop: Hop::ResultsReply, user });
         }
     }
 
@@ -73,18 +86,17 @@ impl SaleModel<'_> {
         user: u32,
         ctx: &mut Context<Event>,
     ) {
-        let Some(results) = self.variant.results.as_ref() else { return };
-        let st = self.tiers.stream.as_ref().expect("queue_stream");
-        let Some(queued_at) = st.queued_at[user as usize] else { return };
-        let at = now + results.poll_interval;
+        let Some(st) = self.tiers.stream.as_ref() else { return };
+        // Bots poll until they are told; people until their poll timeout or patience runs out.
+        let Some(at) = st.results.next_poll(now, user, self.users[user as usize].is_bot) else {
+            return;
+        };
         let patient = self
             .population
             .give_up_at
             .as_ref()
             .is_none_or(|deadlines| deadlines.get(user as usize).is_none_or(|d| at < *d));
-        // Bots poll until they are told; people until their poll timeout or patience runs out.
-        let in_time = self.users[user as usize].is_bot || at <= queued_at + results.poll_timeout;
-        if in_time && patient {
+        if patient {
             self.users[user as usize].poll_pending = true;
             ctx.at(at, Event::Poll { user });
         }
@@ -103,25 +115,8 @@ impl SaleModel<'_> {
 
     /// Something is happening: keep the stock cache refreshing.
     pub(in crate::sale) fn stream_activity(&mut self, now: SimTime, ctx: &mut Context<Event>) {
-        let Some(refresh) = self.variant.results.as_ref().and_then(|r| r.stock_cache_refresh)
-        else {
-            return;
-        };
-        let st = self.st();
-        if st.cache_armed {
-            return;
-        }
-        st.cache_armed = true;
-        ctx.at(next_tick(now, refresh), Event::Stream(StreamEvent::CacheRefresh));
-    }
-
-    pub(super) fn cache_refresh(&mut self, now: SimTime, ctx: &mut Context<Event>) {
-        let busy = self.in_flight_count() > 0;
-        let st = self.st();
-        st.cache_armed = false;
-        st.cached_stock = st.state.stock_left();
-        if busy || st.figures.lag > 0 {
-            self.stream_activity(now, ctx);
+        if let Some(st) = self.tiers.stream.as_mut() {
+            st.arm_cache(now, ctx);
         }
     }
 }
