@@ -104,40 +104,7 @@ impl RunReport {
         if let Some(redis) = redis {
             stations.push(("redis_hot_shard".to_string(), redis.shard().report(end)));
         }
-        let stream = model.tiers.stream.as_ref().map(|st| {
-            use super::arch::queue_stream::StreamTiers;
-            let (topic, job, results) = (&st.topic, &st.job, &st.results);
-            let hot = StreamTiers::hottest(topic.partitions(), end);
-            stations.push(("kafka_hot_partition".to_string(), topic.partitions()[hot].report(end)));
-            let hot = StreamTiers::hottest(job.subtasks(), end);
-            stations.push(("flink_hot_subtask".to_string(), job.subtasks()[hot].report(end)));
-            stations.push(("result_store".to_string(), results.shard().report(end)));
-            let (k, j, r) = (&topic.counters, &job.counters, &results.counters);
-            let state_keys = job.state.stock.len() as u64 + job.state.peak_user_keys;
-            StreamMetrics {
-                produce_requests: k.produce_requests,
-                records_appended: topic.log.len() as u64,
-                duplicate_records: k.duplicate_records,
-                duplicates_dropped: k.duplicates_dropped,
-                producer_resends: k.resends,
-                producer_failures: k.producer_failures,
-                lost_records: k.lost_records,
-                peak_consumer_lag: k.peak_lag,
-                retained_bytes: topic.log.len() as f64 * topic.spec.record_bytes,
-                decisions: j.decisions,
-                replayed: j.replayed,
-                checkpoints: j.checkpoints,
-                job_failures: j.failures,
-                flink_state_peak_bytes: state_keys as f64 * job.spec.state_bytes_per_key,
-                stock_left_in_job: job.state.stock_left(),
-                polls: r.polls,
-                stock_cache_rejections: r.cache_rejections,
-                result_keys_peak: results.store.peak_keys,
-                result_store_peak_memory_bytes: results.store.peak_memory_bytes(&results.spec),
-                orders_after_give_up: j.orders_after_give_up,
-                duplicate_orders: j.duplicate_orders,
-            }
-        });
+        let stream = model.tiers.stream.as_ref().map(|st| stream_metrics(st, end, &mut stations));
         stations.push(("db_pool".to_string(), model.tiers.db.pool().report(end)));
         stations.push(("stock_row_lock".to_string(), model.tiers.db.row_lock().report(end)));
         RunReport {
@@ -485,17 +452,7 @@ pub fn variant_summary(
         user_latency: t.user_latency.summary(),
         user_latency_cdf: t.user_latency.cdf_points(),
         attempt_latency: t.attempt_latency.summary(),
-        failures: Failures {
-            db_pool_timeouts: report.db.pool_timeouts,
-            lock_wait_timeouts: report.db.lock_timeouts,
-            deadlock_victims: report.db.deadlock_victims,
-            version_conflicts: report.db.version_conflicts,
-            leaked_reservations: t.leaked,
-            compensations: report.redis_compensations,
-            retries_denied_by_budget: t.budget_denied,
-            crashes: t.crashes,
-            lost_redis_writes: report.lost_redis_writes,
-        },
+        failures: failures(report),
         redis_peak_memory_bytes: report.redis_peak_memory_bytes,
         cdn_requests: report.cdn_requests,
         cdn_deduped: report.cdn_deduped,
@@ -505,6 +462,73 @@ pub fn variant_summary(
         waiting_room: report.waiting_room.clone(),
         cost: cost(setup, variant, report, sold),
     };
+    summary_of(variant, report, stats, metrics)
+}
+
+/// The queue+stream figures, adding the hottest partition, the hottest subtask and the result
+/// store to `stations`.
+fn stream_metrics(
+    st: &super::arch::queue_stream::StreamTiers,
+    end: SimTime,
+    stations: &mut Vec<(String, StationReport)>,
+) -> StreamMetrics {
+    use super::arch::queue_stream::StreamTiers;
+    let (topic, job, results) = (&st.topic, &st.job, &st.results);
+    let hot = StreamTiers::hottest(topic.partitions(), end);
+    stations.push(("kafka_hot_partition".to_string(), topic.partitions()[hot].report(end)));
+    let hot = StreamTiers::hottest(job.subtasks(), end);
+    stations.push(("flink_hot_subtask".to_string(), job.subtasks()[hot].report(end)));
+    stations.push(("result_store".to_string(), results.shard().report(end)));
+    let (k, j, r) = (&topic.counters, &job.counters, &results.counters);
+    let state_keys = job.state.stock.len() as u64 + job.state.peak_user_keys;
+    StreamMetrics {
+        produce_requests: k.produce_requests,
+        records_appended: topic.log.len() as u64,
+        duplicate_records: k.duplicate_records,
+        duplicates_dropped: k.duplicates_dropped,
+        producer_resends: k.resends,
+        producer_failures: k.producer_failures,
+        lost_records: k.lost_records,
+        peak_consumer_lag: k.peak_lag,
+        retained_bytes: topic.log.len() as f64 * topic.spec.record_bytes,
+        decisions: j.decisions,
+        replayed: j.replayed,
+        checkpoints: j.checkpoints,
+        job_failures: j.failures,
+        flink_state_peak_bytes: state_keys as f64 * job.spec.state_bytes_per_key,
+        stock_left_in_job: job.state.stock_left(),
+        polls: r.polls,
+        stock_cache_rejections: r.cache_rejections,
+        result_keys_peak: results.store.peak_keys,
+        result_store_peak_memory_bytes: results.store.peak_memory_bytes(&results.spec),
+        orders_after_give_up: j.orders_after_give_up,
+        duplicate_orders: j.duplicate_orders,
+    }
+}
+
+/// What failed along the way, from the components' counters and the tallies.
+fn failures(report: &RunReport) -> Failures {
+    let t = &report.tallies;
+    Failures {
+        db_pool_timeouts: report.db.pool_timeouts,
+        lock_wait_timeouts: report.db.lock_timeouts,
+        deadlock_victims: report.db.deadlock_victims,
+        version_conflicts: report.db.version_conflicts,
+        leaked_reservations: t.leaked,
+        compensations: report.redis_compensations,
+        retries_denied_by_budget: t.budget_denied,
+        crashes: t.crashes,
+        lost_redis_writes: report.lost_redis_writes,
+    }
+}
+
+/// The variant's summary around its sale metrics.
+fn summary_of(
+    variant: &SaleVariant,
+    report: &RunReport,
+    stats: &RunStats,
+    metrics: SaleMetrics,
+) -> VariantSummary {
     VariantSummary {
         name: variant.name.clone(),
         architecture: variant.architecture.name().to_string(),
