@@ -14,7 +14,7 @@
 //! for, so its architectures refuse a warm-up at validation rather than ignore it.
 
 use schemars::JsonSchema;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use sim::config::{Issues, join_key};
 
 use crate::limits::RunSettings;
@@ -24,7 +24,7 @@ use crate::timelines::{SaleRow, ServerRow, VariantTimeline};
 use crate::traffic::Population;
 
 /// The architectures a variant can have.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, JsonSchema)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Architecture {
     /// An open queueing network of stations: `arrival` streams and `station`s.
@@ -71,6 +71,12 @@ impl Architecture {
             "kafka" | "flink" | "results" => self == QueueStream,
             other => unreachable!("unknown variant section `{other}`"),
         }
+    }
+}
+
+impl std::fmt::Display for Architecture {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
     }
 }
 

@@ -37,7 +37,7 @@ pub struct EngineFacts {
 pub struct VariantSummary {
     pub name: String,
     /// The scenario's `architecture` value.
-    pub architecture: String,
+    pub architecture: crate::architecture::Architecture,
     pub events: u64,
     /// Simulated time the statistics run to.
     pub end_s: f64,

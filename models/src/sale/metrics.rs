@@ -531,7 +531,7 @@ fn summary_of(
 ) -> VariantSummary {
     VariantSummary {
         name: variant.name.clone(),
-        architecture: variant.architecture.name().to_string(),
+        architecture: variant.architecture,
         events: stats.events,
         end_s: stats.end.as_secs_f64(),
         stop: crate::summary::StopKind::of(stats),

@@ -129,7 +129,7 @@ pub fn simulate(
         .collect();
     let summary = VariantSummary {
         name: spec.name.clone(),
-        architecture: "server".to_string(),
+        architecture: crate::architecture::Architecture::Server,
         events: stats.events,
         end_s: stats.end.as_secs_f64(),
         stop: crate::summary::StopKind::of(&stats),
