@@ -145,7 +145,163 @@ impl User {
     pub fn first_click(&self) -> Option<SimTime> {
         (self.first_click_ns != u64::MAX).then(|| SimTime::from_nanos(self.first_click_ns))
     }
+
+    /// One of the user's attempts ended with `outcome` (`is_poll`: it was a status poll):
+    /// remember what they were told. A user already decided is only upgraded to "purchased"
+    /// (a duplicate click sent earlier can still bring it: what they were told last about
+    /// holding an item wins).
+    pub fn hear(&mut self, outcome: Outcome, is_poll: bool) -> Heard {
+        self.in_flight -= 1;
+        match outcome {
+            Outcome::Purchased => self.told_purchased = true,
+            Outcome::LimitReached => self.told_limit = true,
+            Outcome::SoldOut => self.told_sold_out = true,
+            Outcome::NotOpen => self.saw_not_open = true,
+            Outcome::Queued => self.queued = true,
+            Outcome::InRoom => {}
+            // A failed poll is followed by the next poll, not by a new purchase request.
+            o if o.retryable() && !is_poll => self.pending_failure = true,
+            _ => {}
+        }
+        if let Some(decided) = self.outcome {
+            if outcome == Outcome::Purchased && decided != UserOutcome::Purchased {
+                self.outcome = Some(UserOutcome::Purchased);
+            }
+            return Heard::Decided;
+        }
+        if is_poll {
+            self.poll_pending = false;
+        }
+        Heard::Undecided { polls_next: !self.settled() && (outcome == Outcome::Queued || is_poll) }
+    }
+
+    /// Told something final: purchased, at the limit, or sold out.
+    fn settled(&self) -> bool {
+        self.told_purchased || self.told_limit || self.told_sold_out
+    }
+
+    /// What the user does next, once their attempt's answer is in: humans decide once nothing
+    /// of theirs is in flight, bots as soon as they are told; a user told their answer does not
+    /// wait for the waiting room.
+    pub fn next_step(&mut self) -> NextStep {
+        let settled = self.settled();
+        let waits_in_room = self.in_room && !settled;
+        let busy = self.in_flight > 0 || self.retry_pending || self.poll_pending || waits_in_room;
+        if !self.is_bot && busy {
+            return NextStep::Wait;
+        }
+        if settled {
+            return NextStep::Finish(if self.told_purchased {
+                UserOutcome::Purchased
+            } else if self.told_limit {
+                UserOutcome::LimitReached
+            } else {
+                UserOutcome::SoldOut
+            });
+        }
+        if self.is_bot {
+            // Bots fire on their own schedule.
+            NextStep::Wait
+        } else if self.saw_not_open {
+            self.saw_not_open = false;
+            NextStep::Countdown
+        } else if self.queued {
+            // Queued, but polling is over (poll timeout or patience) without an answer.
+            NextStep::Finish(UserOutcome::GaveUp)
+        } else if self.pending_failure {
+            NextStep::Retry
+        } else {
+            NextStep::Finish(UserOutcome::GaveUp)
+        }
+    }
+}
+
+/// What hearing an answer changed for a user.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Heard {
+    /// The user had already decided (nothing else follows).
+    Decided,
+    /// Still undecided; `polls_next`: their request is queued and the answer comes by polling.
+    Undecided { polls_next: bool },
+}
+
+/// What a user does next after an answer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NextStep {
+    /// Something of theirs is still in flight or pending (or a bot, on its own schedule).
+    Wait,
+    /// Done, with this final outcome.
+    Finish(UserOutcome),
+    /// Told "not open": click again when the countdown ends.
+    Countdown,
+    /// A retryable failure: retry if the policy, patience and budget allow.
+    Retry,
 }
 
 const _: () = assert!(std::mem::size_of::<User>() <= 24);
 const _: () = assert!(std::mem::size_of::<Attempt>() <= 96);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sent(attempts: u16) -> User {
+        User { in_flight: attempts, ..User::default() }
+    }
+
+    #[test]
+    fn a_human_decides_only_once_nothing_of_theirs_is_in_flight() {
+        let mut u = sent(2);
+        assert_eq!(u.hear(Outcome::SoldOut, false), Heard::Undecided { polls_next: false });
+        assert_eq!(u.next_step(), NextStep::Wait, "a duplicate click is still out");
+        assert_eq!(u.hear(Outcome::TimedOut, false), Heard::Undecided { polls_next: false });
+        assert_eq!(u.next_step(), NextStep::Finish(UserOutcome::SoldOut), "told sold out once");
+    }
+
+    #[test]
+    fn purchased_wins_over_what_a_user_heard_before_even_once_decided() {
+        let mut u = sent(1);
+        u.hear(Outcome::LimitReached, false);
+        assert_eq!(u.next_step(), NextStep::Finish(UserOutcome::LimitReached));
+        u.outcome = Some(UserOutcome::LimitReached);
+        u.in_flight = 1;
+        assert_eq!(u.hear(Outcome::Purchased, false), Heard::Decided);
+        assert_eq!(u.outcome, Some(UserOutcome::Purchased));
+    }
+
+    #[test]
+    fn not_open_counts_down_and_a_failure_retries() {
+        let mut u = sent(1);
+        u.hear(Outcome::NotOpen, false);
+        assert_eq!(u.next_step(), NextStep::Countdown);
+        assert!(!u.saw_not_open, "the countdown is taken once");
+        u.in_flight = 1;
+        u.hear(Outcome::Shed, false);
+        assert_eq!(u.next_step(), NextStep::Retry);
+        u.pending_failure = false;
+        u.in_flight = 1;
+        u.hear(Outcome::InRoom, false);
+        assert_eq!(u.next_step(), NextStep::Finish(UserOutcome::GaveUp), "nothing to retry");
+    }
+
+    #[test]
+    fn a_queued_user_polls_and_gives_up_when_polling_ends_unanswered() {
+        let mut u = sent(1);
+        assert_eq!(u.hear(Outcome::Queued, false), Heard::Undecided { polls_next: true });
+        u.poll_pending = true;
+        assert_eq!(u.next_step(), NextStep::Wait, "a poll is scheduled");
+        u.in_flight = 1;
+        assert_eq!(u.hear(Outcome::Failed, true), Heard::Undecided { polls_next: true });
+        assert!(!u.pending_failure, "a failed poll is not a failed purchase");
+        assert_eq!(u.next_step(), NextStep::Finish(UserOutcome::GaveUp), "no next poll was set");
+    }
+
+    #[test]
+    fn bots_decide_as_soon_as_they_are_told_and_otherwise_keep_their_schedule() {
+        let mut bot = User { is_bot: true, in_flight: 2, ..User::default() };
+        bot.hear(Outcome::RateLimited, false);
+        assert_eq!(bot.next_step(), NextStep::Wait, "on its own schedule");
+        bot.hear(Outcome::SoldOut, false);
+        assert_eq!(bot.next_step(), NextStep::Finish(UserOutcome::SoldOut));
+    }
+}

@@ -4,7 +4,7 @@
 
 use sim::{Context, SimDuration, SimTime, SlabKey};
 
-use super::attempt::{Attempt, AttemptKind, Since, Stage};
+use super::attempt::{Attempt, AttemptKind, Heard, NextStep, Since, Stage};
 use super::event::{Event, Hop};
 use super::model::SaleModel;
 use super::outcome::{Outcome, UserOutcome};
@@ -243,62 +243,15 @@ impl SaleModel<'_> {
         self.timeline.outcome(now, outcome);
         self.timeline.in_flight(now, self.in_flight);
         let u = &mut self.users[user as usize];
-        u.in_flight -= 1;
-        match outcome {
-            Outcome::Purchased => u.told_purchased = true,
-            Outcome::LimitReached => u.told_limit = true,
-            Outcome::SoldOut => u.told_sold_out = true,
-            Outcome::NotOpen => u.saw_not_open = true,
-            Outcome::Queued => u.queued = true,
-            Outcome::InRoom => {}
-            // A failed poll is followed by the next poll, not by a new purchase request.
-            o if o.retryable() && !is_poll => u.pending_failure = true,
-            _ => {}
-        }
-        if let Some(decided) = u.outcome {
-            // A duplicate click sent earlier can still bring "purchased" to a user already
-            // decided: what they were told last about holding an item wins.
-            if outcome == Outcome::Purchased && decided != UserOutcome::Purchased {
-                u.outcome = Some(UserOutcome::Purchased);
-            }
-            return;
-        }
-        let settled = u.told_purchased || u.told_limit || u.told_sold_out;
-        if is_poll {
-            u.poll_pending = false;
-        }
-        let polls_next = !settled && (outcome == Outcome::Queued || is_poll);
+        let Heard::Undecided { polls_next } = u.hear(outcome, is_poll) else { return };
         if polls_next && !u.poll_pending {
             self.schedule_poll(now, user, ctx);
         }
-        let u = &mut self.users[user as usize];
-        // Humans decide once nothing of theirs is in flight; bots as soon as they are told.
-        // A user told their answer does not wait for the waiting room.
-        let waits_in_room = u.in_room && !settled;
-        if !u.is_bot && (u.in_flight > 0 || u.retry_pending || u.poll_pending || waits_in_room) {
-            return;
-        }
-        if settled {
-            let final_outcome = if u.told_purchased {
-                UserOutcome::Purchased
-            } else if u.told_limit {
-                UserOutcome::LimitReached
-            } else {
-                UserOutcome::SoldOut
-            };
-            self.finish_user(now, user, final_outcome);
-        } else if u.is_bot {
-            // Bots fire on their own schedule.
-        } else if u.saw_not_open {
-            u.saw_not_open = false;
-            self.countdown(now, user, ctx);
-        } else if u.queued {
-            // Queued, but polling is over (poll timeout or patience) without an answer.
-            self.finish_user(now, user, UserOutcome::GaveUp);
-        } else if u.pending_failure {
-            self.maybe_retry(now, user, ctx);
-        } else {
-            self.finish_user(now, user, UserOutcome::GaveUp);
+        match self.users[user as usize].next_step() {
+            NextStep::Wait => {}
+            NextStep::Finish(final_outcome) => self.finish_user(now, user, final_outcome),
+            NextStep::Countdown => self.countdown(now, user, ctx),
+            NextStep::Retry => self.maybe_retry(now, user, ctx),
         }
     }
 
