@@ -18,6 +18,7 @@ pub mod server;
 pub mod summary;
 pub mod timelines;
 pub mod traffic;
+pub mod variant;
 
 use std::path::{Path, PathBuf};
 

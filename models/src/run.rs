@@ -6,8 +6,8 @@
 
 use rayon::prelude::*;
 
-use crate::architecture::{RunTimeline, VariantRun};
-use crate::scenario::{Scenario, Variant};
+use crate::architecture::{RunTimeline, Shared, Variant, VariantRun};
+use crate::scenario::Scenario;
 use crate::summary::{EngineFacts, Summary};
 use crate::timelines::Timelines;
 
@@ -27,12 +27,17 @@ pub fn run_with_timeline(scenario: &Scenario, seed: Option<u64>) -> Result<RunRe
     let seed = seed.unwrap_or(scenario.run.seed);
     let population =
         scenario.sale.as_ref().map(|setup| setup.traffic.generate(seed, setup.sale.opens_at));
+    let shared = Shared {
+        run: &scenario.run,
+        sale: scenario.sale.as_ref().zip(population.as_ref()),
+        load: scenario.load.as_ref(),
+    };
     // Variants are independent runs on shared, read-only traffic: run them in parallel, and
     // collect in file order so the output is the same whatever the thread count.
     let results: Vec<Result<VariantRun, String>> = scenario
         .variants
         .par_iter()
-        .map(|variant| crate::architecture::simulate(variant, scenario, population.as_ref(), seed))
+        .map(|variant| crate::architecture::simulate(variant, &shared, seed))
         .collect();
     let mut variants = Vec::new();
     let mut timelines = Timelines::default();

@@ -25,15 +25,12 @@ use serde::Deserialize;
 use sim::SimTime;
 use sim::config::{ConfigErrors, Issues, Override, join_index, join_key};
 
-pub use crate::architecture::Architecture;
-use crate::components::cdn::RawCdn;
-use crate::components::db::RawDb;
-use crate::components::gateway::RawGateway;
-use crate::components::redis::RawRedis;
+pub use crate::architecture::Variant;
+pub use crate::architecture::kind::Architecture;
 pub use crate::limits::{RawRun, RunSettings};
-use crate::network::config::{Network, RawArrival, RawStation};
 use crate::sale::{RawSale, SaleSetup, SaleVariant};
 use crate::traffic::RawTraffic;
+pub use crate::variant::RawVariant;
 
 /// A scenario file as written.
 #[derive(Clone, Debug, Deserialize, JsonSchema)]
@@ -63,68 +60,6 @@ pub struct RawScenario {
     /// Flash-sale variants: components paused, slowed down or crashed over a window.
     #[serde(rename = "fault")]
     pub faults: Option<Vec<crate::sale::fault::RawFault>>,
-}
-
-/// One system to simulate: its architecture and that architecture's sections. (A flat table
-/// rather than a serde-tagged enum, so that every error keeps its full key path.)
-#[derive(Clone, Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct RawVariant {
-    /// The variant's name, unique in the scenario.
-    pub name: String,
-    pub architecture: Architecture,
-    /// `network`: external arrival streams.
-    pub arrival: Option<Vec<RawArrival>>,
-    /// `network`: queueing stations.
-    pub station: Option<Vec<RawStation>>,
-    /// Flash sale: client ↔ first tier round trip (default LN(30ms, 150ms)).
-    pub client_rtt: Option<sim::DistSpec>,
-    /// `three_tier_redis`: the CDN edge.
-    pub cdn: Option<RawCdn>,
-    /// Flash sale: the gateway / app tier.
-    pub gateway: Option<RawGateway>,
-    /// `three_tier_redis`: Redis.
-    pub redis: Option<RawRedis>,
-    /// Flash sale: the database (`queue_stream`: the order database, billed only).
-    pub db: Option<RawDb>,
-    /// `queue_stream`: the topic requests are queued on.
-    pub kafka: Option<crate::components::kafka::RawKafka>,
-    /// `queue_stream`: the stream job deciding purchases.
-    pub flink: Option<crate::components::flink::RawFlink>,
-    /// Flash sale: this variant's clients retry differently (timeout, retry policy, attempts,
-    /// budget); clicks and patience stay those of `[traffic]`.
-    pub client: Option<crate::traffic::client::RawClient>,
-    /// Flash sale: a waiting room in front of the architecture.
-    pub waiting_room: Option<crate::components::waiting_room::RawWaitingRoom>,
-    /// `queue_stream`: the result store clients poll.
-    pub results: Option<crate::components::results::RawResults>,
-    /// `server`: the server tier and its execution model.
-    pub server: Option<crate::server::config::RawServer>,
-}
-
-/// A validated variant.
-#[derive(Clone, Debug)]
-pub enum Variant {
-    Network(Network),
-    Sale(Box<SaleVariant>),
-    Server(crate::server::config::ServerSpec),
-}
-
-impl Variant {
-    pub fn name(&self) -> &str {
-        match self {
-            Variant::Network(n) => &n.name,
-            Variant::Sale(v) => &v.name,
-            Variant::Server(s) => &s.name,
-        }
-    }
-    pub fn architecture(&self) -> Architecture {
-        match self {
-            Variant::Network(_) => Architecture::Network,
-            Variant::Sale(v) => v.architecture,
-            Variant::Server(_) => Architecture::Server,
-        }
-    }
 }
 
 /// A scenario that has passed validation.

@@ -29,8 +29,6 @@ use sim::config::{DurationLit, RateLit};
 use sim::config::{Issues, join_index, join_key};
 use sim::{Dist, DistSpec, Rate, SimDuration, SimTime};
 
-use crate::scenario::RawVariant;
-
 /// One external arrival stream.
 #[derive(Clone, Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -187,13 +185,14 @@ pub struct Network {
 const MAX_SERVERS: i64 = 1_000_000;
 
 /// Validates a `network` variant under key path `path`, recording every broken rule.
-pub fn check(variant: &RawVariant, path: &str, issues: &mut Issues) -> Option<Network> {
-    NetworkParts {
-        name: &variant.name,
-        arrivals: variant.arrival.as_deref().unwrap_or_default(),
-        stations: variant.station.as_deref().unwrap_or_default(),
-    }
-    .check(path, issues)
+pub fn check(
+    name: &str,
+    arrivals: &[RawArrival],
+    stations: &[RawStation],
+    path: &str,
+    issues: &mut Issues,
+) -> Option<Network> {
+    NetworkParts { name, arrivals, stations }.check(path, issues)
 }
 
 /// The sections of a variant a network is built from.

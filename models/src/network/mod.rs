@@ -39,7 +39,7 @@ pub fn simulate(
     let totals = model.totals();
     Ok(VariantSummary {
         name: net.name.clone(),
-        architecture: crate::architecture::Architecture::Network,
+        architecture: crate::architecture::kind::Architecture::Network,
         events: stats.events,
         end_s: stats.end.as_secs_f64(),
         stop: crate::summary::StopKind::of(&stats),

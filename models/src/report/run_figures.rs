@@ -3,8 +3,8 @@
 use sim::output::plot::{Chart, Kind, Series};
 
 use super::{Named, file_safe};
-use crate::sale::metrics::SaleMetrics;
 use crate::sale::outcome::Outcome;
+use crate::summary::sale::SaleMetrics;
 use crate::summary::{Summary, VariantSummary};
 use crate::timelines::{SaleRow, ServerRow, VariantTimeline};
 

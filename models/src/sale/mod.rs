@@ -15,7 +15,6 @@ pub mod attempt;
 pub mod client;
 pub mod event;
 pub mod fault;
-pub mod table;
 
 use schemars::JsonSchema;
 use serde::Deserialize;
@@ -23,7 +22,7 @@ use sim::config::DurationLit;
 use sim::config::{Issues, join_key};
 use sim::{Context, Dist, SimDuration, SimTime};
 
-use crate::architecture::Architecture;
+use crate::architecture::kind::Architecture;
 use crate::components::cdn::{CdnSpec, RawCdn};
 use crate::components::db::DbSpec;
 use crate::components::flink::FlinkSpec;
@@ -33,10 +32,10 @@ use crate::components::redis::{RawRedis, RedisSpec};
 use crate::components::results::ResultsSpec;
 use crate::components::{dist_or, lognormal};
 use crate::limits::RunLimits;
-use crate::scenario::RawVariant;
 use crate::summary::VariantSummary;
 use crate::timelines::{SaleRow, VariantTimeline};
 use crate::traffic::{Population, Traffic};
+use crate::variant::RawVariant;
 use model::SaleModel;
 
 /// The `[sale]` table.

@@ -19,7 +19,7 @@ pub use super::event::{Event, Hop};
 use super::outcome::{Outcome, OutcomeCounts, UserOutcome, UserOutcomeCounts};
 use super::timeline::Timeline;
 use super::{SaleSetup, SaleVariant};
-use crate::architecture::Architecture;
+use crate::architecture::kind::Architecture;
 use crate::components::cdn::Cdn;
 use crate::components::db::Db;
 use crate::components::gateway::Gateway;

@@ -15,7 +15,7 @@ use sim::{Context, SimTime, SlabKey, Ticket};
 
 use super::super::model::{Event, Hop, SaleModel, Since, Stage};
 use super::super::outcome::Outcome;
-use crate::architecture::Architecture;
+use crate::architecture::kind::Architecture;
 use crate::components::db::{Db, Guard, LockRequest, RowDecision, RowRead, Writer};
 
 impl SaleModel<'_> {

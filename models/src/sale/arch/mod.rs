@@ -24,7 +24,7 @@ use sim::{Context, SimTime, SlabKey, Ticket};
 
 use super::model::{Event, Hop, SaleModel, Since};
 use super::outcome::Outcome;
-use crate::architecture::Architecture;
+use crate::architecture::kind::Architecture;
 use crate::components::gateway::GatewayAdmission;
 
 impl SaleModel<'_> {

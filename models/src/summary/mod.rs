@@ -11,7 +11,11 @@ use sim::StationReport;
 use sim::output::table::{TextTable, flag, human_count, human_secs};
 use sim::stats::DurationSummary;
 
-use crate::sale::metrics::SaleMetrics;
+pub mod sale;
+pub mod sale_table;
+pub mod server;
+
+use sale::SaleMetrics;
 
 /// The whole result of `flashsim run`.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -37,7 +41,7 @@ pub struct EngineFacts {
 pub struct VariantSummary {
     pub name: String,
     /// The scenario's `architecture` value.
-    pub architecture: crate::architecture::Architecture,
+    pub architecture: crate::architecture::kind::Architecture,
     pub events: u64,
     /// Simulated time the statistics run to.
     pub end_s: f64,
@@ -50,7 +54,7 @@ pub struct VariantSummary {
     pub metrics: Option<SaleMetrics>,
     /// `server` variants: throughput, latency, frozen intervals, tasks.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub server: Option<crate::server::ServerMetrics>,
+    pub server: Option<server::ServerMetrics>,
     pub stations: Vec<StationSummary>,
 }
 
@@ -111,13 +115,13 @@ impl Summary {
             if self.variants.iter().any(|v| v.network.is_some()) {
                 out.push('\n');
             }
-            out.push_str(&crate::sale::table::comparison(&self.variants, colour));
+            out.push_str(&sale_table::comparison(&self.variants, colour));
         }
         if self.variants.iter().any(|v| v.server.is_some()) {
             if self.variants.iter().any(|v| v.network.is_some() || v.metrics.is_some()) {
                 out.push('\n');
             }
-            out.push_str(&crate::server::comparison(&self.variants, colour));
+            out.push_str(&server::comparison(&self.variants, colour));
         }
         out
     }

@@ -13,52 +13,21 @@
 //! a transient measured from its first click to its last answer, with every attempt accounted
 //! for, so its architectures refuse a warm-up at validation rather than ignore it.
 
-use schemars::JsonSchema;
-use serde::{Deserialize, Serialize};
+pub mod kind;
+
 use sim::config::{Issues, join_key};
 
 use crate::limits::RunSettings;
-use crate::scenario::{RawVariant, Scenario, Variant};
+use crate::network::config::Network;
+use crate::sale::{SaleSetup, SaleVariant};
+use crate::server::config::{LoadSpec, ServerSpec};
 use crate::summary::VariantSummary;
 use crate::timelines::{SaleRow, ServerRow, VariantTimeline};
 use crate::traffic::Population;
-
-/// The architectures a variant can have.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum Architecture {
-    /// An open queueing network of stations: `arrival` streams and `station`s.
-    Network,
-    /// One server tier with an execution model under the closed-loop `[load]`.
-    Server,
-    /// CDN dedupe → gateway → atomic Redis stock script → DB final decrement.
-    ThreeTierRedis,
-    /// App server → DB: SELECT stock, then UPDATE.
-    NaiveDb,
-    /// Gateway → Kafka → Flink keyed state → order sink; clients poll a result store.
-    QueueStream,
-}
+use crate::variant::RawVariant;
+pub use kind::Architecture;
 
 impl Architecture {
-    /// The name written in scenario files and summaries.
-    pub fn name(self) -> &'static str {
-        match self {
-            Architecture::Network => "network",
-            Architecture::Server => "server",
-            Architecture::ThreeTierRedis => "three_tier_redis",
-            Architecture::NaiveDb => "naive_db",
-            Architecture::QueueStream => "queue_stream",
-        }
-    }
-
-    /// A flash-sale architecture: it needs `[sale]` and `[traffic]`.
-    pub fn is_sale(self) -> bool {
-        matches!(
-            self,
-            Architecture::ThreeTierRedis | Architecture::NaiveDb | Architecture::QueueStream
-        )
-    }
-
     /// Whether `[[variant]]` section `section` belongs to this architecture.
     fn has_section(self, section: &str) -> bool {
         use Architecture::*;
@@ -71,12 +40,6 @@ impl Architecture {
             "kafka" | "flink" | "results" => self == QueueStream,
             other => unreachable!("unknown variant section `{other}`"),
         }
-    }
-}
-
-impl std::fmt::Display for Architecture {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.name())
     }
 }
 
@@ -111,7 +74,10 @@ pub fn check_variant(raw: &RawVariant, at: &str, issues: &mut Issues) -> Option<
     check_sections(raw, at, issues);
     match raw.architecture {
         Architecture::Network => {
-            crate::network::config::check(raw, at, issues).map(Variant::Network)
+            let arrivals = raw.arrival.as_deref().unwrap_or_default();
+            let stations = raw.station.as_deref().unwrap_or_default();
+            crate::network::config::check(&raw.name, arrivals, stations, at, issues)
+                .map(Variant::Network)
         }
         Architecture::Server => crate::server::check_variant(raw, at, issues).map(Variant::Server),
         Architecture::ThreeTierRedis | Architecture::NaiveDb | Architecture::QueueStream => {
@@ -142,6 +108,31 @@ pub fn check_run(raw: &[RawVariant], run: &RunSettings, issues: &mut Issues) {
     }
 }
 
+/// A validated variant.
+#[derive(Clone, Debug)]
+pub enum Variant {
+    Network(Network),
+    Sale(Box<SaleVariant>),
+    Server(ServerSpec),
+}
+
+impl Variant {
+    pub fn name(&self) -> &str {
+        match self {
+            Variant::Network(n) => &n.name,
+            Variant::Sale(v) => &v.name,
+            Variant::Server(s) => &s.name,
+        }
+    }
+    pub fn architecture(&self) -> Architecture {
+        match self {
+            Variant::Network(_) => Architecture::Network,
+            Variant::Sale(v) => v.architecture,
+            Variant::Server(_) => Architecture::Server,
+        }
+    }
+}
+
 /// What one variant leaves besides its summary.
 pub enum RunTimeline {
     None,
@@ -152,26 +143,30 @@ pub enum RunTimeline {
 /// A variant's results: its summary and its timeline.
 pub type VariantRun = (VariantSummary, RunTimeline);
 
-/// Simulates one variant of `scenario` with `seed`; flash-sale variants run on `population`.
-pub fn simulate(
-    variant: &Variant,
-    scenario: &Scenario,
-    population: Option<&Population>,
-    seed: u64,
-) -> Result<VariantRun, String> {
-    let limits = scenario.run.limits_for(variant.name());
+/// What the variants of a scenario share: `[run]`, and the sale (with its generated clicks)
+/// or the closed-loop load when there are variants that need them.
+pub struct Shared<'a> {
+    pub run: &'a RunSettings,
+    pub sale: Option<(&'a SaleSetup, &'a Population)>,
+    pub load: Option<&'a LoadSpec>,
+}
+
+/// Simulates one variant with `seed`.
+pub fn simulate(variant: &Variant, shared: &Shared, seed: u64) -> Result<VariantRun, String> {
+    let run = shared.run;
+    let limits = run.limits_for(variant.name());
     match variant {
-        Variant::Network(net) => crate::network::simulate(net, &scenario.run, &limits, seed)
-            .map(|s| (s, RunTimeline::None)),
+        Variant::Network(net) => {
+            crate::network::simulate(net, run, &limits, seed).map(|s| (s, RunTimeline::None))
+        }
         Variant::Sale(v) => {
-            let setup = scenario.sale.as_ref().expect("validation requires [sale]");
-            let population = population.expect("generated with the sale");
+            let (setup, population) = shared.sale.expect("validation requires [sale]");
             crate::sale::simulate(setup, v, population, &limits, seed)
                 .map(|(s, t)| (s, RunTimeline::Sale(t)))
         }
         Variant::Server(spec) => {
-            let load = scenario.load.as_ref().expect("validation requires [load]");
-            crate::server::simulate(spec, load, &scenario.run, &limits, seed)
+            let load = shared.load.expect("validation requires [load]");
+            crate::server::simulate(spec, load, run, &limits, seed)
                 .map(|(s, t)| (s, RunTimeline::Server(t)))
         }
     }

@@ -2,8 +2,8 @@
 
 use sim::output::table::{TextTable, flag, human_count, human_secs};
 
-use super::outcome::Outcome;
-use crate::summary::VariantSummary;
+use super::VariantSummary;
+use crate::sale::outcome::Outcome;
 
 fn rate(r: f64) -> String {
     format!("{:.2}%", r * 100.0)

@@ -1,0 +1,156 @@
+//! A flash-sale variant's results, as `summary.json` holds them (`variants[].metrics`); their
+//! definitions are in `crate::sale::metrics`, which computes them.
+
+use serde::{Deserialize, Serialize};
+use sim::stats::DurationSummary;
+
+use crate::components::waiting_room::RoomMetrics;
+use crate::sale::outcome::{OutcomeCounts, UserOutcomeCounts};
+
+/// Attempts by why they were sent.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct AttemptsByKind {
+    pub first: u64,
+    pub duplicate: u64,
+    pub retry: u64,
+    pub bot: u64,
+    pub poll: u64,
+}
+
+/// Why downstream steps failed.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Failures {
+    pub db_pool_timeouts: u64,
+    pub lock_wait_timeouts: u64,
+    pub deadlock_victims: u64,
+    pub version_conflicts: u64,
+    /// Units reserved in Redis whose final write failed and were not given back.
+    pub leaked_reservations: u64,
+    pub compensations: u64,
+    pub retries_denied_by_budget: u64,
+    /// Crashes from `[[fault]]` entries that hit this variant.
+    pub crashes: u64,
+    /// Redis decrements lost on failover (acknowledged, never replicated).
+    pub lost_redis_writes: u64,
+}
+
+/// What the queue+stream components did (`queue_stream` only).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct StreamMetrics {
+    /// Purchase requests the gateway queued (one per attempt that got that far).
+    pub produce_requests: u64,
+    /// Copies in the log (requests plus duplicates).
+    pub records_appended: u64,
+    /// Copies appended beyond a request's first (resends without idempotence).
+    pub duplicate_records: u64,
+    /// Resent copies an idempotent broker dropped.
+    pub duplicates_dropped: u64,
+    pub producer_resends: u64,
+    /// Requests the producer gave up on (answered "failed").
+    pub producer_failures: u64,
+    /// Entries lost with their broker before a follower had them (acks 0 or 1).
+    pub lost_records: u64,
+    /// Most log entries appended but not yet decided.
+    pub peak_consumer_lag: u64,
+    /// Log retained at the end, bytes.
+    pub retained_bytes: f64,
+    /// Decisions the job made, replays included.
+    pub decisions: u64,
+    /// Entries decided again after a restore.
+    pub replayed: u64,
+    pub checkpoints: u64,
+    pub job_failures: u64,
+    /// Keyed state at its largest: stock keys and per-user keys, bytes.
+    pub flink_state_peak_bytes: f64,
+    /// Stock left in the job's state at the end (all subtasks).
+    pub stock_left_in_job: i64,
+    pub polls: u64,
+    /// Purchases the gateway answered "sold out" from its stock cache.
+    pub stock_cache_rejections: u64,
+    pub result_keys_peak: u64,
+    pub result_store_peak_memory_bytes: f64,
+    /// Orders written for users who had already given up waiting.
+    pub orders_after_give_up: u64,
+    pub duplicate_orders: u64,
+}
+
+/// One component's share of the cost.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct CostLine {
+    pub component: String,
+    /// Instances, shards, or 10k-request blocks.
+    pub units: f64,
+    pub unit_price_usd: f64,
+    /// Hours billed (0 for per-request charges).
+    pub billed_hours: f64,
+    pub usd: f64,
+}
+
+/// The cost of a variant.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Cost {
+    pub total_usd: f64,
+    pub per_item_sold_usd: Option<f64>,
+    pub components: Vec<CostLine>,
+}
+
+/// The flash-sale metrics of one variant.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct SaleMetrics {
+    pub stock: u64,
+    /// Simulated time of the opening.
+    pub opens_at_s: f64,
+    pub users: u64,
+    pub bots: u64,
+    /// Digest of the exogenous clicks this variant consumed: equal across variants means they
+    /// saw the same traffic (common random numbers).
+    pub traffic_digest: String,
+    pub attempts: u64,
+    pub attempts_by_kind: AttemptsByKind,
+    pub outcomes: OutcomeCounts,
+    /// Answers that arrived after their client had timed out.
+    pub late_answers: OutcomeCounts,
+    pub user_outcomes: UserOutcomeCounts,
+    pub confirmed: u64,
+    pub sold: u64,
+    pub oversold: u64,
+    pub undersold: u64,
+    pub limit_violations: u64,
+    pub confirmed_then_cancelled: u64,
+    pub duplicate_orders: u64,
+    pub unclaimed_orders: u64,
+    pub claimed_order_rate: Option<f64>,
+    /// Human users holding at least one order.
+    pub users_with_item: u64,
+    /// Human users holding an order they know of (told "purchased" or "limit reached").
+    pub users_told_of_item: u64,
+    pub bots_with_item: u64,
+    pub user_success_rate: f64,
+    pub order_success_rate: Option<f64>,
+    pub stock_left_db: i64,
+    pub stock_left_redis: Option<i64>,
+    /// Lowest value the Redis stock key reached (negative: over-admitted).
+    pub redis_min_stock: Option<i64>,
+    pub time_to_sell_out_s: Option<f64>,
+    pub amplification: f64,
+    /// First click → final answer, per human user.
+    pub user_latency: DurationSummary,
+    /// Points `[seconds, probability]` of the user latency's distribution, for plots.
+    pub user_latency_cdf: Vec<(f64, f64)>,
+    /// Send → answer or timeout, per attempt.
+    pub attempt_latency: DurationSummary,
+    pub failures: Failures,
+    /// Redis at its largest: the stock shard (`three_tier_redis`) or the result store
+    /// (`queue_stream`), bytes.
+    pub redis_peak_memory_bytes: Option<f64>,
+    pub cdn_requests: u64,
+    pub cdn_deduped: u64,
+    pub cdn_fingerprint_peak_bytes: Option<f64>,
+    /// App tier CPU: requests processed × CPU per request ÷ (instances × cores × time from the
+    /// first click to the end of the run).
+    pub app_cpu_utilization: f64,
+    pub stream: Option<StreamMetrics>,
+    /// The waiting room in front, if any.
+    pub waiting_room: Option<RoomMetrics>,
+    pub cost: Cost,
+}
