@@ -30,8 +30,7 @@ pub use scenario::{Scenario, load};
 /// The scenario a bare `flashsim` (and `cargo run --release`) runs.
 pub const DEFAULT_SCENARIO: &str = "scenarios/edu-live-class.toml";
 
-/// The metric `plan` minimises unless the file names another: the total cost of a variant.
-pub const DEFAULT_OBJECTIVE: &str = "metrics.cost.total_usd";
+pub use summary::DEFAULT_OBJECTIVE;
 
 /// The catalogue of models the `flashsim` binary is built with.
 pub struct Flashsim;

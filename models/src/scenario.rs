@@ -28,7 +28,7 @@ use sim::config::{ConfigErrors, Issues, Override, join_index, join_key};
 pub use crate::architecture::Variant;
 pub use crate::architecture::kind::Architecture;
 pub use crate::limits::{RawRun, RunSettings};
-use crate::sale::{RawSale, SaleSetup, SaleVariant};
+use crate::sale::config::{RawSale, SaleSetup, SaleVariant};
 use crate::traffic::RawTraffic;
 pub use crate::variant::RawVariant;
 
@@ -124,7 +124,7 @@ pub fn validate(
         crate::architecture::check_run(&raw.variants, run, issues);
     }
     if let Some(plan) = &raw.plan {
-        plan.check(issues, crate::DEFAULT_OBJECTIVE);
+        plan.check(issues, crate::summary::DEFAULT_OBJECTIVE);
     }
     if let Some(sweep) = &raw.sweep {
         // Checked here so that `validate` reports a bad sweep; `sweep` re-reads the table.

@@ -19,7 +19,7 @@ use sim::config::{Issues, join_key};
 
 use crate::limits::RunSettings;
 use crate::network::config::Network;
-use crate::sale::{SaleSetup, SaleVariant};
+use crate::sale::config::{SaleSetup, SaleVariant};
 use crate::server::config::{LoadSpec, ServerSpec};
 use crate::summary::VariantSummary;
 use crate::timelines::{SaleRow, ServerRow, VariantTimeline};
@@ -81,7 +81,7 @@ pub fn check_variant(raw: &RawVariant, at: &str, issues: &mut Issues) -> Option<
         }
         Architecture::Server => crate::server::check_variant(raw, at, issues).map(Variant::Server),
         Architecture::ThreeTierRedis | Architecture::NaiveDb | Architecture::QueueStream => {
-            crate::sale::check_variant(raw, raw.architecture, at, issues)
+            crate::sale::config::check_variant(raw, raw.architecture, at, issues)
                 .map(|v| Variant::Sale(Box::new(v)))
         }
     }

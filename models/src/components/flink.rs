@@ -31,17 +31,7 @@ use super::faults::FaultWindows;
 use super::{count_or, dist_or, duration_or, lognormal, price_or};
 
 mod state;
-pub use state::{Decision, StreamState};
-
-/// Where the item's stock is kept.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum StockPlacement {
-    /// One key: every record is decided by one subtask.
-    OneKey,
-    /// Split evenly over the subtasks; records keyed by user.
-    Split,
-}
+pub use state::{Decision, StockPlacement, StreamState};
 
 /// How orders leave the job.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, JsonSchema)]
@@ -234,7 +224,7 @@ impl Job {
             subtasks: (0..n).map(|_| Station::new(1, None)).collect(),
             head: vec![(0, SimTime::ZERO); n],
             last_delivery: vec![SimTime::ZERO; n],
-            state: StreamState::new(spec, stock, users),
+            state: StreamState::new(spec.stock, spec.parallelism, stock, users),
             enqueued_epoch: Vec::new(),
             orders_written: Vec::new(),
             processed_since_trigger: Vec::new(),

@@ -10,25 +10,12 @@
 //! first axis, one line per variant (and per value of the other axes), with 95% confidence bands.
 //! The page (`page.rs`) puts them together.
 
+mod figure;
 mod page;
 mod run_figures;
 mod sweep_figures;
 
-use sim::output::plot::Chart;
-
+pub use figure::Named;
 pub use page::write_report;
 pub use run_figures::run_figures;
 pub use sweep_figures::sweep_figures;
-
-/// A figure's data and where it goes: `figures/<name>.svg` and `.png`.
-pub struct Named {
-    pub name: String,
-    pub chart: Chart,
-}
-
-/// A file-name-safe form of a variant name.
-fn file_safe(name: &str) -> String {
-    name.chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' })
-        .collect()
-}

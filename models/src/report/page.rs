@@ -8,8 +8,9 @@ use sim::experiment::plan::frontier_svgs;
 use sim::output::plot;
 use sim::output::write_atomic;
 
+use super::run_figures::run_figures;
 use super::sweep_figures::read_csv;
-use super::{run_figures, sweep_figures};
+use super::sweep_figures::sweep_figures;
 use crate::summary::Summary;
 use crate::timelines::{self, SaleRow, ServerRow};
 

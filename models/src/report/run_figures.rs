@@ -2,7 +2,7 @@
 
 use sim::output::plot::{Chart, Kind, Series};
 
-use super::{Named, file_safe};
+use super::figure::{Named, file_safe};
 use crate::sale::outcome::Outcome;
 use crate::summary::sale::SaleMetrics;
 use crate::summary::{Summary, VariantSummary};

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use sim::output::plot::{Band, Chart, Kind};
 
-use super::Named;
+use super::figure::Named;
 
 /// Reads `sweep-summary.csv` (quoted cells undone); rows of the wrong width are skipped, so
 /// a damaged file gives fewer points, not a panic.

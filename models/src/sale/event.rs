@@ -43,7 +43,7 @@ pub enum Event {
     /// `queue_stream`: a user's next poll is due.
     Poll { user: u32 },
     /// `queue_stream`: the topic, the job and the result store (see `arch::queue_stream`).
-    Stream(super::arch::queue_stream::StreamEvent),
+    Stream(StreamEvent),
     /// The waiting room admits its next user.
     Admit,
     /// The crash of `[[fault]]` number `index` happens.
@@ -51,3 +51,51 @@ pub enum Event {
 }
 
 const _: () = assert!(std::mem::size_of::<Event>() <= 16);
+
+/// Events of the topic, the job and the result store.
+#[derive(Clone, Copy, Debug)]
+pub enum StreamEvent {
+    /// A copy of a produce request reaches its partition leader.
+    AtPartition {
+        request: u32,
+    },
+    /// A partition leader finished appending the copy at the head of its queue.
+    Appended {
+        partition: u32,
+    },
+    /// The acknowledgement of a produce request reaches the gateway.
+    Acked {
+        request: u32,
+    },
+    /// The producer has heard nothing for `request_timeout` since its `send`-th copy.
+    ProduceTimeout {
+        request: u32,
+        send: u8,
+    },
+    /// A log entry is fetched by the job.
+    Delivered {
+        entry: u32,
+        epoch: u32,
+    },
+    /// A subtask finished deciding the entry at the head of its queue.
+    Processed {
+        subtask: u32,
+        epoch: u32,
+    },
+    /// An order or answer written by the at-least-once sink lands.
+    SinkWritten {
+        entry: u32,
+        code: u8,
+    },
+    /// The result store finished the command at the head of its queue.
+    StoreServed,
+    CheckpointTrigger,
+    CheckpointComplete {
+        epoch: u32,
+    },
+    /// The job is running again after a failure.
+    JobRestarted {
+        epoch: u32,
+    },
+    CacheRefresh,
+}

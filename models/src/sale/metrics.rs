@@ -20,11 +20,11 @@
 //! - **amplification** = attempts ÷ users (bots included).
 //! - **cost** = Σ provisioned units × unit price × billed time + per-request charges.
 
-use sim::{RunStats, SimTime, StationReport};
+use sim::{RunStats, SimTime, SlabKey, StationReport};
 
+use super::config::{SaleSetup, SaleVariant};
 use super::model::{AttemptKind, SaleModel, Tallies};
-use super::outcome::UserOutcome;
-use super::{SaleSetup, SaleVariant};
+use super::outcome::{Outcome, UserOutcome};
 pub use crate::summary::sale::{
     AttemptsByKind, Cost, CostLine, Failures, SaleMetrics, StreamMetrics,
 };
@@ -400,5 +400,37 @@ fn summary_of(
                 report: r.clone(),
             })
             .collect(),
+    }
+}
+
+impl SaleModel<'_> {
+    /// Closes the books at `end`: attempts still in flight and users still trying get their
+    /// terminal outcomes.
+    pub fn finish(mut self, end: SimTime) -> super::metrics::RunReport {
+        // Close the busy integrals and the levels at the end of the run.
+        let closing = self.timeline.close(end, &self.tiers);
+        let mut open: Vec<SlabKey> = Vec::new();
+        self.attempts.for_each_key(|k| open.push(k));
+        for key in open {
+            let a = self.attempts.get_mut(key);
+            if a.client_waiting {
+                a.client_waiting = false;
+                let user = a.user;
+                self.tallies.outcomes.add(Outcome::InFlightAtEnd);
+                self.timeline.outcome(closing, Outcome::InFlightAtEnd);
+                self.users[user as usize].in_flight -= 1;
+            }
+        }
+        for user in 0..self.users.len() {
+            if self.users[user].outcome.is_none() {
+                self.finish_user(end, user as u32, UserOutcome::StillTrying);
+            }
+        }
+        for u in &self.users {
+            if let (Some(outcome), false) = (u.outcome, u.is_bot) {
+                self.tallies.users.add(outcome);
+            }
+        }
+        RunReport::new(self, end)
     }
 }

@@ -14,11 +14,13 @@ use sim::rng::{self, RngStream};
 use sim::stats::DurationHistogram;
 use sim::{Context, Model, SimDuration, SimTime, Slab, SlabKey};
 
+use super::arch::queue_stream::parts::StreamTiers;
 pub use super::attempt::{Attempt, AttemptKind, Since, Stage, User};
+use super::config::{SaleSetup, SaleVariant};
 pub use super::event::{Event, Hop};
-use super::outcome::{Outcome, OutcomeCounts, UserOutcome, UserOutcomeCounts};
+use super::outcome::{OutcomeCounts, UserOutcomeCounts};
+pub use super::tiers::Tiers;
 use super::timeline::Timeline;
-use super::{SaleSetup, SaleVariant};
 use crate::architecture::kind::Architecture;
 use crate::components::cdn::Cdn;
 use crate::components::db::Db;
@@ -27,20 +29,6 @@ use crate::components::redis::Redis;
 use crate::components::waiting_room::WaitingRoom;
 use crate::traffic::Population;
 use crate::traffic::client::RetryBudget;
-
-/// The components of a variant, each with its own state, random streams, fault windows and
-/// counters; the jobs they queue are attempts.
-pub struct Tiers {
-    pub cdn: Option<Cdn>,
-    pub gateway: Gateway<SlabKey>,
-    /// `three_tier_redis`: the stock shard.
-    pub redis: Option<Redis<SlabKey>>,
-    /// The stock row (`queue_stream`: the order table the sink writes).
-    pub db: Db<SlabKey>,
-    /// `queue_stream`: the topic, the job and the result store.
-    pub stream: Option<super::arch::queue_stream::StreamTiers>,
-    pub room: Option<WaitingRoom>,
-}
 
 /// The client side's random streams (each component owns its own).
 pub struct Streams {
@@ -110,7 +98,12 @@ impl<'a> SaleModel<'a> {
             gateway: Gateway::new(&variant.gateway, seed),
             redis: variant.redis.as_ref().map(|spec| Redis::new(spec, stock, all, seed)),
             db: Db::new(&variant.db, stock, all, seed),
-            stream: super::arch::queue_stream::StreamTiers::new(variant, stock, all, seed),
+            stream: StreamTiers::new(
+                (variant.kafka.as_ref(), variant.flink.as_ref(), variant.results.as_ref()),
+                stock,
+                all,
+                seed,
+            ),
             room: variant.waiting_room.as_ref().map(|spec| WaitingRoom::new(spec, all, seed)),
         };
         let s = |label: &str| rng::stream(seed, label);
@@ -207,36 +200,6 @@ impl<'a> SaleModel<'a> {
 
     pub fn architecture(&self) -> Architecture {
         self.variant.architecture
-    }
-
-    /// Closes the books at `end`: attempts still in flight and users still trying get their
-    /// terminal outcomes.
-    pub fn finish(mut self, end: SimTime) -> super::metrics::RunReport {
-        // Close the busy integrals and the levels at the end of the run.
-        let closing = self.timeline.close(end, &self.tiers);
-        let mut open: Vec<SlabKey> = Vec::new();
-        self.attempts.for_each_key(|k| open.push(k));
-        for key in open {
-            let a = self.attempts.get_mut(key);
-            if a.client_waiting {
-                a.client_waiting = false;
-                let user = a.user;
-                self.tallies.outcomes.add(Outcome::InFlightAtEnd);
-                self.timeline.outcome(closing, Outcome::InFlightAtEnd);
-                self.users[user as usize].in_flight -= 1;
-            }
-        }
-        for user in 0..self.users.len() {
-            if self.users[user].outcome.is_none() {
-                self.finish_user(end, user as u32, UserOutcome::StillTrying);
-            }
-        }
-        for u in &self.users {
-            if let (Some(outcome), false) = (u.outcome, u.is_bot) {
-                self.tallies.users.add(outcome);
-            }
-        }
-        super::metrics::RunReport::new(self, end)
     }
 }
 

@@ -8,8 +8,8 @@
 
 use sim::{SimDuration, SimTime};
 
-use super::model::Tiers;
 use super::outcome::{Outcome, OutcomeCounts};
+use super::tiers::Tiers;
 use crate::timelines::SaleRow;
 
 /// At most this many intervals are kept (a 100 ms timeline of 29 hours, ~180 MB at most); later

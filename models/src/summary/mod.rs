@@ -7,15 +7,18 @@
 //! The types read back what they write: `flashsim report` reads `summary.json` into [`Summary`].
 
 use serde::{Deserialize, Serialize};
-use sim::StationReport;
 use sim::output::table::{TextTable, flag, human_count, human_secs};
-use sim::stats::DurationSummary;
 
 pub mod sale;
 pub mod sale_table;
 pub mod server;
+pub mod server_table;
+pub mod variant;
 
-use sale::SaleMetrics;
+pub use variant::{NetworkSummary, StationSummary, StopKind, VariantSummary};
+
+/// The metric `plan` minimises unless the file names another: the total cost of a variant.
+pub const DEFAULT_OBJECTIVE: &str = "metrics.cost.total_usd";
 
 /// The whole result of `flashsim run`.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -34,68 +37,6 @@ pub struct EngineFacts {
     pub flashsim_version: String,
     pub horizon_s: Option<f64>,
     pub warmup_s: f64,
-}
-
-/// One variant's results.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct VariantSummary {
-    pub name: String,
-    /// The scenario's `architecture` value.
-    pub architecture: crate::architecture::kind::Architecture,
-    pub events: u64,
-    /// Simulated time the statistics run to.
-    pub end_s: f64,
-    pub stop: StopKind,
-    /// `network` variants: jobs across the network.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub network: Option<NetworkSummary>,
-    /// Flash-sale variants: outcomes, stock, latency, cost.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub metrics: Option<SaleMetrics>,
-    /// `server` variants: throughput, latency, frozen intervals, tasks.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub server: Option<server::ServerMetrics>,
-    pub stations: Vec<StationSummary>,
-}
-
-/// Why a variant's run stopped.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum StopKind {
-    /// Stopped at the horizon.
-    Horizon,
-    /// No event left.
-    Drained,
-}
-
-impl StopKind {
-    /// The stop of a run that ended without error (see `crate::run::check_stop`).
-    pub fn of(stats: &sim::RunStats) -> Self {
-        if stats.stop == sim::Stop::Horizon { StopKind::Horizon } else { StopKind::Drained }
-    }
-}
-
-/// Jobs across the whole network, after warm-up.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct NetworkSummary {
-    pub entered: u64,
-    pub completed: u64,
-    pub dropped: u64,
-    pub reneged: u64,
-    pub in_system_at_end: u64,
-    /// Time from entering the network to leaving it, for completed jobs.
-    pub response: DurationSummary,
-}
-
-/// One station's results.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct StationSummary {
-    pub name: String,
-    /// `network` stations: ρ = λ·E[S]/c from the traffic equations at the peak arrival rates.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub offered_load: Option<f64>,
-    #[serde(flatten)]
-    pub report: StationReport,
 }
 
 impl Summary {
@@ -121,7 +62,7 @@ impl Summary {
             if self.variants.iter().any(|v| v.network.is_some() || v.metrics.is_some()) {
                 out.push('\n');
             }
-            out.push_str(&server::comparison(&self.variants, colour));
+            out.push_str(&server_table::comparison(&self.variants, colour));
         }
         out
     }

@@ -2,7 +2,7 @@
 
 use sim::output::table::{TextTable, flag, human_count, human_secs};
 
-use super::VariantSummary;
+use super::variant::VariantSummary;
 use crate::sale::outcome::Outcome;
 
 fn rate(r: f64) -> String {

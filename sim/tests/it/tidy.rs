@@ -152,8 +152,24 @@ fn imports(module: &str, text: &str, modules: &[String]) -> Vec<String> {
         let line = line.split("//").next().unwrap().trim();
         let mut paths: Vec<String> = line
             .match_indices("crate::")
+            // A visibility (`pub(in crate::a)`) names a module but imports nothing from it.
+            .filter(|(i, _)| !line[..*i].ends_with("pub(in "))
             .map(|(i, _)| line[i + "crate::".len()..].to_string())
             .collect();
+        // `super::` (repeated) names an ancestor: the parent of this module, and so on.
+        for (i, _) in line.match_indices("super::") {
+            if line[..i].ends_with("super::") {
+                continue;
+            }
+            let mut rest = &line[i..];
+            let mut up: Vec<&str> = module.split("::").filter(|m| !m.is_empty()).collect();
+            while let Some(r) = rest.strip_prefix("super::") {
+                up.pop();
+                rest = r;
+            }
+            let base = up.join("::");
+            paths.push(if base.is_empty() { rest.to_string() } else { format!("{base}::{rest}") });
+        }
         // A folder's `mod.rs` (or the root) names its children by relative paths: `run::RunArgs`.
         let prefix = if module.is_empty() { String::new() } else { format!("{module}::") };
         for child in modules.iter().filter_map(|m| m.strip_prefix(&prefix)) {
@@ -168,6 +184,11 @@ fn imports(module: &str, text: &str, modules: &[String]) -> Vec<String> {
             }
         }
         for path in paths {
+            // The path itself: up to the first character that cannot be part of one.
+            let path: String = path
+                .chars()
+                .take_while(|c| c.is_alphanumeric() || *c == '_' || *c == ':')
+                .collect();
             let segments: Vec<&str> = path
                 .split("::")
                 .map(|s| s.trim_matches(|c: char| !(c.is_alphanumeric() || c == '_')))
@@ -187,7 +208,17 @@ fn imports(module: &str, text: &str, modules: &[String]) -> Vec<String> {
 
 #[test]
 fn sim_modules_import_each_other_without_cycles() {
-    let src = workspace().join("sim/src");
+    assert_no_import_cycle("sim/src");
+}
+
+#[test]
+fn models_modules_import_each_other_without_cycles() {
+    assert_no_import_cycle("models/src");
+}
+
+/// Fails naming the first import cycle between the modules of the crate at `crate_src`.
+fn assert_no_import_cycle(crate_src: &str) {
+    let src = workspace().join(crate_src);
     let files = rust_files(&src);
     let modules: Vec<String> =
         files.iter().map(|f| module_of(f.strip_prefix(&src).unwrap())).collect();
@@ -227,7 +258,7 @@ fn sim_modules_import_each_other_without_cycles() {
                 .iter()
                 .map(|&i| if modules[i].is_empty() { "crate".into() } else { modules[i].clone() })
                 .collect();
-            panic!("import cycle in sim: {}", names.join(" -> "));
+            panic!("import cycle in {crate_src}: {}", names.join(" -> "));
         }
     }
 }
@@ -245,6 +276,10 @@ fn the_cycle_check_sees_imports_and_re_exports() {
         ["cli::run"]
     );
     assert!(imports("cli", "//! see [`crate::config`]\n", &modules).is_empty());
+    let text = "use super::super::config::Issues;\nuse super::Catalogue;\n";
+    assert_eq!(imports("cli::run", text, &modules), ["config", "cli"], "super:: is relative");
+    let text = "pub(in crate::cli) fn f(x: crate::cli::run::Args) -> Y {\n";
+    assert_eq!(imports("config", text, &modules), ["cli::run"], "a visibility is no import");
 }
 
 #[test]

@@ -1,8 +1,20 @@
 //! The job's keyed state: the item's stock (one key, or split over the subtasks) and the
 //! per-user counts, with an undo log back to the last completed checkpoint.
 
-use super::{FlinkSpec, StockPlacement};
+use schemars::JsonSchema;
+use serde::Deserialize;
+
 use crate::components::results::{ANSWER_LIMIT, ANSWER_PURCHASED, ANSWER_SOLD_OUT};
+
+/// Where the item's stock is kept.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum StockPlacement {
+    /// One key: every record is decided by one subtask.
+    OneKey,
+    /// Split evenly over the subtasks; records keyed by user.
+    Split,
+}
 
 /// What the job decided for one record.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -43,11 +55,11 @@ pub struct StreamState {
 }
 
 impl StreamState {
-    pub fn new(spec: &FlinkSpec, stock: u64, users: usize) -> Self {
-        let shares = match spec.stock {
+    pub fn new(placement: StockPlacement, parallelism: u32, stock: u64, users: usize) -> Self {
+        let shares = match placement {
             StockPlacement::OneKey => vec![stock as i64],
             StockPlacement::Split => {
-                let n = spec.parallelism as u64;
+                let n = parallelism as u64;
                 (0..n).map(|i| (stock / n + u64::from(i < stock % n)) as i64).collect()
             }
         };

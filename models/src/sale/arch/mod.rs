@@ -15,6 +15,7 @@
 //! event loop or a goroutine frees it when the request waits downstream.
 
 pub mod database;
+pub mod faults;
 pub mod naive_db;
 pub mod queue_stream;
 pub mod three_tier_redis;

@@ -17,110 +17,13 @@
 //! carry its epoch: a failure bumps it, so completions scheduled before the failure are ignored
 //! and the restarted job re-reads every unprocessed entry.
 
-use sim::{Context, SimTime, SlabKey, Station};
+use sim::{Context, SimTime, SlabKey};
 
-use super::super::SaleVariant;
-use super::super::model::{AttemptKind, Event, Hop, SaleModel, Stage, Tiers};
+pub use super::super::event::StreamEvent;
+use super::super::model::{AttemptKind, Event, Hop, SaleModel, Stage};
 use super::super::outcome::Outcome;
-use crate::components::flink::Job;
-use crate::components::kafka::{Acks, Topic};
-use crate::components::results::Results;
-
-/// Events of the topic, the job and the result store.
-#[derive(Clone, Copy, Debug)]
-pub enum StreamEvent {
-    /// A copy of a produce request reaches its partition leader.
-    AtPartition {
-        request: u32,
-    },
-    /// A partition leader finished appending the copy at the head of its queue.
-    Appended {
-        partition: u32,
-    },
-    /// The acknowledgement of a produce request reaches the gateway.
-    Acked {
-        request: u32,
-    },
-    /// The producer has heard nothing for `request_timeout` since its `send`-th copy.
-    ProduceTimeout {
-        request: u32,
-        send: u8,
-    },
-    /// A log entry is fetched by the job.
-    Delivered {
-        entry: u32,
-        epoch: u32,
-    },
-    /// A subtask finished deciding the entry at the head of its queue.
-    Processed {
-        subtask: u32,
-        epoch: u32,
-    },
-    /// An order or answer written by the at-least-once sink lands.
-    SinkWritten {
-        entry: u32,
-        code: u8,
-    },
-    /// The result store finished the command at the head of its queue.
-    StoreServed,
-    CheckpointTrigger,
-    CheckpointComplete {
-        epoch: u32,
-    },
-    /// The job is running again after a failure.
-    JobRestarted {
-        epoch: u32,
-    },
-    CacheRefresh,
-}
-
-/// The components of `queue_stream`: the topic (its produce requests answer an attempt of a
-/// given serial), the job, and the result store (its GETs answer attempts).
-pub struct StreamTiers {
-    pub topic: Topic<(SlabKey, u32)>,
-    pub job: Job,
-    pub results: Results<SlabKey>,
-}
-
-impl StreamTiers {
-    pub fn new(variant: &SaleVariant, stock: i64, users: usize, seed: u64) -> Option<Self> {
-        let (kafka, flink, results) =
-            (variant.kafka.as_ref()?, variant.flink.as_ref()?, variant.results.as_ref()?);
-        Some(StreamTiers {
-            topic: Topic::new(kafka, seed),
-            job: Job::new(flink, stock.max(0) as u64, users, seed),
-            results: Results::new(results, stock, users, seed),
-        })
-    }
-
-    /// Hints the per-user entries an event of `user` reads.
-    #[inline]
-    pub fn prefetch(&self, user: u32) {
-        self.results.prefetch(user);
-    }
-
-    /// Index of the busiest station in `stations` by utilisation, for the report.
-    pub fn hottest(stations: &[Station<u32>], end: SimTime) -> usize {
-        let mut best = (0, -1.0);
-        for (i, s) in stations.iter().enumerate() {
-            let u = s.report(end).utilization;
-            if u > best.1 {
-                best = (i, u);
-            }
-        }
-        best.0
-    }
-
-    /// The producer sends (or resends) a copy of `request`.
-    fn send_copy(&mut self, now: SimTime, request: u32, ctx: &mut Context<Event>) {
-        let (delay, send) = self.topic.send(request);
-        ctx.after(delay, Event::Stream(StreamEvent::AtPartition { request }));
-        if self.topic.spec.acks != Acks::None {
-            let timeout = now + self.topic.spec.request_timeout;
-            ctx.at(timeout, Event::Stream(StreamEvent::ProduceTimeout { request, send }));
-        }
-    }
-}
+use super::super::tiers::Tiers;
+use crate::components::kafka::Acks;
 
 /// The `queue_stream` components (present in this architecture only).
 pub(in crate::sale) fn stream(tiers: &mut Tiers) -> &mut StreamTiers {
@@ -129,7 +32,10 @@ pub(in crate::sale) fn stream(tiers: &mut Tiers) -> &mut StreamTiers {
 
 mod flink;
 mod kafka;
+pub mod parts;
 mod store;
+
+pub use parts::StreamTiers;
 
 impl SaleModel<'_> {
     /// The gateway has processed a request: a poll reads the result store, a purchase is

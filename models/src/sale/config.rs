@@ -1,0 +1,178 @@
+//! The sale's settings: `[sale]`, the validated flash-sale variant, and what every variant
+//! shares (the sale, its traffic, its faults).
+
+use schemars::JsonSchema;
+use serde::Deserialize;
+use sim::config::DurationLit;
+use sim::config::{Issues, join_key};
+use sim::{Dist, SimDuration, SimTime};
+
+use crate::architecture::kind::Architecture;
+use crate::components::cdn::{CdnSpec, RawCdn};
+use crate::components::db::DbSpec;
+use crate::components::flink::FlinkSpec;
+use crate::components::gateway::GatewaySpec;
+use crate::components::kafka::KafkaSpec;
+use crate::components::redis::{RawRedis, RedisSpec};
+use crate::components::results::ResultsSpec;
+use crate::components::{dist_or, lognormal};
+use crate::traffic::Traffic;
+use crate::variant::RawVariant;
+
+/// The `[sale]` table.
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawSale {
+    /// Units for sale.
+    pub stock: i64,
+    /// Units one user may buy (default 1).
+    pub per_user_limit: Option<i64>,
+    /// Simulated time of the opening; clicks before it are answered "not open" (default 10s).
+    pub opens_at: Option<DurationLit>,
+    /// Provisioned time billed for every component (default 1h).
+    pub billed_time: Option<DurationLit>,
+}
+
+/// Validated sale settings.
+#[derive(Clone, Debug)]
+pub struct SaleSpec {
+    pub stock: u64,
+    pub per_user_limit: u16,
+    pub opens_at: SimTime,
+    pub billed_time: SimDuration,
+}
+
+impl RawSale {
+    pub fn check(&self, issues: &mut Issues) -> Option<SaleSpec> {
+        let before = issues.len();
+        if !(0..=1_000_000_000).contains(&self.stock) {
+            issues.push(
+                "sale.stock",
+                format!("must be between 0 and 1000000000 (got {})", self.stock),
+            );
+        }
+        let limit = self.per_user_limit.unwrap_or(1);
+        if !(1..=10_000).contains(&limit) {
+            issues
+                .push("sale.per_user_limit", format!("must be between 1 and 10000 (got {limit})"));
+        }
+        let opens_at = self
+            .opens_at
+            .as_ref()
+            .map_or(Some(SimDuration::from_secs(10)), |o| o.check("sale.opens_at", issues));
+        if opens_at.is_some_and(|o| o.as_nanos() > crate::traffic::profile::MAX_OFFSET_NS as u64) {
+            issues.push("sale.opens_at", "must be within a year of time zero");
+        }
+        let billed = self
+            .billed_time
+            .as_ref()
+            .map_or(Some(SimDuration::from_secs(3600)), |b| b.check("sale.billed_time", issues));
+        if issues.len() > before {
+            return None;
+        }
+        Some(SaleSpec {
+            stock: self.stock as u64,
+            per_user_limit: limit as u16,
+            opens_at: SimTime::ZERO + opens_at?,
+            billed_time: billed?,
+        })
+    }
+}
+
+/// A validated flash-sale variant.
+#[derive(Clone, Debug)]
+pub struct SaleVariant {
+    pub name: String,
+    pub architecture: Architecture,
+    /// Client ↔ first tier round trip.
+    pub client_rtt: Dist,
+    pub cdn: Option<CdnSpec>,
+    pub gateway: GatewaySpec,
+    pub redis: Option<RedisSpec>,
+    pub db: DbSpec,
+    /// The variant's own client timeout and retry behaviour, replacing `[traffic.client]`'s.
+    pub client: Option<crate::traffic::client::ClientSpec>,
+    /// A waiting room in front, if any.
+    pub waiting_room: Option<crate::components::waiting_room::WaitingRoomSpec>,
+    /// `queue_stream` only, all three.
+    pub kafka: Option<KafkaSpec>,
+    pub flink: Option<FlinkSpec>,
+    pub results: Option<ResultsSpec>,
+}
+
+/// The sale and its traffic, shared by all variants.
+#[derive(Clone, Debug)]
+pub struct SaleSetup {
+    pub sale: SaleSpec,
+    pub traffic: Traffic,
+    /// `[[fault]]` windows, each applied to the variants it names (default all).
+    pub faults: Vec<super::fault::Fault>,
+}
+
+/// Validates a flash-sale variant's sections.
+pub fn check_variant(
+    raw: &RawVariant,
+    architecture: Architecture,
+    at: &str,
+    issues: &mut Issues,
+) -> Option<SaleVariant> {
+    let before = issues.len();
+    let client_rtt = dist_or(
+        &raw.client_rtt,
+        at,
+        "client_rtt",
+        lognormal(SimDuration::from_millis(30), SimDuration::from_millis(150)),
+        issues,
+    );
+    let default_cdn = RawCdn::default();
+    // The architecture seam has refused the sections this architecture lacks.
+    let cdn = matches!(architecture, Architecture::ThreeTierRedis | Architecture::QueueStream)
+        .then(|| raw.cdn.as_ref().unwrap_or(&default_cdn).check(&join_key(at, "cdn"), issues))
+        .flatten();
+    let default_redis = RawRedis::default();
+    let redis = (architecture == Architecture::ThreeTierRedis)
+        .then(|| raw.redis.as_ref().unwrap_or(&default_redis).check(&join_key(at, "redis"), issues))
+        .flatten();
+    let stream = architecture == Architecture::QueueStream;
+    let kafka = stream
+        .then(|| raw.kafka.clone().unwrap_or_default().check(&join_key(at, "kafka"), issues))
+        .flatten();
+    let flink = stream
+        .then(|| raw.flink.clone().unwrap_or_default().check(&join_key(at, "flink"), issues))
+        .flatten();
+    let results = stream
+        .then(|| raw.results.clone().unwrap_or_default().check(&join_key(at, "results"), issues))
+        .flatten();
+    let client = raw.client.as_ref().and_then(|c| {
+        let c_at = join_key(at, "client");
+        if c.patience.is_some() {
+            issues.push(
+                join_key(&c_at, "patience"),
+                "belongs to the shared traffic: set it in [traffic.client] (every variant sees \
+                 the same users)",
+            );
+        }
+        c.check(&c_at, issues)
+    });
+    let waiting_room =
+        raw.waiting_room.as_ref().and_then(|w| w.check(&join_key(at, "waiting_room"), issues));
+    let gateway = raw.gateway.clone().unwrap_or_default().check(&join_key(at, "gateway"), issues);
+    let db = raw.db.clone().unwrap_or_default().check(&join_key(at, "db"), issues);
+    if issues.len() > before {
+        return None;
+    }
+    Some(SaleVariant {
+        name: raw.name.clone(),
+        architecture,
+        client_rtt: client_rtt?,
+        cdn,
+        gateway: gateway?,
+        redis,
+        db: db?,
+        client,
+        waiting_room,
+        kafka,
+        flink,
+        results,
+    })
+}
