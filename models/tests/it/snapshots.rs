@@ -113,6 +113,11 @@ fn bench_mm1_1m() {
 }
 
 #[test]
+fn bench_burst_400ms() {
+    pin("bench/burst-400ms.toml");
+}
+
+#[test]
 fn validation_scenarios() {
     for rel in ["validation/md1.toml", "validation/mm1.toml", "validation/mmc.toml"] {
         pin(rel);

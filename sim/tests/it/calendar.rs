@@ -107,3 +107,154 @@ fn long_runs_pop_in_time_then_insertion_order() {
         }
     }
 }
+
+/// The calendar next to the reference heap it must agree with, op by op.
+struct Checked {
+    cal: Calendar<u64>,
+    reference: BinaryHeap<Reverse<(u64, u64)>>,
+    seq: u64,
+    now: u64,
+}
+
+impl Checked {
+    fn new() -> Self {
+        Checked { cal: Calendar::new(), reference: BinaryHeap::new(), seq: 0, now: 0 }
+    }
+
+    fn schedule_at(&mut self, t: u64) {
+        self.cal.schedule(SimTime::from_nanos(t), self.seq);
+        self.reference.push(Reverse((t, self.seq)));
+        self.seq += 1;
+    }
+
+    fn pop(&mut self) {
+        let want = self.reference.pop().map(|Reverse((t, s))| (SimTime::from_nanos(t), s));
+        if let Some(&hint) = self.cal.peek_next() {
+            assert_eq!(Some(hint), want.map(|(_, s)| s), "peek_next hint");
+        }
+        assert_eq!(self.cal.peek_time(), want.map(|(t, _)| t));
+        let got = self.cal.pop();
+        assert_eq!(got, want);
+        if let Some((t, _)) = got {
+            self.now = t.as_nanos();
+        }
+    }
+
+    fn drain(&mut self) {
+        while !self.reference.is_empty() {
+            self.pop();
+        }
+        assert!(self.cal.pop().is_none());
+    }
+}
+
+/// A burst inside one bucket's span: a level-4 bucket (a ~4 s span) of fewer than 256 events is
+/// sorted into the due run, then 200,000 events are scheduled inside that span while it drains,
+/// which cuts the run over and over.
+#[test]
+fn a_burst_inside_one_buckets_span_pops_in_order() {
+    use rand::{RngExt, SeedableRng};
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(15);
+    let mut c = Checked::new();
+    let base = 1u64 << 32;
+    for _ in 0..200 {
+        c.schedule_at(base + rng.random_range(0..1u64 << 31));
+    }
+    c.pop();
+    for i in 0..200_000u64 {
+        let end = base + (1 << 31);
+        let t = rng.random_range(c.now..end.max(c.now + 1));
+        c.schedule_at(t);
+        // Now and then the same time again, and a time already pending.
+        if i % 7 == 0 {
+            c.schedule_at(t);
+        }
+        if i % 3 == 0 {
+            c.pop();
+        }
+    }
+    c.drain();
+}
+
+/// Many equal times: a few distinct times, each scheduled tens of thousands of times, interleaved,
+/// while popping; then a due run of a million events at one time with insertions before its end.
+#[test]
+fn many_equal_times_and_a_run_of_a_million_pop_in_order() {
+    let mut c = Checked::new();
+    for i in 0..60_000u64 {
+        c.schedule_at(c.now + [0, 5, 1_000, 5, 70_000][(i % 5) as usize]);
+        if i % 4 == 0 {
+            c.pop();
+        }
+    }
+    c.drain();
+    let t = c.now + 3_000_000_000;
+    for _ in 0..1_000_000 {
+        c.schedule_at(t);
+    }
+    c.pop();
+    for i in 0..1_000u64 {
+        c.schedule_at(t + i % 3);
+        c.schedule_at(t);
+    }
+    c.drain();
+}
+
+/// A due run of ~100,000 distinct times (a large bucket spread over the levels, then small
+/// buckets sorted), with every insertion deep inside it, and far-future timers mixed with near
+/// events at every step.
+#[test]
+fn deep_insertions_and_far_timers_pop_in_order() {
+    use rand::{RngExt, SeedableRng};
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(16);
+    let mut c = Checked::new();
+    for _ in 0..100_000 {
+        c.schedule_at(rng.random_range(0..1u64 << 20));
+    }
+    for i in 0..300_000u64 {
+        let delay = match i % 6 {
+            0 => 0,
+            1 => rng.random_range(0..100),
+            2 => rng.random_range(0..1u64 << 20),
+            3 => rng.random_range(1_000_000_000..1_000_000_000_000),
+            4 => u64::MAX / 4 + rng.random_range(0..1_000),
+            _ => rng.random_range(0..10_000),
+        };
+        c.schedule_at(c.now + delay);
+        if i % 2 == 0 {
+            c.pop();
+        }
+    }
+    c.drain();
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// Adversarial shapes in small: a bucket sorted into the due run, then events scheduled at
+    /// offsets inside its span (deep in it, at its end, at times already pending) while it drains.
+    #[test]
+    fn bursts_inside_a_sorted_run_pop_in_order(
+        level in 1u32..5,
+        first in proptest::collection::vec(0u64..256, 1..255),
+        ops in proptest::collection::vec(prop_oneof![
+            3 => (0u64..256).prop_map(Some),
+            1 => Just(None),
+        ], 0..600),
+    ) {
+        let mut c = Checked::new();
+        let shift = 8 * level - 8;
+        let base = 1u64 << (8 * level);
+        for &x in &first {
+            c.schedule_at(base + (x << shift));
+        }
+        c.pop();
+        for op in ops {
+            match op {
+                Some(x) => c.schedule_at((base + (x << shift)).max(c.now)),
+                None => c.pop(),
+            }
+        }
+        c.drain();
+    }
+}
