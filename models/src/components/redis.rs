@@ -117,6 +117,8 @@ pub struct RedisStock {
     pub user_keys: u64,
     pub peak_user_keys: u64,
     pub compensations: u64,
+    /// Resyncs run: reserved units the database had no stock for.
+    pub resyncs: u64,
     /// Lowest value the stock key reached (below zero only without atomicity).
     pub min_stock: i64,
 }
@@ -137,6 +139,7 @@ impl RedisStock {
             user_keys: 0,
             peak_user_keys: 0,
             compensations: 0,
+            resyncs: 0,
             min_stock: stock,
         }
     }
@@ -191,6 +194,13 @@ impl RedisStock {
         *count = count.saturating_sub(1);
     }
 
+    /// The database has no stock where Redis still counts some: the key takes the database's
+    /// value (a failover that lost decrements, or units given back, left Redis too high).
+    pub fn resync(&mut self, db_stock: i64) {
+        self.stock = self.stock.min(db_stock);
+        self.resyncs += 1;
+    }
+
     /// Peak memory of the item's shard plus the base of every shard, in bytes.
     pub fn peak_memory_bytes(&self, spec: &RedisSpec) -> f64 {
         BASE_BYTES_PER_SHARD * spec.shards as f64
@@ -207,8 +217,11 @@ pub enum RedisCommand {
     Read,
     /// Non-atomic: decrement, whatever the stock is now.
     Decrement,
-    /// Give a reserved unit back after a failed final write.
+    /// Give a reserved unit back after a transient failure of the final write.
     Compensate,
+    /// Set the stock key to the database's stock, after the database found none for a
+    /// reserved unit (the caller passes the value to [`RedisStock::resync`]).
+    Resync,
 }
 
 /// The hot shard at run time: one executor serving commands one at a time, the stock keys, the
@@ -292,6 +305,7 @@ impl<J: Copy> Redis<J> {
                 self.stock.compensate(user);
                 None
             }
+            RedisCommand::Resync => None,
         };
         if answer == Some(StockAnswer::Reserved) {
             self.note_write(now, user);

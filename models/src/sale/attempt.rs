@@ -26,8 +26,10 @@ pub enum Stage {
     RedisRead,
     /// Non-atomic: the decrement.
     RedisDecr,
-    /// Giving a reserved unit back after a failed final write.
+    /// Giving a reserved unit back after a transient failure of the final write.
     Compensate,
+    /// Bringing Redis's stock down to the database's, which had none for a reserved unit.
+    Resync,
     /// `queue_stream`: waiting for the topic's acknowledgement.
     Produce,
     /// `queue_stream`: a poll's read of the result store.
@@ -54,8 +56,6 @@ pub struct Attempt {
     pub redis_since: SimTime,
     /// When it got (or asked for) a pooled connection, while it holds or waits for one.
     pub pool_since: Since,
-    /// When it asked for the row lock, while it holds or waits for it.
-    pub lock_since: Since,
     pub stage: Stage,
     pub redis_answer: Option<StockAnswer>,
     pub reserved_in_redis: bool,

@@ -43,7 +43,6 @@ impl SaleModel<'_> {
             gateway_since: Since::NONE,
             redis_since: now,
             pool_since: Since::NONE,
-            lock_since: Since::NONE,
             stage: Stage::Done,
             redis_answer: None,
             reserved_in_redis: false,
@@ -148,7 +147,7 @@ impl SaleModel<'_> {
         a.stage = Stage::Done;
         a.answer = Some(outcome);
         let (rtt_half, user) = (a.rtt_half, a.user);
-        let compensate = a.reserved_in_redis && outcome != Outcome::Purchased;
+        let settle = a.reserved_in_redis && outcome != Outcome::Purchased;
         // An answer that will reach its client only after the client's deadline is late: its
         // timeout fires first (deadlines are handled before a reply at the same instant, and
         // strictly earlier ones certainly). Count it now instead of scheduling its arrival.
@@ -164,8 +163,8 @@ impl SaleModel<'_> {
                 a.replied = true;
             }
         }
-        if compensate {
-            self.start_compensation(now, attempt, ctx);
+        if settle {
+            self.settle_reservation(now, attempt, outcome, ctx);
         } else {
             self.server_done(attempt);
         }

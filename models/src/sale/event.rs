@@ -13,6 +13,8 @@ pub enum Hop {
     DbPool,
     DbStatement,
     RowLock,
+    /// A deadlock victim's check on the lock system's mutex.
+    DeadlockCheck,
     /// The waiting room's token check at the edge.
     Room,
     /// `queue_stream`: a poll's GET reaches the result store.

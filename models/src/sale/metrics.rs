@@ -53,6 +53,7 @@ pub struct RunReport {
     pub redis_min_stock: i64,
     pub redis_peak_memory_bytes: Option<f64>,
     pub redis_compensations: u64,
+    pub redis_resyncs: u64,
     /// Redis decrements lost on failover.
     pub lost_redis_writes: u64,
     /// What the database counted.
@@ -129,6 +130,7 @@ impl RunReport {
                 .map(|r| r.stock.peak_memory_bytes(&r.spec))
                 .or(stream.as_ref().map(|s| s.result_store_peak_memory_bytes)),
             redis_compensations: redis.map_or(0, |r| r.stock.compensations),
+            redis_resyncs: redis.map_or(0, |r| r.stock.resyncs),
             lost_redis_writes: redis.map_or(0, |r| r.lost_writes),
             db: model.tiers.db.counters.clone(),
             gateway_requests: model.tiers.gateway.requests,
@@ -369,6 +371,8 @@ fn failures(report: &RunReport) -> Failures {
         version_conflicts: report.db.version_conflicts,
         leaked_reservations: t.leaked,
         compensations: report.redis_compensations,
+        redis_resyncs: report.redis_resyncs,
+        deadlock_check_s: report.db.deadlock_check_ns as f64 * 1e-9,
         retries_denied_by_budget: t.budget_denied,
         crashes: t.crashes,
         lost_redis_writes: report.lost_redis_writes,

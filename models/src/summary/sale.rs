@@ -27,6 +27,11 @@ pub struct Failures {
     /// Units reserved in Redis whose final write failed and were not given back.
     pub leaked_reservations: u64,
     pub compensations: u64,
+    /// Units Redis reserved that the database had no stock for (Redis is then brought down
+    /// to the database's stock).
+    pub redis_resyncs: u64,
+    /// Time the stock row stood still for deadlock detection (s).
+    pub deadlock_check_s: f64,
     pub retries_denied_by_budget: u64,
     /// Crashes from `[[fault]]` entries that hit this variant.
     pub crashes: u64,

@@ -2,6 +2,7 @@
 //! determinism, error reporting, and the command line.
 
 mod cli;
+mod database;
 mod determinism;
 mod errors;
 mod hand;

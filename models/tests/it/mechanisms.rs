@@ -103,7 +103,11 @@ fn a_guarded_database_catches_what_non_atomic_redis_over_admits() {
     let m = metrics(&s, "racy-but-guarded");
     assert!(m.redis_min_stock.unwrap() < 0);
     assert_eq!(m.oversold, 0, "the conditional update refuses units that are gone");
-    assert!(m.outcomes.get(models::sale::outcome::Outcome::Failed) > 0, "admitted, then failed");
+    // Admitted, then refused by the database: the buyer is told "sold out" and Redis is
+    // brought down to the database's stock (not given the unit back).
+    assert!(m.failures.redis_resyncs > 0, "admitted, then refused");
+    assert_eq!(m.failures.compensations, 0, "a refusal is not a transient failure");
+    assert!(m.stock_left_redis.unwrap() <= m.stock_left_db, "no unit stranded in Redis");
 }
 
 proptest! {
@@ -168,7 +172,7 @@ fn a_failed_final_write_strands_stock_unless_compensated() {
     let variant = |name: &str, on_failure: &str| {
         format!(
             "[[variant]]\nname = \"{name}\"\narchitecture = \"three_tier_redis\"\n[variant.db]\npool = 8\n\
-             guard = \"conditional\"\nlock_hold = {{ kind = \"constant\", value = \"2ms\" }}\n\
+             guard = \"conditional\"\ncommit = {{ kind = \"constant\", value = \"2ms\" }}\n\
              lock_wait_timeout = \"5ms\"\non_failure = \"{on_failure}\"\n"
         )
     };
@@ -281,7 +285,8 @@ fn an_async_gateway_with_a_blocking_database_driver_freezes_its_loops() {
              [variant.db]\npool = 16\nguard = \"conditional\"\n"
         )
     };
-    let scn = sale(4000, 200, "", &(variant("awaits", false) + &variant("blocks", true)));
+    // Plentiful stock: every call is a sale, which holds the connection through a commit.
+    let scn = sale(4000, 4000, "", &(variant("awaits", false) + &variant("blocks", true)));
     let s = run_scenario(&scn, None).unwrap();
     let (awaits, blocks) = (metrics(&s, "awaits"), metrics(&s, "blocks"));
     let shed = |m: &SaleMetrics| m.outcomes.get(models::sale::outcome::Outcome::Shed);

@@ -198,6 +198,28 @@ impl<J> Station<J> {
         None
     }
 
+    /// The next waiting job joins the job in service on a busy server, to be served with it (a
+    /// batch): it leaves the queue at `now`, and finishes with [`Station::leave`], not
+    /// [`Station::depart`], so the server stays with the batch's first job.
+    pub fn join(&mut self, now: SimTime) -> Option<Started<J>> {
+        debug_assert!(self.busy > 0, "a job joins a batch in service");
+        while let Some(entry) = self.queue.pop_front() {
+            if let Some(job) = entry.job {
+                self.waiting -= 1;
+                self.stats.wait.record(now - entry.arrived);
+                self.record_levels(now);
+                return Some(Started { job, arrived: entry.arrived });
+            }
+        }
+        None
+    }
+
+    /// A job that joined a batch (it reached the station at `arrived`) finishes at `now`.
+    pub fn leave(&mut self, now: SimTime, arrived: SimTime) {
+        self.stats.served += 1;
+        self.stats.sojourn.record(now - arrived);
+    }
+
     /// The station fails at `now`: every server stops and every waiting job is removed and
     /// returned in queue order (the caller knows which jobs were in service and must ignore
     /// their pending completions).
@@ -281,6 +303,23 @@ mod tests {
         assert!((r.mean_wait_s - 8e-9 / 3.0).abs() < 1e-15);
         // Busy: 2 servers over [1,11), 1 over [0,1) and [11,12): 22 server-ns over 2×20.
         assert!((r.utilization - 22.0 / 40.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn a_batch_joins_the_job_in_service_and_skips_reneged_waiters() {
+        let mut st = Station::new(1, None);
+        assert_eq!(st.arrive(t(0), 'a'), Admission::Serve('a'));
+        let Admission::Queued(b) = st.arrive(t(1), 'b') else { panic!() };
+        st.arrive(t(2), 'c');
+        st.arrive(t(3), 'd');
+        assert_eq!(st.renege(t(4), b), Some('b'));
+        assert_eq!(st.join(t(5)), Some(Started { job: 'c', arrived: t(2) }));
+        assert_eq!((st.busy(), st.waiting()), (1, 1), "the server stays with the first job");
+        st.leave(t(9), t(2));
+        assert_eq!(st.depart(t(9), t(0)), Some(Started { job: 'd', arrived: t(3) }));
+        assert_eq!(st.join(t(9)), None, "nobody left to join");
+        let r = st.report(t(10));
+        assert_eq!((r.served, r.reneged), (2, 1));
     }
 
     #[test]

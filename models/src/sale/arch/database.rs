@@ -97,24 +97,54 @@ impl SaleModel<'_> {
     }
 
     fn request_lock(&mut self, now: SimTime, attempt: SlabKey, ctx: &mut Context<Event>) {
-        let a = self.attempts.get_mut(attempt);
-        a.stage = Stage::Locked;
-        a.lock_since = Since::at(now);
+        self.attempts.get_mut(attempt).stage = Stage::Locked;
         match self.db().lock(now, attempt) {
-            LockRequest::Granted(hold) => {
-                ctx.after(hold, Event::Served { attempt, hop: Hop::RowLock })
-            }
+            LockRequest::Granted => self.start_locked_work(now, attempt, now, ctx),
             LockRequest::Waiting(ticket) => {
                 let wait = self.variant.db.lock_wait_timeout;
                 ctx.after(wait, Event::WaitTimeout { attempt, hop: Hop::RowLock, ticket });
             }
-            LockRequest::DeadlockVictim => {
-                // More waiters than InnoDB inspects: rolled back.
-                self.attempts.get_mut(attempt).lock_since = Since::NONE;
-                self.end_transaction(now, attempt, Err(()), ctx);
+            LockRequest::DeadlockVictim(check) => {
+                // More waiters than InnoDB inspects: rolled back once the check has run.
+                ctx.after(check, Event::Served { attempt, hop: Hop::DeadlockCheck });
             }
         }
         self.timeline.level(now, &self.tiers);
+    }
+
+    /// The row lock is granted to `holder` (which asked at `asked`): the statements under it
+    /// (of the updates batched with it too) are decided now and end together.
+    fn start_locked_work(
+        &mut self,
+        now: SimTime,
+        holder: SlabKey,
+        asked: SimTime,
+        ctx: &mut Context<Event>,
+    ) {
+        let writer = self.writer();
+        let attempts = &self.attempts;
+        let info = |job: SlabKey| {
+            let a = attempts.get(job);
+            let read = RowRead {
+                stock: a.read_stock,
+                version: a.read_version,
+                user_orders: a.read_user_orders,
+            };
+            (a.user, read)
+        };
+        let hold = self.tiers.db.start_work(now, holder, asked, writer, info);
+        ctx.after(hold, Event::Served { attempt: holder, hop: Hop::RowLock });
+    }
+
+    /// The deadlock check of `attempt` found too many waiters: it rolls back.
+    pub(in crate::sale) fn deadlock_victim_rolled_back(
+        &mut self,
+        now: SimTime,
+        attempt: SlabKey,
+        ctx: &mut Context<Event>,
+    ) {
+        self.db().victim_rolled_back();
+        self.end_transaction(now, attempt, Err(()), ctx);
     }
 
     /// The lock wait of `attempt` ran out (ERROR 1205): the transaction rolls back.
@@ -126,56 +156,49 @@ impl SaleModel<'_> {
         ctx: &mut Context<Event>,
     ) {
         if self.db().give_up_lock(now, ticket) {
-            self.attempts.get_mut(attempt).lock_since = Since::NONE;
             self.end_transaction(now, attempt, Err(()), ctx);
         }
     }
 
-    /// The statements under the row lock finished: decide, write, commit, release the lock.
+    /// The statements under the row lock finished: the writes commit, the lock passes on, and
+    /// every transaction of the group goes on by what its statements decided.
     pub(in crate::sale) fn locked_work_done(
         &mut self,
         now: SimTime,
-        attempt: SlabKey,
+        _holder: SlabKey,
         ctx: &mut Context<Event>,
     ) {
-        let writer = self.writer();
-        let a = self.attempts.get(attempt);
-        let user = a.user;
-        let read = RowRead {
-            stock: a.read_stock,
-            version: a.read_version,
-            user_orders: a.read_user_orders,
-        };
-        let decision = self.db().update_locked(now, user, read, writer);
+        let (done, next) = self.db().finish_work(now);
         self.timeline.db_stock(now, self.tiers.db.row.stock);
-        let since = self.attempts.get_mut(attempt).lock_since.take().expect("holding the lock");
-        if let Some((next, hold)) = self.db().unlock(now, since) {
-            ctx.after(hold, Event::Served { attempt: next, hop: Hop::RowLock });
+        if let Some((next, asked)) = next {
+            self.start_locked_work(now, next, asked, ctx);
         }
-        match (decision, writer) {
-            (RowDecision::Sold, _) => {
-                self.end_transaction(now, attempt, Ok(Outcome::Purchased), ctx)
-            }
-            (RowDecision::VersionChanged, _) => {
-                let a = self.attempts.get_mut(attempt);
-                if (a.occ_tries as u32) < self.variant.db.occ_retries {
-                    a.occ_tries += 1;
-                    self.select(now, attempt, ctx);
-                } else {
-                    self.end_transaction(now, attempt, Err(()), ctx);
+        for member in &done {
+            let attempt = member.job;
+            match member.decision {
+                RowDecision::Sold => {
+                    self.end_transaction(now, attempt, Ok(Outcome::Purchased), ctx)
+                }
+                RowDecision::VersionChanged => {
+                    let a = self.attempts.get_mut(attempt);
+                    if (a.occ_tries as u32) < self.variant.db.occ_retries {
+                        a.occ_tries += 1;
+                        self.select(now, attempt, ctx);
+                    } else {
+                        self.end_transaction(now, attempt, Err(()), ctx);
+                    }
+                }
+                // The database has no stock: "sold out", for a unit Redis reserved too (Redis
+                // is then brought down to the database's stock, see `answer`).
+                RowDecision::NoStock => {
+                    self.end_transaction(now, attempt, Ok(Outcome::SoldOut), ctx)
+                }
+                RowDecision::OverLimit => {
+                    self.end_transaction(now, attempt, Ok(Outcome::LimitReached), ctx)
                 }
             }
-            (RowDecision::NoStock, Writer::App { .. }) => {
-                self.end_transaction(now, attempt, Ok(Outcome::SoldOut), ctx)
-            }
-            (RowDecision::OverLimit, _) => {
-                self.end_transaction(now, attempt, Ok(Outcome::LimitReached), ctx)
-            }
-            // The database refuses a unit Redis reserved: the final write failed.
-            (RowDecision::NoStock, Writer::Reservation) => {
-                self.end_transaction(now, attempt, Err(()), ctx)
-            }
         }
+        self.tiers.db.recycle(done);
         self.timeline.level(now, &self.tiers);
     }
 

@@ -44,7 +44,7 @@ impl SaleModel<'_> {
             Hop::RedisReply => self.redis_replied(now, attempt, ctx),
             Hop::Results => self.at_result_store(now, attempt, ctx),
             Hop::ResultsReply => self.result_replied(now, attempt, ctx),
-            Hop::DbPool | Hop::DbStatement | Hop::RowLock => {
+            Hop::DbPool | Hop::DbStatement | Hop::RowLock | Hop::DeadlockCheck => {
                 unreachable!("database hops are entered directly, not by arrival events")
             }
         }
@@ -62,6 +62,7 @@ impl SaleModel<'_> {
             Hop::Redis => self.redis_served(now, attempt, ctx),
             Hop::DbStatement => self.select_done(now, attempt, ctx),
             Hop::RowLock => self.locked_work_done(now, attempt, ctx),
+            Hop::DeadlockCheck => self.deadlock_victim_rolled_back(now, attempt, ctx),
             Hop::Edge
             | Hop::Room
             | Hop::RedisReply

@@ -26,6 +26,7 @@ fn command(stage: Stage) -> RedisCommand {
         Stage::RedisRead => RedisCommand::Read,
         Stage::RedisDecr => RedisCommand::Decrement,
         Stage::Compensate => RedisCommand::Compensate,
+        Stage::Resync => RedisCommand::Resync,
         other => unreachable!("Redis does not run stage {other:?}"),
     }
 }
@@ -88,6 +89,10 @@ impl SaleModel<'_> {
         let limit = self.setup.sale.per_user_limit;
         let a = self.attempts.get(attempt);
         let (user, stage, since) = (a.user, a.stage, a.redis_since);
+        if stage == Stage::Resync {
+            let db_stock = self.tiers.db.row.stock;
+            self.redis().stock.resync(db_stock);
+        }
         let answer = self.redis().execute(now, command(stage), user, limit);
         if let Some(next) = self.redis().depart(now, since) {
             let next_stage = self.attempts.get(next).stage;
@@ -126,17 +131,20 @@ impl SaleModel<'_> {
         }
     }
 
-    /// After a failed final write: give the unit back in Redis (a command through the shard), or
-    /// leave it taken.
-    pub(in crate::sale) fn start_compensation(
+    /// After the final write of a reserved unit did not sell it: a database with no stock
+    /// brings Redis down to its stock (a command through the shard); a transient failure
+    /// gives the unit back, or leaves it taken (`on_failure`).
+    pub(in crate::sale) fn settle_reservation(
         &mut self,
         now: SimTime,
         attempt: SlabKey,
+        outcome: Outcome,
         ctx: &mut Context<Event>,
     ) {
-        match self.variant.db.on_failure {
-            OnFailure::Compensate => self.redis_call(now, attempt, Stage::Compensate, ctx),
-            OnFailure::Leak => {
+        match (outcome, self.variant.db.on_failure) {
+            (Outcome::SoldOut, _) => self.redis_call(now, attempt, Stage::Resync, ctx),
+            (_, OnFailure::Compensate) => self.redis_call(now, attempt, Stage::Compensate, ctx),
+            (_, OnFailure::Leak) => {
                 self.tallies.leaked += 1;
                 self.server_done(attempt);
             }
