@@ -208,7 +208,7 @@ fn a_closed_loop_of_512_contenders_gets_the_calibrated_500_tps() {
     let mut now = T;
     let mut hold = d.start_work(now, 0, T, Writer::Reservation, |j| (j % 4, read));
     for _ in 0..sales {
-        now = now + hold;
+        now += hold;
         let (done, next) = d.finish_work(now);
         let finished = done[0].job;
         d.recycle(done);
