@@ -63,6 +63,9 @@ pub struct Attempt {
     pub read_version: u64,
     pub read_user_orders: u16,
     pub occ_tries: u16,
+    /// The stock row its transaction updates, and how many rows it has found empty.
+    pub db_row: u16,
+    pub empty_rows: u16,
     /// `queue_stream`: the produce request of this attempt, or the answer code a poll read.
     pub stream_ref: u32,
     /// The server's answer, once there is one.

@@ -49,6 +49,8 @@ impl SaleModel<'_> {
             read_stock: 0,
             read_version: 0,
             read_user_orders: 0,
+            db_row: 0,
+            empty_rows: 0,
             occ_tries: 0,
             stream_ref: 0,
             answer: None,

@@ -158,6 +158,13 @@ pub fn check_variant(
         raw.waiting_room.as_ref().and_then(|w| w.check(&join_key(at, "waiting_room"), issues));
     let gateway = raw.gateway.clone().unwrap_or_default().check(&join_key(at, "gateway"), issues);
     let db = raw.db.clone().unwrap_or_default().check(&join_key(at, "db"), issues);
+    if stream && raw.db.as_ref().is_some_and(|d| d.stock_rows.is_some()) {
+        // Its orders are inserted by the sink; the stock lives in the Flink job's state.
+        issues.push(
+            join_key(&join_key(at, "db"), "stock_rows"),
+            "queue_stream keeps the stock in Flink state: split it with `[variant.flink] stock`",
+        );
+    }
     if issues.len() > before {
         return None;
     }

@@ -108,7 +108,14 @@ impl RunReport {
         }
         let stream = model.tiers.stream.as_ref().map(|st| stream_metrics(st, end, &mut stations));
         stations.push(("db_pool".to_string(), model.tiers.db.pool().report(end)));
-        stations.push(("stock_row_lock".to_string(), model.tiers.db.row_lock().report(end)));
+        let db = &model.tiers.db;
+        for row in 0..db.row_count() as u16 {
+            let name = match db.row_count() {
+                1 => "stock_row_lock".to_string(),
+                _ => format!("stock_row_lock[{row}]"),
+            };
+            stations.push((name, db.row_lock(row).report(end)));
+        }
         RunReport {
             humans,
             bots,
@@ -373,6 +380,7 @@ fn failures(report: &RunReport) -> Failures {
         compensations: report.redis_compensations,
         redis_resyncs: report.redis_resyncs,
         deadlock_check_s: report.db.deadlock_check_ns as f64 * 1e-9,
+        empty_row_refusals: report.db.empty_row_refusals,
         retries_denied_by_budget: t.budget_denied,
         crashes: t.crashes,
         lost_redis_writes: report.lost_redis_writes,

@@ -134,7 +134,7 @@ impl Timeline {
             gateway.waiting() as u64,
             gateway.busy() as u64,
             pool.waiting() as u64,
-            tiers.db.row_lock().waiting() as u64,
+            tiers.db.lock_waiters() as u64,
             redis.map_or(0, |s| s.waiting() as u64),
         ];
         if let Some(row) = self.row(now) {

@@ -30,8 +30,10 @@ pub struct Failures {
     /// Units Redis reserved that the database had no stock for (Redis is then brought down
     /// to the database's stock).
     pub redis_resyncs: u64,
-    /// Time the stock row stood still for deadlock detection (s).
+    /// Deadlock checks' time on the lock system's mutex (s).
     pub deadlock_check_s: f64,
+    /// "Sold out" answered by an empty stock row while other rows still held stock.
+    pub empty_row_refusals: u64,
     pub retries_denied_by_budget: u64,
     /// Crashes from `[[fault]]` entries that hit this variant.
     pub crashes: u64,

@@ -142,3 +142,39 @@ fn batching_same_row_updates_raises_the_hot_rows_throughput() {
     assert!(t_grouped * 3.0 < t_one, "sold out after {t_grouped} s grouped, {t_one} s one by one");
     assert!(grouped.claimed_order_rate > one.claimed_order_rate);
 }
+
+#[test]
+fn split_stock_rows_sell_in_parallel_and_undersell_when_buyers_cannot_move_between_rows() {
+    // Three-tier on the case study's traffic, the stock over 8 rows with a lock each.
+    let variant = |name: &str, rows: &str| {
+        format!(
+            "[[variant]]\nname = \"{name}\"\narchitecture = \"three_tier_redis\"\n\
+             [variant.gateway]\ninstances = 8\nworkers = 128\nrate_limit = \"100k/s\"\n\
+             [variant.db]\npool = 32\nguard = \"conditional\"\n{rows}"
+        )
+    };
+    let scn = case_study_with(
+        &(variant("one-row", "")
+            + &variant("rows-next", "stock_rows = 8\n")
+            + &variant("rows-sold-out", "stock_rows = 8\non_empty_row = \"sold_out\"\n")),
+    );
+    let s = run_scenario(&scn, None).unwrap();
+    let (one, next, stuck) =
+        (metrics(&s, "one-row"), metrics(&s, "rows-next"), metrics(&s, "rows-sold-out"));
+    let stations = |name: &str| {
+        let v = s.variants.iter().find(|v| v.name == name).unwrap();
+        v.stations.iter().filter(|st| st.name.starts_with("stock_row_lock")).count()
+    };
+    assert_eq!((stations("one-row"), stations("rows-next")), (1, 8), "a lock per row");
+    // Eight locks drain the reservations several times faster, and a request that finds its
+    // row empty moves on: everything sells.
+    assert_eq!((one.sold, next.sold, next.undersold), (3000, 3000, 0));
+    let (t_one, t_next) = (one.time_to_sell_out_s.unwrap(), next.time_to_sell_out_s.unwrap());
+    assert!(t_next * 3.0 < t_one, "sold out after {t_next} s on 8 rows, {t_one} s on one");
+    // Told "sold out" by an empty row while others hold stock, and Redis brought down with
+    // it: units stay on the other rows, unsold.
+    assert!(stuck.failures.empty_row_refusals > 0);
+    assert!(stuck.undersold > 0, "undersold {}", stuck.undersold);
+    assert_eq!(stuck.sold + stuck.stock_left_db as u64, 3000);
+    assert_eq!(stuck.oversold, 0);
+}

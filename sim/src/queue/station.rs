@@ -23,6 +23,13 @@ use crate::time::{SimDuration, SimTime};
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Ticket(u64);
 
+impl Ticket {
+    /// The ticket's number: with [`Station::with_first_ticket`], it tells stations apart.
+    pub fn number(self) -> u64 {
+        self.0
+    }
+}
+
 /// What happened to an arriving job.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Admission<J> {
@@ -115,6 +122,13 @@ impl<J> Station<J> {
             stats_since: SimTime::ZERO,
             stats: StationStats::default(),
         }
+    }
+
+    /// The same station with tickets numbered from `first`: stations that share one kind of
+    /// timeout event keep their tickets apart, so a ticket names its station.
+    pub fn with_first_ticket(mut self, first: u64) -> Self {
+        self.next_ticket = first;
+        self
     }
 
     pub fn servers(&self) -> u32 {

@@ -30,7 +30,10 @@
 //!
 //! With `batching` (AliSQL's inventory hint, PolarDB's hot-row group update), the holder of
 //! the lock takes up to `max_batch` − 1 queued updates of the row with it: their statements
-//! run back to back and one commit flush covers the group.
+//! run back to back and one commit flush covers the group. With `stock_rows` = N the stock is
+//! split over N rows, each with its own lock; a transaction picks one at random and, finding it
+//! empty, tries the next (`on_empty_row = "next"`) or answers "sold out" — leaving units on the
+//! other rows unsold.
 //!
 //! Defaults: see `docs/parameters.md` (MySQL / InnoDB).
 
@@ -75,6 +78,16 @@ pub enum OnFailure {
     Leak,
 }
 
+/// What a transaction does when the stock row it picked is empty (split stock only).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum OnEmptyRow {
+    /// Try the next row, until every row has been tried.
+    Next,
+    /// Answer "sold out" (units left on other rows are undersold).
+    SoldOut,
+}
+
 /// The `[variant.db]` table.
 #[derive(Clone, Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -104,6 +117,12 @@ pub struct RawDb {
     pub batching: Option<bool>,
     /// Updates per group with `batching` (default 64).
     pub max_batch: Option<i64>,
+    /// Stock split over this many rows, each with its own lock; a transaction picks one at
+    /// random (default 1).
+    pub stock_rows: Option<i64>,
+    /// Split stock: `next` (default) tries another row when the picked one is empty,
+    /// `sold_out` answers "sold out".
+    pub on_empty_row: Option<OnEmptyRow>,
     /// Re-reads after a version conflict (default 3).
     pub occ_retries: Option<i64>,
     /// Three-tier only: `compensate` (default) or `leak` after a transient failure of the
@@ -132,6 +151,8 @@ pub struct DbSpec {
     pub check_per_waiter: SimDuration,
     /// Updates per commit group; 1 without batching.
     pub max_batch: usize,
+    pub stock_rows: u32,
+    pub on_empty_row: OnEmptyRow,
     pub occ_retries: u32,
     pub on_failure: OnFailure,
     pub price_per_hour: f64,
@@ -186,6 +207,10 @@ impl RawDb {
                 "is the cost of deadlock detection: it does not apply with `deadlock_detect = false`",
             );
         }
+        let stock_rows = count_or(self.stock_rows, at, "stock_rows", 1, (1, 1024), issues) as u32;
+        if self.on_empty_row.is_some() && stock_rows == 1 {
+            issues.push(join_key(at, "on_empty_row"), "applies only with `stock_rows` > 1");
+        }
         let occ_retries =
             count_or(self.occ_retries, at, "occ_retries", 3, (0, 1000), issues) as u32;
         let price = price_or(self.price_per_hour, at, "price_per_hour", 0.171, issues);
@@ -210,6 +235,8 @@ impl RawDb {
             contention_n0: if deadlock_detect { n0 } else { f64::INFINITY },
             check_per_waiter,
             max_batch: if batching { max_batch as usize } else { 1 },
+            stock_rows,
+            on_empty_row: self.on_empty_row.unwrap_or(OnEmptyRow::Next),
             occ_retries,
             on_failure: self.on_failure.unwrap_or(OnFailure::Compensate),
             price_per_hour: price,
@@ -300,6 +327,8 @@ pub struct DbCounters {
     pub version_conflicts: u64,
     /// Commit flushes of the stock row (fewer than sales with batching).
     pub commits: u64,
-    /// Time the row stood still for deadlock detection, in ns.
+    /// Deadlock checks' time on the lock system's mutex, in ns.
     pub deadlock_check_ns: u64,
+    /// "Sold out" answered by an empty row while other rows still held stock.
+    pub empty_row_refusals: u64,
 }

@@ -16,7 +16,7 @@ use sim::{Context, SimTime, SlabKey, Ticket};
 use super::super::model::{Event, Hop, SaleModel, Since, Stage};
 use super::super::outcome::Outcome;
 use crate::architecture::kind::Architecture;
-use crate::components::db::{Db, Guard, LockRequest, RowDecision, RowRead, Writer};
+use crate::components::db::{Db, Guard, LockRequest, OnEmptyRow, RowDecision, RowRead, Writer};
 
 impl SaleModel<'_> {
     /// Who runs the transaction in this architecture.
@@ -64,6 +64,13 @@ impl SaleModel<'_> {
     }
 
     fn begin_transaction(&mut self, now: SimTime, attempt: SlabKey, ctx: &mut Context<Event>) {
+        let row = self.tiers.db.pick_row();
+        self.attempts.get_mut(attempt).db_row = row;
+        self.update_row(now, attempt, ctx);
+    }
+
+    /// The transaction goes for its row: a locking statement, or a read first.
+    fn update_row(&mut self, now: SimTime, attempt: SlabKey, ctx: &mut Context<Event>) {
         match self.variant.db.guard {
             Guard::ForUpdate | Guard::Conditional => self.request_lock(now, attempt, ctx),
             Guard::Version | Guard::None => self.select(now, attempt, ctx),
@@ -83,8 +90,8 @@ impl SaleModel<'_> {
         attempt: SlabKey,
         ctx: &mut Context<Event>,
     ) {
-        let user = self.attempts.get(attempt).user;
-        let read = self.tiers.db.read(user);
+        let a = self.attempts.get(attempt);
+        let read = self.tiers.db.read(a.user, a.db_row);
         let a = self.attempts.get_mut(attempt);
         (a.read_stock, a.read_version, a.read_user_orders) =
             (read.stock, read.version, read.user_orders);
@@ -97,9 +104,11 @@ impl SaleModel<'_> {
     }
 
     fn request_lock(&mut self, now: SimTime, attempt: SlabKey, ctx: &mut Context<Event>) {
-        self.attempts.get_mut(attempt).stage = Stage::Locked;
-        match self.db().lock(now, attempt) {
-            LockRequest::Granted => self.start_locked_work(now, attempt, now, ctx),
+        let a = self.attempts.get_mut(attempt);
+        a.stage = Stage::Locked;
+        let row = a.db_row;
+        match self.db().lock(now, attempt, row) {
+            LockRequest::Granted => self.start_locked_work(now, row, attempt, now, ctx),
             LockRequest::Waiting(ticket) => {
                 let wait = self.variant.db.lock_wait_timeout;
                 ctx.after(wait, Event::WaitTimeout { attempt, hop: Hop::RowLock, ticket });
@@ -117,6 +126,7 @@ impl SaleModel<'_> {
     fn start_locked_work(
         &mut self,
         now: SimTime,
+        row: u16,
         holder: SlabKey,
         asked: SimTime,
         ctx: &mut Context<Event>,
@@ -132,7 +142,7 @@ impl SaleModel<'_> {
             };
             (a.user, read)
         };
-        let hold = self.tiers.db.start_work(now, holder, asked, writer, info);
+        let hold = self.tiers.db.start_work(now, row, holder, asked, writer, info);
         ctx.after(hold, Event::Served { attempt: holder, hop: Hop::RowLock });
     }
 
@@ -143,7 +153,8 @@ impl SaleModel<'_> {
         attempt: SlabKey,
         ctx: &mut Context<Event>,
     ) {
-        self.db().victim_rolled_back();
+        let row = self.attempts.get(attempt).db_row;
+        self.db().victim_rolled_back(row);
         self.end_transaction(now, attempt, Err(()), ctx);
     }
 
@@ -155,6 +166,7 @@ impl SaleModel<'_> {
         ticket: Ticket,
         ctx: &mut Context<Event>,
     ) {
+        // The attempt may be gone: the ticket names the row.
         if self.db().give_up_lock(now, ticket) {
             self.end_transaction(now, attempt, Err(()), ctx);
         }
@@ -165,13 +177,14 @@ impl SaleModel<'_> {
     pub(in crate::sale) fn locked_work_done(
         &mut self,
         now: SimTime,
-        _holder: SlabKey,
+        holder: SlabKey,
         ctx: &mut Context<Event>,
     ) {
-        let (done, next) = self.db().finish_work(now);
+        let row = self.attempts.get(holder).db_row;
+        let (done, next) = self.db().finish_work(now, row);
         self.timeline.db_stock(now, self.tiers.db.row.stock);
         if let Some((next, asked)) = next {
-            self.start_locked_work(now, next, asked, ctx);
+            self.start_locked_work(now, row, next, asked, ctx);
         }
         for member in &done {
             let attempt = member.job;
@@ -188,11 +201,7 @@ impl SaleModel<'_> {
                         self.end_transaction(now, attempt, Err(()), ctx);
                     }
                 }
-                // The database has no stock: "sold out", for a unit Redis reserved too (Redis
-                // is then brought down to the database's stock, see `answer`).
-                RowDecision::NoStock => {
-                    self.end_transaction(now, attempt, Ok(Outcome::SoldOut), ctx)
-                }
+                RowDecision::NoStock => self.row_empty(now, attempt, ctx),
                 RowDecision::OverLimit => {
                     self.end_transaction(now, attempt, Ok(Outcome::LimitReached), ctx)
                 }
@@ -200,6 +209,23 @@ impl SaleModel<'_> {
         }
         self.tiers.db.recycle(done);
         self.timeline.level(now, &self.tiers);
+    }
+
+    /// The transaction's row has no stock: with split stock it may try the next row; else
+    /// "sold out", for a unit Redis reserved too (Redis is then brought down to the
+    /// database's stock, see `answer`).
+    fn row_empty(&mut self, now: SimTime, attempt: SlabKey, ctx: &mut Context<Event>) {
+        let rows = self.tiers.db.row_count() as u16;
+        let a = self.attempts.get_mut(attempt);
+        a.empty_rows += 1;
+        if self.variant.db.on_empty_row == OnEmptyRow::Next && a.empty_rows < rows {
+            a.db_row = self.tiers.db.next_row(a.db_row);
+            return self.update_row(now, attempt, ctx);
+        }
+        if rows > 1 && self.tiers.db.row.stock > 0 {
+            self.tiers.db.counters.empty_row_refusals += 1;
+        }
+        self.end_transaction(now, attempt, Ok(Outcome::SoldOut), ctx)
     }
 
     /// Ends the transaction (returning the connection) with an answer or a failure.
