@@ -63,6 +63,8 @@ pub struct Attempt {
     pub read_version: u64,
     pub read_user_orders: u16,
     pub occ_tries: u16,
+    /// When it asked for the row lock (kept only across a batch window).
+    pub lock_asked: SimTime,
     /// The stock row its transaction updates, and how many rows it has found empty.
     pub db_row: u16,
     pub empty_rows: u16,

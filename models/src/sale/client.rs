@@ -49,6 +49,7 @@ impl SaleModel<'_> {
             read_stock: 0,
             read_version: 0,
             read_user_orders: 0,
+            lock_asked: SimTime::ZERO,
             db_row: 0,
             empty_rows: 0,
             occ_tries: 0,

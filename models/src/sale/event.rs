@@ -15,6 +15,8 @@ pub enum Hop {
     RowLock,
     /// A deadlock victim's check on the lock system's mutex.
     DeadlockCheck,
+    /// A group update's first transaction has waited its window for others to join.
+    BatchWindow,
     /// The waiting room's token check at the edge.
     Room,
     /// `queue_stream`: a poll's GET reaches the result store.

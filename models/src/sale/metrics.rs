@@ -284,6 +284,7 @@ pub fn variant_summary(
         user_outcomes: t.users.clone(),
         confirmed,
         sold,
+        db_commits: report.db.commits,
         oversold,
         undersold: stock_left.min(humans_without),
         limit_violations: report.limit_violations,

@@ -120,6 +120,8 @@ pub struct SaleMetrics {
     pub user_outcomes: UserOutcomeCounts,
     pub confirmed: u64,
     pub sold: u64,
+    /// Commit flushes of the stock row(s): fewer than `sold` when updates are grouped.
+    pub db_commits: u64,
     pub oversold: u64,
     pub undersold: u64,
     pub limit_violations: u64,

@@ -178,3 +178,31 @@ fn split_stock_rows_sell_in_parallel_and_undersell_when_buyers_cannot_move_betwe
     assert_eq!(stuck.sold + stuck.stock_left_db as u64, 3000);
     assert_eq!(stuck.oversold, 0);
 }
+
+#[test]
+fn a_batch_window_gathers_groups_at_low_load() {
+    // 600 buyers over 2 s for 600 units: the row is at ~40% (≈ 750 sales/s), so without a
+    // window a group is rarely more than one update; a 20 ms window lets arrivals join it.
+    let variant = |name: &str, window: &str| {
+        format!(
+            "[[variant]]\nname = \"{name}\"\narchitecture = \"naive_db\"\n\
+             [variant.db]\npool = 64\nguard = \"conditional\"\nbatching = true\n{window}"
+        )
+    };
+    let text = crate::mechanisms::sale(
+        600,
+        600,
+        "",
+        &(variant("no-window", "") + &variant("window", "batch_window = \"20ms\"\n")),
+    );
+    let s = run_scenario(&text, None).unwrap();
+    let (plain, windowed) = (metrics(&s, "no-window"), metrics(&s, "window"));
+    assert_eq!((plain.sold, windowed.sold), (600, 600));
+    assert!(plain.db_commits * 10 > plain.sold * 7, "{} commits for 600", plain.db_commits);
+    assert!(
+        windowed.db_commits * 4 < plain.db_commits,
+        "{} commits with the window, {} without",
+        windowed.db_commits,
+        plain.db_commits
+    );
+}

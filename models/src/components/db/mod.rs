@@ -30,7 +30,8 @@
 //!
 //! With `batching` (AliSQL's inventory hint, PolarDB's hot-row group update), the holder of
 //! the lock takes up to `max_batch` − 1 queued updates of the row with it: their statements
-//! run back to back and one commit flush covers the group. With `stock_rows` = N the stock is
+//! run back to back and one commit flush covers the group; with a `batch_window` the first
+//! update holds the lock that long for others to join. With `stock_rows` = N the stock is
 //! split over N rows, each with its own lock; a transaction picks one at random and, finding it
 //! empty, tries the next (`on_empty_row = "next"`) or answers "sold out" — leaving units on the
 //! other rows unsold.
@@ -117,6 +118,9 @@ pub struct RawDb {
     pub batching: Option<bool>,
     /// Updates per group with `batching` (default 64).
     pub max_batch: Option<i64>,
+    /// With `batching`: how long a group's first update holds the lock waiting for others to
+    /// join before the group runs (default 0s: a group is what queued while the last ran).
+    pub batch_window: Option<DurationLit>,
     /// Stock split over this many rows, each with its own lock; a transaction picks one at
     /// random (default 1).
     pub stock_rows: Option<i64>,
@@ -151,6 +155,8 @@ pub struct DbSpec {
     pub check_per_waiter: SimDuration,
     /// Updates per commit group; 1 without batching.
     pub max_batch: usize,
+    /// How long a group's first update waits for others under the lock (zero: no wait).
+    pub batch_window: SimDuration,
     pub stock_rows: u32,
     pub on_empty_row: OnEmptyRow,
     pub occ_retries: u32,
@@ -186,6 +192,11 @@ impl RawDb {
         let max_batch = count_or(self.max_batch, at, "max_batch", 64, (1, 100_000), issues);
         if self.max_batch.is_some() && !batching {
             issues.push(join_key(at, "max_batch"), "applies only with `batching = true`");
+        }
+        let batch_window =
+            duration_or(&self.batch_window, at, "batch_window", SimDuration::ZERO, issues);
+        if self.batch_window.is_some() && !batching {
+            issues.push(join_key(at, "batch_window"), "applies only with `batching = true`");
         }
         if batching && guard == Guard::ForUpdate {
             issues.push(
@@ -235,6 +246,7 @@ impl RawDb {
             contention_n0: if deadlock_detect { n0 } else { f64::INFINITY },
             check_per_waiter,
             max_batch: if batching { max_batch as usize } else { 1 },
+            batch_window: batch_window?,
             stock_rows,
             on_empty_row: self.on_empty_row.unwrap_or(OnEmptyRow::Next),
             occ_retries,

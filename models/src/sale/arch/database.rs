@@ -122,8 +122,38 @@ impl SaleModel<'_> {
     }
 
     /// The row lock is granted to `holder` (which asked at `asked`): the statements under it
-    /// (of the updates batched with it too) are decided now and end together.
+    /// (of the updates batched with it too) are decided now and end together — or, with a
+    /// batch window, once the holder has waited that long for others to join.
     fn start_locked_work(
+        &mut self,
+        now: SimTime,
+        row: u16,
+        holder: SlabKey,
+        asked: SimTime,
+        ctx: &mut Context<Event>,
+    ) {
+        let window = self.variant.db.batch_window;
+        if !window.is_zero() {
+            self.attempts.get_mut(holder).lock_asked = asked;
+            ctx.after(window, Event::Served { attempt: holder, hop: Hop::BatchWindow });
+            return;
+        }
+        self.run_locked_work(now, row, holder, asked, ctx);
+    }
+
+    /// The batch window of `holder` is over: its group runs.
+    pub(in crate::sale) fn batch_window_over(
+        &mut self,
+        now: SimTime,
+        holder: SlabKey,
+        ctx: &mut Context<Event>,
+    ) {
+        let a = self.attempts.get(holder);
+        let (row, asked) = (a.db_row, a.lock_asked);
+        self.run_locked_work(now, row, holder, asked, ctx);
+    }
+
+    fn run_locked_work(
         &mut self,
         now: SimTime,
         row: u16,

@@ -44,7 +44,11 @@ impl SaleModel<'_> {
             Hop::RedisReply => self.redis_replied(now, attempt, ctx),
             Hop::Results => self.at_result_store(now, attempt, ctx),
             Hop::ResultsReply => self.result_replied(now, attempt, ctx),
-            Hop::DbPool | Hop::DbStatement | Hop::RowLock | Hop::DeadlockCheck => {
+            Hop::DbPool
+            | Hop::DbStatement
+            | Hop::RowLock
+            | Hop::DeadlockCheck
+            | Hop::BatchWindow => {
                 unreachable!("database hops are entered directly, not by arrival events")
             }
         }
@@ -63,6 +67,7 @@ impl SaleModel<'_> {
             Hop::DbStatement => self.select_done(now, attempt, ctx),
             Hop::RowLock => self.locked_work_done(now, attempt, ctx),
             Hop::DeadlockCheck => self.deadlock_victim_rolled_back(now, attempt, ctx),
+            Hop::BatchWindow => self.batch_window_over(now, attempt, ctx),
             Hop::Edge
             | Hop::Room
             | Hop::RedisReply
