@@ -206,3 +206,22 @@ fn a_batch_window_gathers_groups_at_low_load() {
         plain.db_commits
     );
 }
+
+#[test]
+fn a_redis_failover_in_the_case_study_leaves_no_unit_stranded_in_redis() {
+    // The review's crash run: Redis fails over 2 s after the opening and loses the last 500 ms
+    // of decrements. Units the database then has no stock for are answered "sold out" and
+    // bring Redis down with it, instead of being given back to Redis for ever (385 were left
+    // stranded when every refusal was compensated).
+    let scn = case_study_with(
+        "[[variant]]\nname = \"three-tier\"\narchitecture = \"three_tier_redis\"\n\
+         [variant.gateway]\ninstances = 8\nworkers = 128\nrate_limit = \"100k/s\"\n\
+         [variant.redis]\nshards = 3\n[variant.db]\npool = 32\nguard = \"conditional\"\n\
+         [[fault]]\ncomponent = \"redis\"\nkind = \"crash\"\nat = \"2s\"\nreplication_lag = \"500ms\"\n",
+    );
+    let m = metrics(&run_scenario(&scn, None).unwrap(), "three-tier");
+    assert!(m.failures.lost_redis_writes > 0);
+    assert_eq!(m.failures.redis_resyncs, m.failures.lost_redis_writes, "one per lost decrement");
+    assert_eq!((m.stock_left_db, m.stock_left_redis), (0, Some(0)));
+    assert_eq!((m.sold, m.oversold, m.undersold), (3000, 0, 0));
+}
