@@ -115,6 +115,8 @@ pub struct User {
     /// Told "not open" since the last attempt was sent: the countdown decides the next click.
     pub saw_not_open: bool,
     pub retry_pending: bool,
+    /// The pending retry is the click again after "not open" (a re-click, not a retry).
+    pub reclick_pending: bool,
     pub outcome: Option<UserOutcome>,
     pub is_bot: bool,
     /// `queue_stream`: a request of this user is queued; the answer comes by polling.
@@ -137,6 +139,7 @@ impl Default for User {
             pending_failure: false,
             saw_not_open: false,
             retry_pending: false,
+            reclick_pending: false,
             outcome: None,
             is_bot: false,
             queued: false,

@@ -7,6 +7,7 @@ use sim::{Context, SimDuration, SimTime, SlabKey};
 use super::attempt::{Attempt, AttemptKind, Heard, NextStep, Since, Stage};
 use super::event::{Event, Hop};
 use super::model::SaleModel;
+use super::observed::RequestKind;
 use super::outcome::{Outcome, UserOutcome};
 use crate::components::cdn::Cdn;
 use crate::traffic::ClickKind;
@@ -62,6 +63,18 @@ impl SaleModel<'_> {
         });
         self.tallies.attempts += 1;
         self.tallies.by_kind[kind as usize] += 1;
+        let logged = match kind {
+            AttemptKind::First => RequestKind::First,
+            AttemptKind::Duplicate => RequestKind::Duplicate,
+            AttemptKind::Retry if self.users[user as usize].reclick_pending => RequestKind::Reclick,
+            AttemptKind::Retry => RequestKind::Retry,
+            AttemptKind::Bot => RequestKind::Bot,
+            AttemptKind::Poll => RequestKind::Poll,
+        };
+        if kind == AttemptKind::Retry {
+            self.users[user as usize].reclick_pending = false;
+        }
+        self.observed.sent(now, logged);
         self.in_flight += 1;
         self.timeline.attempt(now);
         self.timeline.in_flight(now, self.in_flight);
@@ -270,6 +283,7 @@ impl SaleModel<'_> {
             .map_or(SimDuration::ZERO, |r| r.sample(&mut self.streams.retry));
         let u = &mut self.users[user as usize];
         u.retry_pending = true;
+        u.reclick_pending = true;
         u.attempts = u.attempts.saturating_sub(1);
         ctx.at(opens.max(now) + reaction, Event::Retry { user });
     }

@@ -58,6 +58,7 @@ pub struct RunReport {
     pub lost_redis_writes: u64,
     /// What the database counted.
     pub db: crate::components::db::DbCounters,
+    pub observed: super::observed::ObservedTraffic,
     /// Requests the gateway tier processed (for its CPU utilisation).
     pub gateway_requests: u64,
     pub cdn_requests: u64,
@@ -140,6 +141,7 @@ impl RunReport {
             redis_resyncs: redis.map_or(0, |r| r.stock.resyncs),
             lost_redis_writes: redis.map_or(0, |r| r.lost_writes),
             db: model.tiers.db.counters.clone(),
+            observed: model.observed.finish(),
             gateway_requests: model.tiers.gateway.requests,
             cdn_requests: model.tiers.cdn.as_ref().map_or(0, |c| c.requests),
             cdn_deduped: model.tiers.cdn.as_ref().map_or(0, |c| c.deduped),
@@ -272,6 +274,7 @@ pub fn variant_summary(
         bots: report.bots,
         traffic_digest: format!("{:016x}", t.traffic_digest),
         attempts: t.attempts,
+        traffic_observed: report.observed.clone(),
         attempts_by_kind: AttemptsByKind {
             first: t.by_kind[AttemptKind::First as usize],
             duplicate: t.by_kind[AttemptKind::Duplicate as usize],

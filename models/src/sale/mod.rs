@@ -7,6 +7,7 @@
 
 pub mod metrics;
 pub mod model;
+pub mod observed;
 pub mod outcome;
 pub mod tiers;
 pub mod timeline;

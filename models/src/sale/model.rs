@@ -68,6 +68,8 @@ pub struct SaleModel<'a> {
     pub tallies: Tallies,
     pub budget: RetryBudget,
     pub timeline: Timeline,
+    /// The requests sent, as a production log would count them.
+    pub observed: super::observed::TrafficRecorder,
     pub(super) next_serial: u32,
     /// Attempts whose client is still waiting.
     pub(super) in_flight: u64,
@@ -132,6 +134,7 @@ impl<'a> SaleModel<'a> {
             attempts: Slab::new(),
             users,
             tallies: Tallies::default(),
+            observed: super::observed::TrafficRecorder::new(setup.sale.opens_at),
             budget: RetryBudget::default(),
             timeline: Timeline::new(SimDuration::from_millis(100)),
             next_serial: 0,

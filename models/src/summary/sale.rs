@@ -114,6 +114,8 @@ pub struct SaleMetrics {
     pub traffic_digest: String,
     pub attempts: u64,
     pub attempts_by_kind: AttemptsByKind,
+    /// The requests sent, as a production log would count them.
+    pub traffic_observed: crate::sale::observed::ObservedTraffic,
     pub outcomes: OutcomeCounts,
     /// Answers that arrived after their client had timed out.
     pub late_answers: OutcomeCounts,

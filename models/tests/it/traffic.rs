@@ -157,3 +157,42 @@ fn a_csv_trace_is_replayed_in_shape() {
     assert_eq!(share(1.0, 2.0), 0.0, "an empty interval gets no clicks");
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+#[test]
+fn the_observed_traffic_counts_every_request_sent_by_kind() {
+    // Clicks from 2 s before the opening, duplicates, and a queue_stream variant that polls:
+    // every kind appears, and the log's counts are the attempts.
+    let text = r#"[run]
+seed = 3
+[sale]
+stock = 50
+opens_at = "5s"
+[traffic]
+users = 2000
+profile = { kind = "windows", windows = [{ from = "-2s", until = "1s", share = 1.0 }] }
+reaction = { kind = "lognormal", median = "250ms", p99 = "1.5s" }
+duplicates = { share = 0.3, extra_clicks = 1.0, gap = { kind = "exponential", mean = "100ms" } }
+bots = { users = 20, interval = "200ms" }
+[[variant]]
+name = "tt"
+architecture = "three_tier_redis"
+[[variant]]
+name = "qs"
+architecture = "queue_stream"
+"#;
+    let scn = models::scenario::from_text(Path::new("observed.toml"), text, &[]).unwrap();
+    let s = models::run::run_scenario(&scn, None).unwrap();
+    for v in &s.variants {
+        let m = v.metrics.as_ref().unwrap();
+        let (o, k) = (&m.traffic_observed, &m.attempts_by_kind);
+        assert_eq!(o.requests, m.attempts, "{}", v.name);
+        assert_eq!((o.first, o.duplicate, o.poll, o.bot), (k.first, k.duplicate, k.poll, k.bot));
+        assert_eq!(o.reclick + o.retry, k.retry, "re-clicks are the retries after \"not open\"");
+        assert!(o.reclick > 0 && o.duplicate > 0 && o.bot > 0, "{o:?}");
+        let before = o.share_last_5s_before_opening;
+        assert!(before > 0.0 && before < 1.0);
+        assert!(o.peak_100ms_per_s >= o.peak_1s_per_s && o.peak_width_s > 0.0);
+    }
+    let qs = s.variants.iter().find(|v| v.name == "qs").unwrap().metrics.as_ref().unwrap();
+    assert!(qs.traffic_observed.poll > 0);
+}
