@@ -25,8 +25,13 @@ pub fn run_scenario(scenario: &Scenario, seed: Option<u64>) -> Result<Summary, S
 /// Like [`run_scenario`], keeping the timelines.
 pub fn run_with_timeline(scenario: &Scenario, seed: Option<u64>) -> Result<RunResults, String> {
     let seed = seed.unwrap_or(scenario.run.seed);
-    let population =
-        scenario.sale.as_ref().map(|setup| setup.traffic.generate(seed, setup.sale.opens_at));
+    let population = scenario.sale.as_ref().map(|setup| {
+        setup.traffic.generate(
+            seed,
+            setup.sale.opens_at,
+            setup.sale.pre_open == crate::sale::config::PreOpen::Disabled,
+        )
+    });
     let shared = Shared {
         run: &scenario.run,
         sale: scenario.sale.as_ref().zip(population.as_ref()),

@@ -35,6 +35,20 @@ pub struct RawCdn {
     pub entry_bytes: Option<f64>,
     /// Price per 10,000 requests (default 0.01).
     pub price_per_10k_requests: Option<f64>,
+    /// What a de-duplicated request is answered: `retryable` (default: a failure the client
+    /// backs off from and retries) or `processing` (the front end waits for the answer of the
+    /// user's request in flight; with none in flight, until the client's timeout).
+    pub dedupe_answer: Option<DedupeAnswer>,
+}
+
+/// What a request dropped by the edge's de-duplication is told.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DedupeAnswer {
+    /// A retryable failure.
+    Retryable,
+    /// "Processing": the page waits for the answer of the request in flight.
+    Processing,
 }
 
 /// Validated CDN settings.
@@ -45,6 +59,7 @@ pub struct CdnSpec {
     pub service: Dist,
     pub entry_bytes: f64,
     pub price_per_10k_requests: f64,
+    pub dedupe_answer: DedupeAnswer,
 }
 
 impl RawCdn {
@@ -70,6 +85,7 @@ impl RawCdn {
             service: service?,
             entry_bytes,
             price_per_10k_requests: price,
+            dedupe_answer: self.dedupe_answer.unwrap_or(DedupeAnswer::Retryable),
         })
     }
 }

@@ -154,11 +154,11 @@ impl User {
         (self.first_click_ns != u64::MAX).then(|| SimTime::from_nanos(self.first_click_ns))
     }
 
-    /// One of the user's attempts ended with `outcome` (`is_poll`: it was a status poll):
-    /// remember what they were told. A user already decided is only upgraded to "purchased"
+    /// One of the user's attempts ended with `outcome` (`is_poll`: it was a status poll;
+    /// `retry_after`: the front end retries after it): remember what they were told. A user already decided is only upgraded to "purchased"
     /// (a duplicate click sent earlier can still bring it: what they were told last about
     /// holding an item wins).
-    pub fn hear(&mut self, outcome: Outcome, is_poll: bool) -> Heard {
+    pub fn hear(&mut self, outcome: Outcome, is_poll: bool, retry_after: bool) -> Heard {
         self.in_flight -= 1;
         match outcome {
             Outcome::Purchased => self.told_purchased = true,
@@ -168,7 +168,7 @@ impl User {
             Outcome::Queued => self.queued = true,
             Outcome::InRoom => {}
             // A failed poll is followed by the next poll, not by a new purchase request.
-            o if o.retryable() && !is_poll => self.pending_failure = true,
+            _ if retry_after && !is_poll => self.pending_failure = true,
             _ => {}
         }
         if let Some(decided) = self.outcome {
@@ -260,46 +260,61 @@ mod tests {
     #[test]
     fn a_human_decides_only_once_nothing_of_theirs_is_in_flight() {
         let mut u = sent(2);
-        assert_eq!(u.hear(Outcome::SoldOut, false), Heard::Undecided { polls_next: false });
+        assert_eq!(
+            u.hear(Outcome::SoldOut, false, Outcome::SoldOut.retryable()),
+            Heard::Undecided { polls_next: false }
+        );
         assert_eq!(u.next_step(), NextStep::Wait, "a duplicate click is still out");
-        assert_eq!(u.hear(Outcome::TimedOut, false), Heard::Undecided { polls_next: false });
+        assert_eq!(
+            u.hear(Outcome::TimedOut, false, Outcome::TimedOut.retryable()),
+            Heard::Undecided { polls_next: false }
+        );
         assert_eq!(u.next_step(), NextStep::Finish(UserOutcome::SoldOut), "told sold out once");
     }
 
     #[test]
     fn purchased_wins_over_what_a_user_heard_before_even_once_decided() {
         let mut u = sent(1);
-        u.hear(Outcome::LimitReached, false);
+        u.hear(Outcome::LimitReached, false, Outcome::LimitReached.retryable());
         assert_eq!(u.next_step(), NextStep::Finish(UserOutcome::LimitReached));
         u.outcome = Some(UserOutcome::LimitReached);
         u.in_flight = 1;
-        assert_eq!(u.hear(Outcome::Purchased, false), Heard::Decided);
+        assert_eq!(
+            u.hear(Outcome::Purchased, false, Outcome::Purchased.retryable()),
+            Heard::Decided
+        );
         assert_eq!(u.outcome, Some(UserOutcome::Purchased));
     }
 
     #[test]
     fn not_open_counts_down_and_a_failure_retries() {
         let mut u = sent(1);
-        u.hear(Outcome::NotOpen, false);
+        u.hear(Outcome::NotOpen, false, Outcome::NotOpen.retryable());
         assert_eq!(u.next_step(), NextStep::Countdown);
         assert!(!u.saw_not_open, "the countdown is taken once");
         u.in_flight = 1;
-        u.hear(Outcome::Shed, false);
+        u.hear(Outcome::Shed, false, Outcome::Shed.retryable());
         assert_eq!(u.next_step(), NextStep::Retry);
         u.pending_failure = false;
         u.in_flight = 1;
-        u.hear(Outcome::InRoom, false);
+        u.hear(Outcome::InRoom, false, Outcome::InRoom.retryable());
         assert_eq!(u.next_step(), NextStep::Finish(UserOutcome::GaveUp), "nothing to retry");
     }
 
     #[test]
     fn a_queued_user_polls_and_gives_up_when_polling_ends_unanswered() {
         let mut u = sent(1);
-        assert_eq!(u.hear(Outcome::Queued, false), Heard::Undecided { polls_next: true });
+        assert_eq!(
+            u.hear(Outcome::Queued, false, Outcome::Queued.retryable()),
+            Heard::Undecided { polls_next: true }
+        );
         u.poll_pending = true;
         assert_eq!(u.next_step(), NextStep::Wait, "a poll is scheduled");
         u.in_flight = 1;
-        assert_eq!(u.hear(Outcome::Failed, true), Heard::Undecided { polls_next: true });
+        assert_eq!(
+            u.hear(Outcome::Failed, true, Outcome::Failed.retryable()),
+            Heard::Undecided { polls_next: true }
+        );
         assert!(!u.pending_failure, "a failed poll is not a failed purchase");
         assert_eq!(u.next_step(), NextStep::Finish(UserOutcome::GaveUp), "no next poll was set");
     }
@@ -307,9 +322,9 @@ mod tests {
     #[test]
     fn bots_decide_as_soon_as_they_are_told_and_otherwise_keep_their_schedule() {
         let mut bot = User { is_bot: true, in_flight: 2, ..User::default() };
-        bot.hear(Outcome::RateLimited, false);
+        bot.hear(Outcome::RateLimited, false, Outcome::RateLimited.retryable());
         assert_eq!(bot.next_step(), NextStep::Wait, "on its own schedule");
-        bot.hear(Outcome::SoldOut, false);
+        bot.hear(Outcome::SoldOut, false, Outcome::SoldOut.retryable());
         assert_eq!(bot.next_step(), NextStep::Finish(UserOutcome::SoldOut));
     }
 }

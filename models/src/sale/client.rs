@@ -5,11 +5,12 @@
 use sim::{Context, SimDuration, SimTime, SlabKey};
 
 use super::attempt::{Attempt, AttemptKind, Heard, NextStep, Since, Stage};
+use super::config::PreOpen;
 use super::event::{Event, Hop};
 use super::model::SaleModel;
 use super::observed::RequestKind;
 use super::outcome::{Outcome, UserOutcome};
-use crate::components::cdn::Cdn;
+use crate::components::cdn::{Cdn, DedupeAnswer};
 use crate::traffic::ClickKind;
 
 /// Folds one click into a running FNV-1a digest.
@@ -101,7 +102,11 @@ impl SaleModel<'_> {
         }
         // Status polls carry no purchase: the waiting room lets them through.
         let hop = if kind == AttemptKind::Poll { self.after_room_hop() } else { self.entry_hop() };
-        let passes_edge = |cdn: &Cdn| !cdn.spec.dedupe || kind == AttemptKind::Poll;
+        // The edge answers "not open" itself when the sale says so.
+        let edge_answers_early =
+            self.setup.sale.pre_open == PreOpen::Edge && now + rtt_half < self.setup.sale.opens_at;
+        let passes_edge =
+            |cdn: &Cdn| (!cdn.spec.dedupe || kind == AttemptKind::Poll) && !edge_answers_early;
         match &mut self.tiers.cdn {
             // An edge that will not de-duplicate this request decides nothing on arrival: count
             // it and go straight on to the gateway after the edge's delay, one event fewer.
@@ -233,7 +238,10 @@ impl SaleModel<'_> {
             self.attempts.get_mut(attempt).client_waiting = false;
             self.client_outcome(now, attempt, Outcome::TimedOut, ctx);
             let a = self.attempts.get_mut(attempt);
-            if a.answered_late {
+            // Answered late, or dropped without an answer (the page waited for one): the
+            // client was the last to know of it.
+            let unanswered = a.server_done && a.answer.is_none();
+            if a.answered_late || unanswered {
                 a.replied = true;
                 if a.server_done {
                     self.attempts.remove(attempt);
@@ -257,8 +265,21 @@ impl SaleModel<'_> {
         self.in_flight -= 1;
         self.timeline.outcome(now, outcome);
         self.timeline.in_flight(now, self.in_flight);
+        // A de-duplicated request answered "processing" leaves the front end waiting for the
+        // answer of the user's request still in flight: no retry comes of it. With nothing
+        // else in flight there is no answer to wait for, and the page fails as before.
+        let processing = outcome == Outcome::Deduped
+            && self.users[user as usize].in_flight > 1
+            && self
+                .variant
+                .cdn
+                .as_ref()
+                .is_some_and(|c| c.dedupe_answer == DedupeAnswer::Processing);
+        let retry_after = outcome.retryable() && !processing;
         let u = &mut self.users[user as usize];
-        let Heard::Undecided { polls_next } = u.hear(outcome, is_poll) else { return };
+        let Heard::Undecided { polls_next } = u.hear(outcome, is_poll, retry_after) else {
+            return;
+        };
         if polls_next && !u.poll_pending {
             self.schedule_poll(now, user, ctx);
         }

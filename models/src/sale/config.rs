@@ -31,6 +31,22 @@ pub struct RawSale {
     pub opens_at: Option<DurationLit>,
     /// Provisioned time billed for every component (default 1h).
     pub billed_time: Option<DurationLit>,
+    /// What a click before the opening meets: `origin` (default: the gateway answers "not
+    /// open"), `edge` (the CDN answers it, for variants with one) or `disabled` (the button is
+    /// off until the page's clock says open; the click waits for it).
+    pub pre_open: Option<PreOpen>,
+}
+
+/// What happens to a click before the opening.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PreOpen {
+    /// The request travels to the gateway, which answers "not open".
+    Origin,
+    /// The CDN answers "not open" (variants without a CDN: the gateway).
+    Edge,
+    /// The page holds the click until its clock says open (clock skew included).
+    Disabled,
 }
 
 /// Validated sale settings.
@@ -40,6 +56,7 @@ pub struct SaleSpec {
     pub per_user_limit: u16,
     pub opens_at: SimTime,
     pub billed_time: SimDuration,
+    pub pre_open: PreOpen,
 }
 
 impl RawSale {
@@ -75,6 +92,7 @@ impl RawSale {
             per_user_limit: limit as u16,
             opens_at: SimTime::ZERO + opens_at?,
             billed_time: billed?,
+            pre_open: self.pre_open.unwrap_or(PreOpen::Origin),
         })
     }
 }

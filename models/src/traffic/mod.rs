@@ -224,8 +224,10 @@ pub struct Population {
 }
 
 impl Traffic {
-    /// Generates the population for `seed`, with the opening at `opens_at`.
-    pub fn generate(&self, seed: u64, opens_at: SimTime) -> Population {
+    /// Generates the population for `seed`, with the opening at `opens_at`. With
+    /// `hold_until_open` the page keeps a click before the opening until the user's own clock
+    /// says open (a fast clock lets it go early, a slow one late).
+    pub fn generate(&self, seed: u64, opens_at: SimTime, hold_until_open: bool) -> Population {
         let mut intent_rng = rng::stream(seed, "traffic/intent");
         let mut reaction_rng = rng::stream(seed, "traffic/reaction");
         let mut skew_rng = rng::stream(seed, "traffic/clock-skew");
@@ -247,8 +249,10 @@ impl Traffic {
             if let Some(reaction) = &self.reaction {
                 t = t.saturating_add(reaction.sample(&mut reaction_rng).as_nanos() as i64);
             }
-            if skew_ns > 0 {
-                t -= skew_rng.random_range(-skew_ns..=skew_ns);
+            let skew = if skew_ns > 0 { skew_rng.random_range(-skew_ns..=skew_ns) } else { 0 };
+            t -= skew;
+            if hold_until_open {
+                t = t.max(opens_ns - skew);
             }
             if t < 0 {
                 clamped += 1;

@@ -71,7 +71,7 @@ profile = { kind = "bursts", bursts = [
 #[test]
 fn click_times_fit_the_windows_profile() {
     let t = traffic(WINDOWS);
-    let pop = t.generate(7, OPENS);
+    let pop = t.generate(7, OPENS, false);
     let (stat, critical) = chi_square(&first_click_offsets_s(&pop), &t.profile, -5.0, 10.0, 150);
     assert!(stat < critical, "χ² {stat:.1} ≥ {critical:.1}");
 }
@@ -79,7 +79,7 @@ fn click_times_fit_the_windows_profile() {
 #[test]
 fn click_times_fit_a_burst_mixture() {
     let t = traffic(BURSTS);
-    let pop = t.generate(7, OPENS);
+    let pop = t.generate(7, OPENS, false);
     let (stat, critical) = chi_square(&first_click_offsets_s(&pop), &t.profile, -4.0, 6.0, 100);
     assert!(stat < critical, "χ² {stat:.1} ≥ {critical:.1}");
 }
@@ -89,7 +89,7 @@ fn the_fit_test_rejects_the_wrong_profile() {
     // The same clicks judged against the other profile must fail: the test can fail.
     let windows = traffic(WINDOWS);
     let bursts = traffic(BURSTS);
-    let pop = windows.generate(7, OPENS);
+    let pop = windows.generate(7, OPENS, false);
     let (stat, critical) =
         chi_square(&first_click_offsets_s(&pop), &bursts.profile, -5.0, 10.0, 150);
     assert!(stat > 10.0 * critical, "χ² {stat:.1} should far exceed {critical:.1}");
@@ -111,17 +111,17 @@ fn dispersion(pop: &Population, from: f64, until: f64) -> f64 {
 
 #[test]
 fn bursty_profiles_are_over_dispersed_and_a_flat_one_is_not() {
-    let bursty = traffic(WINDOWS).generate(3, OPENS);
+    let bursty = traffic(WINDOWS).generate(3, OPENS, false);
     let d = dispersion(&bursty, -5.0, 10.0);
     assert!(d > 50.0, "index of dispersion {d:.1} for the case-study profile");
-    let mixture = traffic(BURSTS).generate(3, OPENS);
+    let mixture = traffic(BURSTS).generate(3, OPENS, false);
     assert!(dispersion(&mixture, -4.0, 6.0) > 50.0);
     // One uniform window: counts are multinomial, dispersion ≈ 1.
     let flat = traffic(
         r#"users = 100_000
 profile = { kind = "windows", windows = [{ from = "0s", until = "10s", share = 1.0 }] }"#,
     )
-    .generate(3, OPENS);
+    .generate(3, OPENS, false);
     let d = dispersion(&flat, 0.0, 10.0);
     assert!((0.7..1.3).contains(&d), "flat profile dispersion {d:.2}");
 }
@@ -131,7 +131,7 @@ fn duplicate_clicks_reach_the_configured_share() {
     let t = traffic(&format!(
         "{WINDOWS}\nduplicates = {{ share = 0.35, extra_clicks = 2.0, gap = {{ kind = \"constant\", value = \"100ms\" }} }}"
     ));
-    let pop = t.generate(11, OPENS);
+    let pop = t.generate(11, OPENS, false);
     let duplicates = pop.clicks.iter().filter(|c| c.kind == ClickKind::Duplicate).count() as f64;
     let share = duplicates / pop.clicks.len() as f64;
     // 0.35 × 2 = 0.7 repeats per user: 0.7 / 1.7 ≈ 41% of clicks.
@@ -148,7 +148,7 @@ fn a_csv_trace_is_replayed_in_shape() {
         [[variant]]\nname = \"v\"\narchitecture = \"naive_db\"\n";
     let scn = models::scenario::from_text(&dir.join("s.toml"), text, &[])
         .unwrap_or_else(|e| panic!("{e}"));
-    let pop = scn.sale.unwrap().traffic.generate(1, OPENS);
+    let pop = scn.sale.unwrap().traffic.generate(1, OPENS, false);
     let offsets = first_click_offsets_s(&pop);
     let share = |a: f64, b: f64| {
         offsets.iter().filter(|x| **x >= a && **x < b).count() as f64 / offsets.len() as f64
@@ -195,4 +195,97 @@ architecture = "queue_stream"
     }
     let qs = s.variants.iter().find(|v| v.name == "qs").unwrap().metrics.as_ref().unwrap();
     assert!(qs.traffic_observed.poll > 0);
+}
+
+#[test]
+fn a_disabled_button_holds_early_clicks_until_the_users_own_clock_says_open() {
+    // Clicks intended over the 10 s before the opening, clocks off by up to 200 ms.
+    let t = traffic(
+        "users = 5000\nclock_skew = \"200ms\"\n\
+         profile = { kind = \"windows\", windows = [{ from = \"-10s\", until = \"0s\", share = 1.0 }] }",
+    );
+    let (held, free) = (t.generate(7, OPENS, true), t.generate(7, OPENS, false));
+    let skew = 0.2 + 1e-9;
+    let held_offsets = first_click_offsets_s(&held);
+    assert!(held_offsets.iter().all(|&s| (-skew..=skew).contains(&s)), "all at the opening ± skew");
+    // A fast clock opens the button early: some clicks go before the opening, none much before.
+    assert!(held_offsets.iter().any(|&s| s < 0.0) && held_offsets.iter().any(|&s| s > 0.0));
+    assert!(first_click_offsets_s(&free).iter().any(|&s| s < -5.0), "without it, clicks spread");
+}
+
+/// A three-tier sale whose buyers click over the 3 s before the opening, twice on average.
+fn pre_open_sale(pre_open: &str, variants: &str) -> models::summary::Summary {
+    let text = format!(
+        r#"[run]
+seed = 9
+[sale]
+stock = 100
+opens_at = "5s"
+pre_open = "{pre_open}"
+[traffic]
+users = 3000
+profile = {{ kind = "windows", windows = [{{ from = "-3s", until = "0s", share = 1.0 }}] }}
+reaction = {{ kind = "lognormal", median = "250ms", p99 = "1.5s" }}
+duplicates = {{ share = 0.5, extra_clicks = 2.0, gap = {{ kind = "exponential", mean = "150ms" }} }}
+{variants}"#
+    );
+    let scn = models::scenario::from_text(Path::new("pre-open.toml"), &text, &[]).unwrap();
+    models::run::run_scenario(&scn, None).unwrap()
+}
+
+fn gateway_arrivals(s: &models::summary::Summary, variant: &str) -> u64 {
+    let v = s.variants.iter().find(|v| v.name == variant).unwrap();
+    v.stations.iter().find(|st| st.name == "gateway").unwrap().report.arrivals
+}
+
+#[test]
+fn the_countdown_can_be_answered_at_the_edge_or_the_button_held_until_the_opening() {
+    let tt = "[[variant]]\nname = \"tt\"\narchitecture = \"three_tier_redis\"\n";
+    let (origin, edge, held) =
+        (pre_open_sale("origin", tt), pre_open_sale("edge", tt), pre_open_sale("disabled", tt));
+    let not_open = |s: &models::summary::Summary| {
+        s.variants[0]
+            .metrics
+            .as_ref()
+            .unwrap()
+            .outcomes
+            .get(models::sale::outcome::Outcome::NotOpen)
+    };
+    // At the edge every early request is answered "not open" (duplicates too, before the
+    // de-duplication), and none of them reach the gateway.
+    assert!(not_open(&origin) > 1000);
+    assert!(not_open(&edge) >= not_open(&origin));
+    let (at_edge, at_origin) = (gateway_arrivals(&edge, "tt"), gateway_arrivals(&origin, "tt"));
+    assert!(at_edge * 10 < at_origin * 9, "gateway arrivals: {at_edge} vs {at_origin}");
+    // A button held until the opening sends nothing early: no "not open" at all.
+    assert_eq!(not_open(&held), 0);
+    let first_5s = |s: &models::summary::Summary| {
+        s.variants[0].metrics.as_ref().unwrap().traffic_observed.share_last_5s_before_opening
+    };
+    assert!(first_5s(&held) < 0.05 && first_5s(&origin) > 0.3);
+}
+
+#[test]
+fn a_deduplicated_request_answered_processing_is_not_retried() {
+    let variant = |name: &str, answer: &str| {
+        format!(
+            "[[variant]]\nname = \"{name}\"\narchitecture = \"three_tier_redis\"\n\
+             [variant.cdn]\ndedupe = true\ndedupe_answer = \"{answer}\"\n"
+        )
+    };
+    let s = pre_open_sale(
+        "origin",
+        &(variant("retryable", "retryable") + &variant("processing", "processing")),
+    );
+    let m =
+        |name: &str| s.variants.iter().find(|v| v.name == name).unwrap().metrics.clone().unwrap();
+    let (retryable, processing) = (m("retryable"), m("processing"));
+    assert_eq!(retryable.traffic_digest, processing.traffic_digest);
+    assert!(
+        processing.traffic_observed.retry < retryable.traffic_observed.retry,
+        "retries: {} answered processing, {} answered as a failure",
+        processing.traffic_observed.retry,
+        retryable.traffic_observed.retry
+    );
+    assert_eq!((processing.oversold, retryable.oversold), (0, 0));
 }

@@ -23,9 +23,11 @@ pub mod waiting_room;
 
 use sim::{Context, SimTime, SlabKey, Ticket};
 
+use super::config::PreOpen;
 use super::model::{Event, Hop, SaleModel, Since};
 use super::outcome::Outcome;
 use crate::architecture::kind::Architecture;
+use crate::components::cdn::DedupeAnswer;
 use crate::components::gateway::GatewayAdmission;
 
 impl SaleModel<'_> {
@@ -102,7 +104,20 @@ impl SaleModel<'_> {
         debug_assert!(a.kind != super::model::AttemptKind::Poll, "polls do not stop at the edge");
         let user = a.user;
         let cdn = self.tiers.cdn.as_mut().expect("edge hop only with a CDN");
+        if self.setup.sale.pre_open == PreOpen::Edge && now < self.setup.sale.opens_at {
+            // The countdown page's rule: answered at the edge, never reaching the origin.
+            cdn.pass(now);
+            self.answer(now, attempt, Outcome::NotOpen, ctx);
+            return;
+        }
         if !cdn.admit(now, user) {
+            let processing = cdn.spec.dedupe_answer == DedupeAnswer::Processing;
+            if processing && self.users[user as usize].in_flight <= 1 {
+                // "Processing", but no request of theirs is in flight to bring the answer:
+                // the page waits until the client's timeout, then lets the user try again.
+                self.server_done(attempt);
+                return;
+            }
             self.answer(now, attempt, Outcome::Deduped, ctx);
             return;
         }
