@@ -25,6 +25,7 @@ use sim::{RunStats, SimTime, SlabKey, StationReport};
 use super::config::{SaleSetup, SaleVariant};
 use super::model::{AttemptKind, SaleModel, Tallies};
 use super::outcome::{Outcome, UserOutcome};
+use crate::summary::sale::PeakUtilization;
 pub use crate::summary::sale::{
     AttemptsByKind, Cost, CostLine, Failures, SaleMetrics, StreamMetrics,
 };
@@ -253,6 +254,7 @@ pub fn variant_summary(
     setup: &SaleSetup,
     variant: &SaleVariant,
     report: &RunReport,
+    timeline: &VariantTimeline<SaleRow>,
     stats: &RunStats,
 ) -> VariantSummary {
     let t = &report.tallies;
@@ -324,6 +326,7 @@ pub fn variant_summary(
         cdn_deduped: report.cdn_deduped,
         cdn_fingerprint_peak_bytes: report.cdn_peak_table_bytes,
         app_cpu_utilization: app_cpu(variant, report),
+        peak_1s_utilization: peak_1s_utilization(&timeline.rows),
         stream: report.stream.clone(),
         waiting_room: report.waiting_room.clone(),
         cost: cost(setup, variant, report, sold),
@@ -448,5 +451,24 @@ impl SaleModel<'_> {
             }
         }
         RunReport::new(self, end)
+    }
+}
+
+/// The busiest second of each component, from the 100 ms timeline.
+fn peak_1s_utilization(rows: &[SaleRow]) -> PeakUtilization {
+    let peak = |of: &dyn Fn(&SaleRow) -> f64| {
+        let n = rows.len().min(10);
+        if n == 0 {
+            return 0.0;
+        }
+        rows.windows(n).map(|w| w.iter().map(of).sum::<f64>() / n as f64).fold(0.0, f64::max)
+    };
+    PeakUtilization {
+        gateway: peak(&|r| r.gateway_utilization),
+        db_pool: peak(&|r| r.db_pool_utilization),
+        redis_shard: rows
+            .first()
+            .and_then(|r| r.redis_utilization)
+            .map(|_| peak(&|r| r.redis_utilization.unwrap_or(0.0))),
     }
 }

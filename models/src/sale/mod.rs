@@ -43,6 +43,6 @@ pub fn simulate(
     let report = model.finish(stats.end);
     report.check_conservation().map_err(|e| format!("variant `{}`: {e}", variant.name))?;
     let timeline = report.timeline(&variant.name);
-    let summary = metrics::variant_summary(setup, variant, &report, &stats);
+    let summary = metrics::variant_summary(setup, variant, &report, &timeline, &stats);
     Ok((summary, timeline))
 }

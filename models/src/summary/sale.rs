@@ -101,6 +101,16 @@ pub struct Cost {
     pub components: Vec<CostLine>,
 }
 
+/// Each component's busiest second: the highest mean utilisation over ten consecutive 100 ms
+/// intervals of the timeline (a run's mean hides a burst).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PeakUtilization {
+    pub gateway: f64,
+    pub db_pool: f64,
+    /// The hot Redis shard (`three_tier_redis` only).
+    pub redis_shard: Option<f64>,
+}
+
 /// The flash-sale metrics of one variant.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct SaleMetrics {
@@ -160,6 +170,8 @@ pub struct SaleMetrics {
     /// App tier CPU: requests processed × CPU per request ÷ (instances × cores × time from the
     /// first click to the end of the run).
     pub app_cpu_utilization: f64,
+    /// Each component's busiest second.
+    pub peak_1s_utilization: PeakUtilization,
     pub stream: Option<StreamMetrics>,
     /// The waiting room in front, if any.
     pub waiting_room: Option<RoomMetrics>,

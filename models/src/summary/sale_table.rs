@@ -74,9 +74,15 @@ pub fn comparison(variants: &[VariantSummary], colour: bool) -> String {
     }
     row(&mut t, "app tier CPU", &|v| format!("{:.1}%", m(v).app_cpu_utilization * 100.0));
     row(&mut t, "gateway utilisation", &|v| station_util(v, "gateway"));
+    let pct = |x: f64| format!("{:.1}%", x * 100.0);
+    row(&mut t, "gateway busiest second", &|v| pct(m(v).peak_1s_utilization.gateway));
     row(&mut t, "gateway peak queue", &|v| station_peak(v, "gateway"));
     row(&mut t, "redis hot shard utilisation", &|v| station_util(v, "redis_hot_shard"));
+    row(&mut t, "redis hot shard busiest second", &|v| {
+        m(v).peak_1s_utilization.redis_shard.map_or("-".into(), pct)
+    });
     row(&mut t, "db pool utilisation", &|v| station_util(v, "db_pool"));
+    row(&mut t, "db pool busiest second", &|v| pct(m(v).peak_1s_utilization.db_pool));
     let room = |v: &VariantSummary| m(v).waiting_room;
     if sale.iter().any(|v| room(v).is_some()) {
         row(&mut t, "waiting room admitted / left", &|v| {
