@@ -5,6 +5,7 @@ mod cli;
 mod determinism;
 mod errors;
 mod hand;
+mod hostile;
 mod mechanisms;
 mod plan;
 mod results;

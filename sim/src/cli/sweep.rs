@@ -2,7 +2,6 @@
 //! written in grid order, progress on stderr, Ctrl-C, shards.
 
 use std::collections::BTreeMap;
-use std::fs::File;
 use std::io::{BufWriter, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -23,7 +22,7 @@ use crate::experiment::sweep::rows::{
     Row, flatten_numbers, row_line, rows_header, summary_header, summary_lines,
 };
 use crate::experiment::sweep::shard::{Shard, shard_preamble, shard_trailer};
-use crate::output::atomic::write_atomic;
+use crate::output::atomic::{NamedTempFile, temp_file_in, write_atomic};
 use crate::rng::label_hash;
 
 /// Arguments of `sweep`.
@@ -167,8 +166,9 @@ fn run_plan<C: Catalogue>(
         Some(s) => (s.file_name(), None),
         None => ("sweep.csv".to_string(), Some("sweep-summary.csv")),
     };
-    let rows_tmp = out_dir.join(format!(".{rows_name}.partial-{}", std::process::id()));
-    let mut rows_out = BufWriter::new(File::create(&rows_tmp).map_err(|e| format!("error: {e}"))?);
+    let rows_tmp = temp_file_in(out_dir, &rows_name)
+        .map_err(|e| format!("error: cannot write to {}: {e}", out_dir.display()))?;
+    let mut rows_out = BufWriter::new(rows_tmp);
     if let Some(s) = shard {
         writeln!(
             rows_out,
@@ -202,9 +202,9 @@ fn run_plan<C: Catalogue>(
     }
     sink.out.flush().map_err(|e| format!("error: {e}"))?;
     let RowSink { out, summary, metrics, failed_points, run_failures, done, .. } = sink;
-    drop(out);
+    let rows_tmp = out.into_inner().map_err(|e| format!("error: {}", e.error()))?;
     let summary = summary_name.map(|name| (name, summary));
-    keep_files(&rows_tmp, out_dir, &rows_name, summary, metrics.is_some() || shard.is_some())?;
+    keep_files(rows_tmp, out_dir, &rows_name, summary, metrics.is_some() || shard.is_some())?;
     if shard.is_none()
         && !args.no_report
         && metrics.is_some()
@@ -235,17 +235,17 @@ fn run_plan<C: Catalogue>(
 /// Moves the finished rows file into place and writes the summary next to it, or, when `keep`
 /// is false (nothing succeeded), leaves no empty file behind.
 fn keep_files(
-    rows_tmp: &Path,
+    rows_tmp: NamedTempFile,
     out_dir: &Path,
     rows_name: &str,
     summary: Option<(&str, String)>,
     keep: bool,
 ) -> Result<(), String> {
     if !keep {
-        let _ = std::fs::remove_file(rows_tmp);
-        return Ok(());
+        return Ok(()); // dropping the temporary file removes it
     }
-    std::fs::rename(rows_tmp, out_dir.join(rows_name)).map_err(|e| format!("error: {e}"))?;
+    rows_tmp.as_file().sync_all().map_err(|e| format!("error: {e}"))?;
+    rows_tmp.persist(out_dir.join(rows_name)).map_err(|e| format!("error: {}", e.error))?;
     if let Some((name, text)) = summary {
         write_atomic(&out_dir.join(name), text.as_bytes()).map_err(|e| format!("error: {e}"))?;
     }
