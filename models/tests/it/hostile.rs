@@ -57,3 +57,159 @@ fn a_link_planted_at_the_temporary_name_overwrites_nothing() {
     }
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+/// Two shards of a small M/M/1 sweep (3 points × 2 replications), written once per test.
+fn pristine_shards(dir: &Path) {
+    for i in 0..2 {
+        let out = flashsim(&[
+            "sweep",
+            "scenarios/validation/mm1.toml",
+            "--grid",
+            "variant[0].station[0].servers=1,2,3",
+            "--set",
+            "run.horizon=20000s",
+            "--set",
+            "run.warmup=1000s",
+            "--replications",
+            "2",
+            "--no-report",
+            "--shard",
+            &format!("{i}/2"),
+            "--out",
+            dir.to_str().unwrap(),
+        ]);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+}
+
+/// Recomputes a shard's trailer after an edit, as someone covering their tracks would: the
+/// checksum and row count then agree, and only the plan's invariants can catch the edit.
+fn forge_trailer(lines: &mut [String]) {
+    use sim::experiment::sweep::shard::Checksum;
+    let n = lines.len();
+    let Some(at) = lines[n - 1].find(" checksum=") else { return };
+    let mut sum = Checksum::default();
+    lines[1..n - 1].iter().for_each(|l| sum.line(l));
+    let head = lines[n - 1][..at].to_string();
+    let rows = n - 3;
+    let head: String = head
+        .split(' ')
+        .map(|w| if w.starts_with("rows=") { format!("rows={rows}") } else { w.to_string() })
+        .collect::<Vec<_>>()
+        .join(" ");
+    lines[n - 1] = format!("{head} checksum={:016x}", sum.0);
+}
+
+/// Replaces cell `col` of line `line` of `lines`.
+fn set_cell(lines: &mut [String], line: usize, col: usize, value: &str) {
+    let mut cells: Vec<String> = lines[line].split(',').map(str::to_string).collect();
+    cells[col] = value.to_string();
+    lines[line] = cells.join(",");
+}
+
+/// Defect 3: a deleted or duplicated row, an edited seed, axis cell or trailer, or a NaN cell
+/// each merged with exit 0 and wrong statistics. Each is now refused (exit 2), naming the file,
+/// both as a careless edit (the checksum catches it) and with the trailer forged to match
+/// (the plan's invariants catch it).
+#[test]
+fn merge_refuses_tampered_shards_and_names_the_file() {
+    let dir = scratch("tamper");
+    let pristine = dir.join("pristine");
+    pristine_shards(&pristine);
+    let victim = "sweep-shard-0-of-2.csv";
+    // Shard 0 holds points 0 and 2: line 0 the preamble, 1 the header, 2..=5 rows, 6 the trailer.
+    type Edit = fn(&mut Vec<String>);
+    let cases: [(&str, Edit, &str); 6] = [
+        ("a deleted row", |l| drop(l.remove(3)), "rows for 1 of its 2 replications"),
+        ("a duplicated row", |l| l.insert(3, l[2].clone()), "a second row"),
+        ("an edited seed", |l| set_cell(l, 3, 2, "12345"), "seed 12345"),
+        ("a NaN cell", |l| set_cell(l, 2, 6, "NaN"), "not a finite number"),
+        (
+            "an edited axis cell",
+            |l| {
+                set_cell(l, 2, 4, "5");
+                set_cell(l, 3, 4, "5");
+            },
+            "parameter cells",
+        ),
+        (
+            "an edited run count",
+            |l| *l.last_mut().unwrap() = l[6].replace("runs=4", "runs=3"),
+            "runs=",
+        ),
+    ];
+    for (what, edit, forged_message) in cases {
+        for forge in [false, true] {
+            let case = dir.join(format!("case-{}-{forge}", what.replace(' ', "-")));
+            std::fs::create_dir_all(&case).unwrap();
+            for name in [victim, "sweep-shard-1-of-2.csv"] {
+                std::fs::copy(pristine.join(name), case.join(name)).unwrap();
+            }
+            let mut lines: Vec<String> =
+                text(&case.join(victim)).lines().map(String::from).collect();
+            edit(&mut lines);
+            if forge {
+                forge_trailer(&mut lines);
+            }
+            std::fs::write(case.join(victim), lines.join("\n") + "\n").unwrap();
+            let out = flashsim(&["merge", case.to_str().unwrap()]);
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(2), "{what} (forged: {forge}) merged: {stderr}");
+            let expected = if forge { forged_message } else { "checksum" };
+            let named = if expected == "parameter cells" { case.to_str().unwrap() } else { victim };
+            assert!(stderr.contains(named), "{what}: the error names no file: {stderr}");
+            assert!(
+                stderr.contains(expected)
+                    || (what.contains("run count") && stderr.contains("runs=")),
+                "{what} (forged: {forge}): {stderr}"
+            );
+            assert!(!case.join("sweep.csv").exists(), "{what}: nothing is written");
+        }
+    }
+    let out = flashsim(&["merge", pristine.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// A shard whose point failed lists it in its trailer; merge accepts it and writes what the
+/// unsharded sweep writes (the failed point's rows absent).
+#[test]
+fn a_shard_with_a_failed_point_merges_like_the_unsharded_sweep() {
+    let dir = scratch("failed-point");
+    let args = |out: &Path, shard: Option<&str>| {
+        let mut v = vec![
+            "sweep".to_string(),
+            "scenarios/validation/mm1.toml".into(),
+            "--grid".into(),
+            "variant[0].station[0].servers=0,1,2".into(),
+            "--set".into(),
+            "run.horizon=5000s".into(),
+            "--set".into(),
+            "run.warmup=100s".into(),
+            "--no-report".into(),
+            "--out".into(),
+            out.to_str().unwrap().into(),
+        ];
+        if let Some(s) = shard {
+            v.extend(["--shard".to_string(), s.to_string()]);
+        }
+        v
+    };
+    let run = |v: Vec<String>| {
+        let refs: Vec<&str> = v.iter().map(String::as_str).collect();
+        let out = flashsim(&refs);
+        assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
+    };
+    let (whole, parts) = (dir.join("whole"), dir.join("parts"));
+    run(args(&whole, None));
+    run(args(&parts, Some("0/2")));
+    let ok = flashsim(&args(&parts, Some("1/2")).iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(ok.status.success());
+    assert!(text(&parts.join("sweep-shard-0-of-2.csv")).contains("failed=0:"));
+    let out = flashsim(&["merge", parts.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    for name in ["sweep.csv", "sweep-summary.csv"] {
+        assert_eq!(text(&parts.join(name)), text(&whole.join(name)), "{name}");
+    }
+    std::fs::remove_dir_all(dir).unwrap();
+}

@@ -21,7 +21,7 @@ use crate::experiment::sweep::ordered::run_in_order;
 use crate::experiment::sweep::rows::{
     Row, flatten_numbers, row_line, rows_header, summary_header, summary_lines,
 };
-use crate::experiment::sweep::shard::{Shard, shard_preamble, shard_trailer};
+use crate::experiment::sweep::shard::{Checksum, Shard, Trailer, point_cells, shard_preamble};
 use crate::output::atomic::{NamedTempFile, temp_file_in, write_atomic};
 use crate::rng::label_hash;
 
@@ -198,7 +198,8 @@ fn run_plan<C: Catalogue>(
     let stopped = interrupted.load(Ordering::SeqCst);
     if shard.is_some() && !stopped {
         // The trailer tells `merge` this shard ran every task it owns.
-        writeln!(sink.out, "{}", shard_trailer(task_count)).map_err(|e| format!("error: {e}"))?;
+        let trailer = sink.trailer(task_count as u64);
+        writeln!(sink.out, "{trailer}").map_err(|e| format!("error: {e}"))?;
     }
     sink.out.flush().map_err(|e| format!("error: {e}"))?;
     let RowSink { out, summary, metrics, failed_points, run_failures, done, .. } = sink;
@@ -277,6 +278,9 @@ struct RowSink<'a, W: Write> {
     run_failures: usize,
     done: usize,
     write_error: Option<String>,
+    /// Result lines written (header excluded) and the checksum of every line (header included).
+    rows: u64,
+    checksum: Checksum,
 }
 
 impl<'a, W: Write> RowSink<'a, W> {
@@ -291,7 +295,28 @@ impl<'a, W: Write> RowSink<'a, W> {
             run_failures: 0,
             done: 0,
             write_error: None,
+            rows: 0,
+            checksum: Checksum::default(),
         }
+    }
+
+    /// Writes one line and adds it to the checksum.
+    fn write_line(&mut self, line: &str) {
+        self.checksum.line(line);
+        if let Err(e) = writeln!(self.out, "{line}") {
+            self.write_error.get_or_insert(e.to_string());
+        }
+    }
+
+    /// The shard trailer for `runs` tasks, all of which ran.
+    fn trailer(&self, runs: u64) -> String {
+        let mut failed: Vec<(usize, u64)> = self
+            .failed_points
+            .iter()
+            .map(|&k| (k, label_hash(&point_cells(self.plan, k))))
+            .collect();
+        failed.sort_unstable();
+        Trailer { runs, rows: self.rows, failed, checksum: self.checksum.0 }.line()
     }
 
     /// Takes the next task's result in order.
@@ -317,10 +342,10 @@ impl<'a, W: Write> RowSink<'a, W> {
             self.start(&rows);
         }
         let metrics = self.metrics.as_deref().unwrap_or_default();
-        for row in &rows {
-            if let Err(e) = writeln!(self.out, "{}", row_line(self.plan, metrics, row)) {
-                self.write_error.get_or_insert(e.to_string());
-            }
+        let lines: Vec<String> = rows.iter().map(|row| row_line(self.plan, metrics, row)).collect();
+        for line in &lines {
+            self.write_line(line);
+            self.rows += 1;
         }
         // A point's replications are contiguous: summarise it once the next point starts.
         if self.pending.first().is_some_and(|p| p.point != rows[0].point) {
@@ -339,9 +364,7 @@ impl<'a, W: Write> RowSink<'a, W> {
                 }
             }
         }
-        if let Err(e) = writeln!(self.out, "{}", rows_header(&self.plan.paths, &keys)) {
-            self.write_error.get_or_insert(e.to_string());
-        }
+        self.write_line(&rows_header(&self.plan.paths, &keys));
         self.summary = summary_header(&self.plan.paths, &keys) + "\n";
         self.metrics = Some(keys);
     }
