@@ -70,8 +70,8 @@ pub fn write_csv<R: TimelineRow>(timelines: &[VariantTimeline<R>]) -> String {
     out.push('\n');
     for timeline in timelines {
         for row in &timeline.rows {
-            // Variant names are written as they are (as ever): see `read_csv`.
-            out.push_str(&timeline.variant);
+            // Quoted and formula-neutralised like every text cell; `read_csv` unquotes.
+            out.push_str(&sim::output::csv::csv_cell(&timeline.variant));
             row.write_cells(&mut out);
             out.push('\n');
         }

@@ -213,3 +213,65 @@ fn a_shard_with_a_failed_point_merges_like_the_unsharded_sweep() {
     }
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+/// Defect 6: a variant name with a comma, quotes or a formula lead was written raw into
+/// `timeline.csv` (breaking its rows) and spreadsheet formulas reached every CSV verbatim. Cells
+/// are now quoted and formula-leading text gets a `'`.
+#[test]
+fn csv_cells_are_quoted_and_formulas_neutralised() {
+    let dir = scratch("csv");
+    let name = r#"=HYPERLINK("http://x","a,b")"#;
+    let out = flashsim(&[
+        "run",
+        "scenarios/edu-live-class.toml",
+        "--set",
+        "traffic.users=300",
+        "--set",
+        "sale.stock=20",
+        "--set",
+        &format!("variant[0].name='{name}'"),
+        "--no-report",
+        "--out",
+        dir.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let timeline = text(&dir.join("timeline.csv"));
+    let header = sim::output::csv::split_csv(timeline.lines().next().unwrap()).len();
+    for line in timeline.lines() {
+        let cells = sim::output::csv::split_csv(line);
+        assert_eq!(cells.len(), header, "a broken row: {line}");
+        let variant = sim::output::csv::unquote_cell(cells[0]);
+        assert!(!variant.starts_with('='), "a formula reaches the spreadsheet: {line}");
+    }
+    assert!(timeline.contains(&format!("\"'{}\"", name.replace('"', "\"\""))));
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// Defect 12: names with control characters, NUL or 5,000 characters passed `validate`, and
+/// variants `x.y` and `x,y` wrote the same figure files. Each is now an error naming the key.
+#[test]
+fn names_are_printable_bounded_and_distinct_as_file_names() {
+    let dir = scratch("names");
+    let long = format!("variant[0].name=\"{}\"", "x".repeat(5000));
+    let cases: [(&[&str], &str, &str); 5] = [
+        (&["name=\"red\\u001b[31m\""], "name", "printable"),
+        (&["variant[0].name=\"nul\\u0000\""], "variant[0].name", "printable"),
+        (&[&long], "variant[0].name", "at most 64 characters"),
+        (&["variant[1].name=\"two\\nlines\""], "variant[1].name", "printable"),
+        (&["variant[0].name=\"x.y\"", "variant[1].name=\"x,y\""], "variant[1].name", "file names"),
+    ];
+    for (sets, key, rule) in cases {
+        let mut args = vec!["run", "scenarios/edu-live-class.toml", "--no-report"];
+        args.extend(["--out", dir.to_str().unwrap()]);
+        for set in sets {
+            args.extend(["--set", set]);
+        }
+        let out = flashsim(&args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{key} ({rule}): {stderr}");
+        assert!(stderr.contains(key) && stderr.contains(rule), "{stderr}");
+        assert!(!stderr.contains('\u{1b}') && !stderr.contains('\0'), "raw control characters");
+        assert!(stderr.len() < 2000, "the 5,000-character name is not repeated: {stderr}");
+    }
+    std::fs::remove_dir_all(dir).unwrap();
+}

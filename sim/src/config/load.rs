@@ -39,7 +39,7 @@ impl fmt::Display for ConfigError {
         write!(f, "{}", self.file.display())?;
         match &self.location {
             Location::File { line, column } => write!(f, ":{line}:{column}")?,
-            Location::Override(set) => write!(f, " (--set {set})")?,
+            Location::Override(set) => write!(f, " (--set {})", terminal_safe(set))?,
             Location::Unknown => {}
         }
         if self.key_path.is_empty() {
@@ -48,6 +48,19 @@ impl fmt::Display for ConfigError {
             write!(f, ": `{}` {}", self.key_path, self.message)
         }
     }
+}
+
+/// `text` for a terminal: control characters escaped, at most 100 characters.
+fn terminal_safe(text: &str) -> String {
+    let mut out: String = text
+        .chars()
+        .take(100)
+        .flat_map(|c| if c.is_control() { c.escape_default().collect::<Vec<_>>() } else { vec![c] })
+        .collect();
+    if text.chars().count() > 100 {
+        out.push('…');
+    }
+    out
 }
 
 /// Every error found in one or more files.
