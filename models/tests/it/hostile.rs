@@ -275,3 +275,120 @@ fn names_are_printable_bounded_and_distinct_as_file_names() {
     }
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+/// Waits for `child` at most `secs` seconds (a hang fails the test instead of the suite).
+fn wait_at_most(mut child: std::process::Child, secs: u64) -> Output {
+    let started = std::time::Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if started.elapsed().as_secs() >= secs {
+            let _ = child.kill();
+            panic!("still running after {secs} s");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    child.wait_with_output().unwrap()
+}
+
+/// Defect 8: `--jobs 1000000000` tried to start a billion threads and never finished. It is
+/// refused (exit 2) above 1024, and a large allowed count is clamped to the runs.
+#[test]
+fn jobs_are_bounded() {
+    let dir = scratch("jobs");
+    let sweep = |jobs: &str| {
+        let child = Command::new(bin())
+            .current_dir(workspace())
+            .args(["sweep", "scenarios/validation/mm1.toml", "--set", "run.horizon=2000s"])
+            .args(["--set", "run.warmup=100s", "--no-report", "--jobs", jobs])
+            .args(["--out", dir.to_str().unwrap()])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        wait_at_most(child, 20)
+    };
+    let out = sweep("1000000000");
+    assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("1024"));
+    let out = sweep("1000");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// Defect 9: an unwritable `--out` was found only after the simulation (here one that would
+/// fail its event budget, so the old order shows as the budget error), and `sweep` and `plan`
+/// exited 2 for it where the README says 1.
+#[test]
+fn an_unwritable_out_is_found_first_and_exits_1() {
+    let dir = scratch("unwritable");
+    std::fs::write(dir.join("file"), "not a folder").unwrap();
+    let out_arg = dir.join("file/results");
+    let out_arg = out_arg.to_str().unwrap();
+    let budget = ["--set", "run.max_events=1000"];
+    let commands: [Vec<&str>; 3] = [
+        [&["run", "scenarios/validation/mm1.toml"][..], &budget].concat(),
+        [&["sweep", "scenarios/validation/mm1.toml"][..], &budget].concat(),
+        vec!["plan", "scenarios/plan-edu-live-class.toml", "--set", "run.max_events=1000"],
+    ];
+    for mut args in commands {
+        args.extend(["--out", out_arg]);
+        let out = flashsim(&args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{}: {stderr}", args[0]);
+        assert!(stderr.contains("cannot write results to"), "{}: {stderr}", args[0]);
+        assert!(!stderr.contains("budget"), "{}: the simulation ran first: {stderr}", args[0]);
+    }
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// Defect 11: a report that could not be drawn (here `figures` is a file; on a full disk, the
+/// same) left a partial report and exited 0.
+#[test]
+fn a_failed_report_exits_non_zero() {
+    let dir = scratch("report");
+    std::fs::write(dir.join("figures"), "in the way").unwrap();
+    let args = ["--set", "traffic.users=300", "--set", "sale.stock=20", "--out"];
+    let mut run = vec!["run", "scenarios/edu-live-class.toml"];
+    run.extend(args);
+    run.push(dir.to_str().unwrap());
+    let out = flashsim(&run);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("the report could not be drawn"), "{stderr}");
+    let out = flashsim(&["report", dir.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// Defect 10: SIGTERM (what Slurm and Kubernetes send) killed a sweep outright, losing every
+/// completed row; it now stops the sweep like Ctrl-C (exit 130, completed rows kept).
+#[cfg(unix)]
+#[test]
+fn sigterm_stops_a_sweep_like_ctrl_c() {
+    let dir = scratch("sigterm");
+    let child = Command::new(bin())
+        .current_dir(workspace())
+        .args(["sweep", "scenarios/validation/mm1.toml", "--replications", "400", "--jobs", "1"])
+        .args(["--set", "run.horizon=20000s", "--set", "run.warmup=100s", "--no-report"])
+        .args(["--out", dir.to_str().unwrap()])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let has_rows = || {
+        std::fs::read_dir(&dir).unwrap().flatten().any(|e| {
+            let name = e.file_name().to_string_lossy().to_string();
+            (name.starts_with(".sweep.csv") || name.contains("partial"))
+                && e.metadata().is_ok_and(|m| m.len() > 2000)
+        })
+    };
+    let started = std::time::Instant::now();
+    while !has_rows() && started.elapsed().as_secs() < 30 {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    let out = wait_at_most(child, 30);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    let rows = text(&dir.join("sweep.csv")).lines().count() - 1;
+    assert!(rows > 0 && rows < 400, "{rows} rows kept");
+    std::fs::remove_dir_all(dir).unwrap();
+}

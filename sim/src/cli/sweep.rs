@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use serde::Deserialize;
 
 use crate::cli::catalogue::Catalogue;
-use crate::cli::common::{jobs_or_cores, parse_override};
+use crate::cli::common::{check_out_dir, jobs_or_cores, parse_jobs, parse_override};
 use crate::config::issues::Issues;
 use crate::config::load::{ConfigErrors, load};
 use crate::config::overrides::Override;
@@ -39,8 +39,8 @@ pub struct SweepArgs {
     /// Replications per point (overrides `sweep.replications`).
     #[arg(long)]
     pub replications: Option<u64>,
-    /// Worker threads (default: all cores).
-    #[arg(long)]
+    /// Worker threads (default: all cores; at most 1024, and never more than the runs).
+    #[arg(long, value_parser = parse_jobs)]
     pub jobs: Option<usize>,
     /// Output folder (default: output/<scenario>).
     #[arg(long)]
@@ -92,6 +92,11 @@ where
 {
     match plan_and_run::<C>(&args) {
         Ok(code) => code,
+        // An output folder that cannot be written is not bad input (README: exit 1).
+        Err(message) if message.starts_with("error: cannot write results to") => {
+            eprintln!("{message}");
+            ExitCode::from(1)
+        }
         Err(message) => {
             eprintln!("{message}");
             ExitCode::from(2)
@@ -132,6 +137,7 @@ fn plan_and_run<C: Catalogue>(args: &SweepArgs) -> Result<ExitCode, String> {
             .map_err(|e| format!("error: {e}"))?,
     };
     let out_dir = args.out.clone().unwrap_or_else(|| Path::new("output").join(C::name(&base)));
+    check_out_dir(&out_dir)?;
     let jobs = jobs_or_cores(args.jobs);
     let fingerprint = fingerprint(&args.file, args, &plan);
     run_plan::<C>(args, &plan, seed, shard, &out_dir, jobs.max(1), &fingerprint)
@@ -167,7 +173,7 @@ fn run_plan<C: Catalogue>(
         None => ("sweep.csv".to_string(), Some("sweep-summary.csv")),
     };
     let rows_tmp = temp_file_in(out_dir, &rows_name)
-        .map_err(|e| format!("error: cannot write to {}: {e}", out_dir.display()))?;
+        .map_err(|e| format!("error: cannot write results to {}: {e}", out_dir.display()))?;
     let mut rows_out = BufWriter::new(rows_tmp);
     if let Some(s) = shard {
         writeln!(
@@ -182,6 +188,7 @@ fn run_plan<C: Catalogue>(
         let (k, r) = task(i);
         run_task::<C>(args, plan, seed, k, r)
     };
+    let jobs = jobs.min(task_count).max(1);
     run_in_order(task_count, jobs, &interrupted, work, &mut |result| {
         if let Some(bar) = &progress {
             bar.inc(1);
@@ -206,13 +213,12 @@ fn run_plan<C: Catalogue>(
     let rows_tmp = out.into_inner().map_err(|e| format!("error: {}", e.error()))?;
     let summary = summary_name.map(|name| (name, summary));
     keep_files(rows_tmp, out_dir, &rows_name, summary, metrics.is_some() || shard.is_some())?;
-    if shard.is_none()
+    let report_failed = shard.is_none()
         && !args.no_report
         && metrics.is_some()
-        && let Err(e) = C::report(out_dir)
-    {
-        eprintln!("warning: the report could not be drawn: {e}");
-    }
+        && C::report(out_dir)
+            .map_err(|e| eprintln!("error: the report could not be drawn: {e}"))
+            .is_err();
     let failed = if failed_points.is_empty() {
         String::new()
     } else {
@@ -228,6 +234,8 @@ fn run_plan<C: Catalogue>(
         ExitCode::from(130)
     } else if !failed_points.is_empty() {
         ExitCode::from(if run_failures > 0 { 1 } else { 2 })
+    } else if report_failed {
+        ExitCode::from(1)
     } else {
         ExitCode::SUCCESS
     })
