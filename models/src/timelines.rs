@@ -105,8 +105,13 @@ pub fn read_csv<R: TimelineRow>(text: &str) -> Result<Vec<VariantTimeline<R>>, S
 }
 
 /// The timelines in `path`, `None` when there is no such file.
+/// The file must be a regular file of at most [`sim::config::MAX_DATA_BYTES`].
 pub fn read_file<R: TimelineRow>(path: &Path) -> Result<Option<Vec<VariantTimeline<R>>>, String> {
-    let Ok(text) = std::fs::read_to_string(path) else { return Ok(None) };
+    if std::fs::symlink_metadata(path).is_err() {
+        return Ok(None);
+    }
+    let text = sim::config::read_bounded(path, sim::config::MAX_DATA_BYTES)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
     read_csv(&text).map(Some).map_err(|e| format!("{}: {e}", path.display()))
 }
 

@@ -392,3 +392,61 @@ fn sigterm_stops_a_sweep_like_ctrl_c() {
     assert!(rows > 0 && rows < 400, "{rows} rows kept");
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+/// Defect 5: a FIFO as scenario, trace, shard or `summary.json` hung the read (and
+/// `/dev/zero` grew it to gigabytes); an oversized scenario was read whole. Non-regular files
+/// and files over the documented size are refused, naming the file.
+#[cfg(unix)]
+#[test]
+fn special_and_oversized_files_are_refused() {
+    let dir = scratch("special");
+    let fifo = dir.join("fifo");
+    assert!(Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    let fifo_arg = fifo.to_str().unwrap();
+    // A scenario whose trace is the FIFO.
+    let trace_scenario = dir.join("trace.toml");
+    let edu = text(&workspace().join("scenarios/edu-live-class.toml"));
+    let start = edu.find("profile = { kind = \"windows\"").unwrap();
+    let end = start + edu[start..].find("] }").unwrap() + 3;
+    let traced = format!(
+        "{}profile = {{ kind = \"trace\", file = \"fifo\", format = \"timestamps\" }}{}",
+        &edu[..start],
+        &edu[end..]
+    );
+    std::fs::write(&trace_scenario, traced).unwrap();
+    let shards = dir.join("shards");
+    std::fs::create_dir_all(&shards).unwrap();
+    assert!(
+        Command::new("mkfifo")
+            .arg(shards.join("sweep-shard-0-of-1.csv"))
+            .status()
+            .unwrap()
+            .success()
+    );
+    let report = dir.join("report");
+    std::fs::create_dir_all(&report).unwrap();
+    assert!(Command::new("mkfifo").arg(report.join("summary.json")).status().unwrap().success());
+    let big = dir.join("big.toml");
+    std::fs::File::create(&big).unwrap().set_len(17 << 20).unwrap();
+    let cases: [(Vec<&str>, &str); 5] = [
+        (vec!["validate", fifo_arg], "not a regular file"),
+        (vec!["validate", trace_scenario.to_str().unwrap()], "not a regular file"),
+        (vec!["merge", shards.to_str().unwrap()], "not a regular file"),
+        (vec!["report", report.to_str().unwrap()], "not a regular file"),
+        (vec!["validate", big.to_str().unwrap()], "over the limit"),
+    ];
+    for (args, expected) in cases {
+        let child = Command::new(bin())
+            .current_dir(workspace())
+            .args(&args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let out = wait_at_most(child, 20);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(matches!(out.status.code(), Some(1 | 2)), "{args:?}: {stderr}");
+        assert!(stderr.contains(expected), "{args:?}: {stderr}");
+    }
+    std::fs::remove_dir_all(dir).unwrap();
+}

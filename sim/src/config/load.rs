@@ -200,14 +200,15 @@ pub fn load<T: DeserializeOwned>(
     file: &Path,
     overrides: &[Override],
 ) -> Result<(T, Document), ConfigErrors> {
-    let text = std::fs::read_to_string(file).map_err(|err| {
-        ConfigErrors(vec![ConfigError {
-            file: file.to_path_buf(),
-            location: Location::Unknown,
-            key_path: String::new(),
-            message: format!("cannot read the file: {err}"),
-        }])
-    })?;
+    let text = crate::config::read::read_bounded(file, crate::config::read::MAX_SCENARIO_BYTES)
+        .map_err(|err| {
+            ConfigErrors(vec![ConfigError {
+                file: file.to_path_buf(),
+                location: Location::Unknown,
+                key_path: String::new(),
+                message: format!("cannot read the file: {err}"),
+            }])
+        })?;
     parse(file, text, overrides)
 }
 

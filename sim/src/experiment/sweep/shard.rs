@@ -77,7 +77,13 @@ impl Shard {
                         // Arrays like --array=1-31:2 number tasks MIN, MIN+STEP, …
                         let min = number("SLURM_ARRAY_TASK_MIN")?.unwrap_or(0);
                         let step = number("SLURM_ARRAY_TASK_STEP")?.unwrap_or(1).max(1);
-                        index = index.saturating_sub(min) / step;
+                        if index < min || (index - min) % step != 0 {
+                            return Err(format!(
+                                "SLURM_ARRAY_TASK_ID={index} is not a task of the array \
+                                 (SLURM_ARRAY_TASK_MIN={min}, SLURM_ARRAY_TASK_STEP={step})"
+                            ));
+                        }
+                        index = (index - min) / step;
                     }
                     return Shard::parse(&format!("{index}/{total}")).map(Some);
                 }
@@ -286,5 +292,12 @@ mod tests {
         ]);
         assert_eq!(Shard::from_env(stepped, None).unwrap(), Some(Shard { index: 2, count: 4 }));
         assert!(Shard::from_env(env(&[]), Some(4)).is_err(), "--shards without an index");
+        // Issue #20: a task id below the minimum silently ran shard 0.
+        let below = env(&[
+            ("SLURM_ARRAY_TASK_ID", "0"),
+            ("SLURM_ARRAY_TASK_MIN", "1"),
+            ("SLURM_ARRAY_TASK_COUNT", "4"),
+        ]);
+        assert!(Shard::from_env(below, None).is_err());
     }
 }
