@@ -82,15 +82,22 @@ pub fn write_csv<R: TimelineRow>(timelines: &[VariantTimeline<R>]) -> String {
 /// The timelines of a file written by [`write_csv`]. A header other than this version's is an
 /// error; a damaged row is skipped (fewer points, not a failed report).
 pub fn read_csv<R: TimelineRow>(text: &str) -> Result<Vec<VariantTimeline<R>>, String> {
-    let mut lines = text.lines();
+    read_lines(text.lines().map(|l| Ok(l.to_string())))
+}
+
+/// [`read_csv`] over lines as they are read (a file need not be held whole).
+fn read_lines<R: TimelineRow>(
+    mut lines: impl Iterator<Item = Result<String, String>>,
+) -> Result<Vec<VariantTimeline<R>>, String> {
     let expected = header::<R>();
-    let found = lines.next().unwrap_or_default();
+    let found = lines.next().transpose()?.unwrap_or_default();
     if found != expected {
         return Err(format!("unexpected header `{found}` (this version writes `{expected}`)"));
     }
     let mut timelines: Vec<VariantTimeline<R>> = Vec::new();
     for line in lines {
-        let cells: Vec<String> = sim::output::csv::split_csv(line)
+        let line = line?;
+        let cells: Vec<String> = sim::output::csv::split_csv(&line)
             .iter()
             .map(|c| sim::output::csv::unquote_cell(c))
             .collect();
@@ -110,9 +117,12 @@ pub fn read_file<R: TimelineRow>(path: &Path) -> Result<Option<Vec<VariantTimeli
     if std::fs::symlink_metadata(path).is_err() {
         return Ok(None);
     }
-    let text = sim::config::read_bounded(path, sim::config::MAX_DATA_BYTES)
+    let file = sim::config::open_bounded(path, sim::config::MAX_DATA_BYTES)
         .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    read_csv(&text).map(Some).map_err(|e| format!("{}: {e}", path.display()))
+    // Streamed: the rows are kept, not the text as well.
+    let lines = std::io::BufRead::lines(std::io::BufReader::new(file))
+        .map(|l| l.map_err(|e| e.to_string()));
+    read_lines(lines).map(Some).map_err(|e| format!("{}: {e}", path.display()))
 }
 
 /// An empty cell for `None`.

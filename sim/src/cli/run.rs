@@ -70,7 +70,7 @@ pub fn run<C: Catalogue>(args: RunArgs) -> ExitCode {
         return ExitCode::from(1);
     }
     let started = Instant::now();
-    let output = match C::run(&scenario, args.seed) {
+    let mut output = match C::run(&scenario, args.seed) {
         Ok(output) => output,
         Err(failure) => {
             eprintln!("error: {failure}");
@@ -95,6 +95,8 @@ pub fn run<C: Catalogue>(args: RunArgs) -> ExitCode {
         eprintln!("error: cannot write results to {}: {err}", out_dir.display());
         return ExitCode::from(1);
     }
+    // The written files' bytes are not needed by the report, which reads them back.
+    drop(std::mem::take(&mut output.files));
     for warning in &output.warnings {
         eprintln!("warning: {warning}");
     }

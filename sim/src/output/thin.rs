@@ -31,6 +31,14 @@ pub fn thin_chart(chart: &Chart) -> Cow<'_, Chart> {
     Cow::Owned(Chart { kind, ..chart.clone_labels() })
 }
 
+/// `chart` thinned, taking it (a figure's full series are dropped as soon as it is built).
+pub fn thin_owned(chart: Chart) -> Chart {
+    match thin_chart(&chart) {
+        Cow::Borrowed(_) => chart,
+        Cow::Owned(thin) => thin,
+    }
+}
+
 impl Chart {
     /// The chart's labels and markers with an empty kind (for rebuilding it thinned).
     fn clone_labels(&self) -> Chart {
@@ -75,7 +83,10 @@ pub fn thin_series(series: &Series) -> Series {
         return series.clone();
     }
     let y: Vec<f64> = series.points.iter().map(|p| p.1).collect();
-    Series { name: series.name.clone(), points: keep(&y).iter().map(|&i| series.points[i]).collect() }
+    Series {
+        name: series.name.clone(),
+        points: keep(&y).iter().map(|&i| series.points[i]).collect(),
+    }
 }
 
 /// Stacked layers thinned on their total, keeping the same intervals in every layer.
@@ -87,7 +98,10 @@ fn thin_stacked(series: &[Series]) -> Vec<Series> {
     let kept = keep(&total);
     series
         .iter()
-        .map(|s| Series { name: s.name.clone(), points: kept.iter().map(|&i| s.points[i]).collect() })
+        .map(|s| Series {
+            name: s.name.clone(),
+            points: kept.iter().map(|&i| s.points[i]).collect(),
+        })
         .collect()
 }
 
