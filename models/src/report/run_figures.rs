@@ -60,7 +60,7 @@ pub fn run_figures(
 /// Thins a figure's long series as soon as it is built, so a long run's figures do not all
 /// hold every interval at once (see `sim::output::thin`).
 fn thin(figure: Named) -> Named {
-    Named { name: figure.name, chart: sim::output::thin::thin_owned(figure.chart) }
+    Named { name: figure.name, chart: sim::output::plot::thin(figure.chart) }
 }
 
 /// `variant`'s rows (none when the timeline lacks it).

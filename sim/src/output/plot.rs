@@ -7,6 +7,7 @@
 
 use std::sync::Once;
 
+use crate::output::thin;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
@@ -454,12 +455,46 @@ where
     Ok(())
 }
 
+fn is_long(chart: &Chart) -> bool {
+    let long = |series: &[Series]| series.iter().any(|s| s.points.len() > thin::MAX_POINTS);
+    match &chart.kind {
+        Kind::Lines { series, .. } | Kind::Scatter { series } | Kind::Stacked { series } => {
+            long(series)
+        }
+        _ => false,
+    }
+}
+
+/// `chart` with every series thinned to about [`thin::MAX_POINTS`] points (see [`thin`]).
+pub fn thin(mut chart: Chart) -> Chart {
+    match &mut chart.kind {
+        Kind::Lines { series, .. } | Kind::Scatter { series } => {
+            for s in series {
+                s.points = thin::thin_points(std::mem::take(&mut s.points));
+            }
+        }
+        Kind::Stacked { series } => {
+            let layers = series.iter_mut().map(|s| std::mem::take(&mut s.points)).collect();
+            for (s, points) in series.iter_mut().zip(thin::thin_layers(layers)) {
+                s.points = points;
+            }
+        }
+        _ => {}
+    }
+    chart
+}
+
 /// Renders `chart` as SVG and PNG.
 pub fn render(chart: &Chart) -> Result<Figure, String> {
     register_font();
     // At most `thin::MAX_POINTS` per series are drawn, whatever the run's length.
-    let thinned = crate::output::thin::thin_chart(chart);
-    let chart: &Chart = &thinned;
+    let thinned;
+    let chart = if is_long(chart) {
+        thinned = thin(chart.clone());
+        &thinned
+    } else {
+        chart
+    };
     let mut svg = String::new();
     {
         let root =

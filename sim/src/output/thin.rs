@@ -4,53 +4,11 @@
 //! keeps its lowest and highest point, in order: peaks and troughs survive (a spike one
 //! interval wide still shows), only the points a pixel could not separate are dropped. A
 //! stacked chart keeps, per bucket, the intervals of the lowest and highest total, for every
-//! layer, so the layers stay aligned. A bucket with no number keeps one gap.
-
-use std::borrow::Cow;
-
-use crate::output::plot::{Chart, Kind, Series};
+//! layer, so the layers stay aligned. A bucket with no number keeps one gap. (`plot::thin`
+//! applies this to a chart; this module knows only points, so it imports nothing.)
 
 /// The most points drawn per series (the figures are 1,000-odd pixels wide).
 pub const MAX_POINTS: usize = 2_000;
-
-/// `chart` with every series of more than [`MAX_POINTS`] points thinned.
-pub fn thin_chart(chart: &Chart) -> Cow<'_, Chart> {
-    let long = |series: &[Series]| series.iter().any(|s| s.points.len() > MAX_POINTS);
-    let kind = match &chart.kind {
-        Kind::Lines { series, log_x, levels } if long(series) => Kind::Lines {
-            series: series.iter().map(thin_series).collect(),
-            log_x: *log_x,
-            levels: levels.clone(),
-        },
-        Kind::Scatter { series } if long(series) => {
-            Kind::Scatter { series: series.iter().map(thin_series).collect() }
-        }
-        Kind::Stacked { series } if long(series) => Kind::Stacked { series: thin_stacked(series) },
-        _ => return Cow::Borrowed(chart),
-    };
-    Cow::Owned(Chart { kind, ..chart.clone_labels() })
-}
-
-/// `chart` thinned, taking it (a figure's full series are dropped as soon as it is built).
-pub fn thin_owned(chart: Chart) -> Chart {
-    match thin_chart(&chart) {
-        Cow::Borrowed(_) => chart,
-        Cow::Owned(thin) => thin,
-    }
-}
-
-impl Chart {
-    /// The chart's labels and markers with an empty kind (for rebuilding it thinned).
-    fn clone_labels(&self) -> Chart {
-        Chart {
-            title: self.title.clone(),
-            x_label: self.x_label.clone(),
-            y_label: self.y_label.clone(),
-            kind: Kind::Scatter { series: Vec::new() },
-            markers: self.markers.clone(),
-        }
-    }
-}
 
 /// The ranges of consecutive indices, at most `MAX_POINTS / 2` of them, covering `0..n`.
 fn buckets(n: usize) -> impl Iterator<Item = std::ops::Range<usize>> {
@@ -77,32 +35,26 @@ fn keep(y: &[f64]) -> Vec<usize> {
     kept
 }
 
-/// One series thinned to at most `MAX_POINTS + 2` points.
-pub fn thin_series(series: &Series) -> Series {
-    if series.points.len() <= MAX_POINTS {
-        return series.clone();
+/// A series' points thinned to at most `MAX_POINTS + 2`.
+pub fn thin_points(points: Vec<(f64, f64)>) -> Vec<(f64, f64)> {
+    if points.len() <= MAX_POINTS {
+        return points;
     }
-    let y: Vec<f64> = series.points.iter().map(|p| p.1).collect();
-    Series {
-        name: series.name.clone(),
-        points: keep(&y).iter().map(|&i| series.points[i]).collect(),
-    }
+    let y: Vec<f64> = points.iter().map(|p| p.1).collect();
+    keep(&y).iter().map(|&i| points[i]).collect()
 }
 
-/// Stacked layers thinned on their total, keeping the same intervals in every layer.
-fn thin_stacked(series: &[Series]) -> Vec<Series> {
-    let n = series.iter().map(|s| s.points.len()).min().unwrap_or(0);
-    let total: Vec<f64> = (0..n)
-        .map(|k| series.iter().map(|s| s.points[k].1).filter(|y| y.is_finite()).sum())
-        .collect();
+/// Stacked layers thinned on their total, keeping the same intervals in every layer (cut to
+/// the shortest layer, as the stack is drawn).
+pub fn thin_layers(layers: Vec<Vec<(f64, f64)>>) -> Vec<Vec<(f64, f64)>> {
+    let n = layers.iter().map(Vec::len).min().unwrap_or(0);
+    if layers.iter().all(|l| l.len() <= MAX_POINTS) {
+        return layers;
+    }
+    let total: Vec<f64> =
+        (0..n).map(|k| layers.iter().map(|l| l[k].1).filter(|y| y.is_finite()).sum()).collect();
     let kept = keep(&total);
-    series
-        .iter()
-        .map(|s| Series {
-            name: s.name.clone(),
-            points: kept.iter().map(|&i| s.points[i]).collect(),
-        })
-        .collect()
+    layers.iter().map(|l| kept.iter().map(|&i| l[i]).collect()).collect()
 }
 
 #[cfg(test)]
@@ -116,19 +68,16 @@ mod tests {
         points[123_457].1 = 1e9; // a one-interval spike
         points[999_999].1 = -5.0;
         points[500_000].1 = f64::NAN;
-        let s = Series { name: "s".into(), points };
-        let thin = thin_series(&s);
-        assert!(thin.points.len() <= MAX_POINTS + 2, "{}", thin.points.len());
-        assert!(thin.points.contains(&(123_456.0 + 1.0, 1e9)));
-        assert!(thin.points.contains(&(999_999.0, -5.0)));
-        assert_eq!(thin.points.first(), s.points.first());
-        assert_eq!(thin.points.last(), s.points.last());
-        assert!(thin.points.windows(2).all(|w| w[0].0 < w[1].0), "in order");
-        let short = Series { name: "s".into(), points: vec![(0.0, 1.0), (1.0, f64::NAN)] };
-        assert_eq!(thin_series(&short).points.len(), 2);
-        let layers = vec![s.clone(), Series { name: "t".into(), points: s.points.clone() }];
-        let stacked = thin_stacked(&layers);
-        assert_eq!(stacked[0].points.len(), stacked[1].points.len());
-        assert!(stacked[0].points.len() <= MAX_POINTS + 2);
+        let thin = thin_points(points.clone());
+        assert!(thin.len() <= MAX_POINTS + 2, "{}", thin.len());
+        assert!(thin.contains(&(123_457.0, 1e9)));
+        assert!(thin.contains(&(999_999.0, -5.0)));
+        assert_eq!(thin.first(), points.first());
+        assert_eq!(thin.last(), points.last());
+        assert!(thin.windows(2).all(|w| w[0].0 < w[1].0), "in order");
+        assert_eq!(thin_points(vec![(0.0, 1.0), (1.0, f64::NAN)]).len(), 2);
+        let stacked = thin_layers(vec![points.clone(), points]);
+        assert_eq!(stacked[0].len(), stacked[1].len());
+        assert!(stacked[0].len() <= MAX_POINTS + 2);
     }
 }
