@@ -277,7 +277,7 @@ fn names_are_printable_bounded_and_distinct_as_file_names() {
 }
 
 /// Waits for `child` at most `secs` seconds (a hang fails the test instead of the suite).
-fn wait_at_most(mut child: std::process::Child, secs: u64) -> Output {
+pub fn wait_at_most(mut child: std::process::Child, secs: u64) -> Output {
     let started = std::time::Instant::now();
     while child.try_wait().unwrap().is_none() {
         if started.elapsed().as_secs() >= secs {
@@ -449,4 +449,26 @@ fn special_and_oversized_files_are_refused() {
         assert!(stderr.contains(expected), "{args:?}: {stderr}");
     }
     std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// Defect 4, in part: `run.max_in_system` had no upper bound, so an unstable network grew until
+/// the allocator failed. It is now at most 50,000,000 (~3 GB).
+#[test]
+fn max_in_system_is_bounded() {
+    let out = flashsim(&["validate", "scenarios/validation/mm1.toml"]);
+    assert!(out.status.success());
+    let dir = scratch("in-system");
+    let out = flashsim(&[
+        "run",
+        "scenarios/validation/mm1.toml",
+        "--set",
+        "run.max_in_system=1000000000000",
+        "--no-report",
+        "--out",
+        dir.to_str().unwrap(),
+    ]);
+    std::fs::remove_dir_all(dir).unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("run.max_in_system") && stderr.contains("50000000"), "{stderr}");
 }

@@ -4,6 +4,7 @@
 mod cli;
 mod determinism;
 mod errors;
+mod fuzz;
 mod hand;
 mod hostile;
 mod mechanisms;
