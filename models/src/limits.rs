@@ -11,6 +11,10 @@ use sim::{Context, Limits, Model, RunStats, SimDuration, SimTime, Stop};
 pub const DEFAULT_MAX_EVENTS: u64 = 500_000_000;
 /// Default bound on jobs in flight before a run is declared unstable (about 100 MB of state).
 pub const DEFAULT_MAX_IN_SYSTEM: u64 = 2_000_000;
+/// The largest `run.max_in_system` accepted: an unstable network stops at this many jobs in
+/// flight instead of growing until the allocator fails. Measured: an unstable M/M/1 at its
+/// default cap of 2,000,000 jobs peaks at 124 MB (~60 B per job), so this bound is ~3 GB.
+pub const MAX_IN_SYSTEM: i64 = 50_000_000;
 
 /// The `[run]` table.
 #[derive(Clone, Debug, Default, Deserialize, JsonSchema)]
@@ -117,6 +121,15 @@ impl RawRun {
             positive_count(self.max_events, DEFAULT_MAX_EVENTS, "run.max_events", issues);
         let max_in_system =
             positive_count(self.max_in_system, DEFAULT_MAX_IN_SYSTEM, "run.max_in_system", issues);
+        if self.max_in_system.is_some_and(|v| v > MAX_IN_SYSTEM) {
+            issues.push(
+                "run.max_in_system",
+                format!(
+                    "must be at most {MAX_IN_SYSTEM} (got {}): each job in flight costs memory",
+                    max_in_system
+                ),
+            );
+        }
         let horizon = match horizon {
             None => None,
             Some(Some(h)) if !h.is_zero() => Some(h),

@@ -116,7 +116,9 @@ pub fn validate(
     issues: &mut Issues,
 ) -> Option<Scenario> {
     let name = raw.name.clone().unwrap_or_else(|| default_name.to_string());
-    if name.is_empty() || name.contains(['/', '\\']) || name.starts_with('.') {
+    if sim::config::check_name(issues, "name", &name)
+        && (name.contains(['/', '\\']) || name.starts_with('.'))
+    {
         issues.push("name", format!("must be a plain folder name (got {name:?})"));
     }
     let run = raw.run.check(issues);
@@ -140,10 +142,23 @@ pub fn validate(
         variants.extend(checked);
     }
     for (i, v) in variants.iter().enumerate() {
+        let key = join_key(&join_index("variant", i), "name");
+        if !sim::config::check_name(issues, &key, v.name()) {
+            continue;
+        }
+        let safe = sim::config::file_safe(v.name());
         if variants[..i].iter().any(|w| w.name() == v.name()) {
+            issues.push(key, format!("must be unique among variants (got {:?} twice)", v.name()));
+        } else if let Some(w) =
+            variants[..i].iter().find(|w| sim::config::file_safe(w.name()) == safe)
+        {
             issues.push(
-                join_key(&join_index("variant", i), "name"),
-                format!("must be unique among variants (got {:?} twice)", v.name()),
+                key,
+                format!(
+                    "must differ from variant {:?} in file names too: both become `{safe}` \
+                     (letters, digits, `-` and `_` are kept; anything else becomes `_`)",
+                    w.name()
+                ),
             );
         }
     }

@@ -70,8 +70,8 @@ pub fn write_csv<R: TimelineRow>(timelines: &[VariantTimeline<R>]) -> String {
     out.push('\n');
     for timeline in timelines {
         for row in &timeline.rows {
-            // Variant names are written as they are (as ever): see `read_csv`.
-            out.push_str(&timeline.variant);
+            // Quoted and formula-neutralised like every text cell; `read_csv` unquotes.
+            out.push_str(&sim::output::csv::csv_cell(&timeline.variant));
             row.write_cells(&mut out);
             out.push('\n');
         }
@@ -82,15 +82,22 @@ pub fn write_csv<R: TimelineRow>(timelines: &[VariantTimeline<R>]) -> String {
 /// The timelines of a file written by [`write_csv`]. A header other than this version's is an
 /// error; a damaged row is skipped (fewer points, not a failed report).
 pub fn read_csv<R: TimelineRow>(text: &str) -> Result<Vec<VariantTimeline<R>>, String> {
-    let mut lines = text.lines();
+    read_lines(text.lines().map(|l| Ok(l.to_string())))
+}
+
+/// [`read_csv`] over lines as they are read (a file need not be held whole).
+fn read_lines<R: TimelineRow>(
+    mut lines: impl Iterator<Item = Result<String, String>>,
+) -> Result<Vec<VariantTimeline<R>>, String> {
     let expected = header::<R>();
-    let found = lines.next().unwrap_or_default();
+    let found = lines.next().transpose()?.unwrap_or_default();
     if found != expected {
         return Err(format!("unexpected header `{found}` (this version writes `{expected}`)"));
     }
     let mut timelines: Vec<VariantTimeline<R>> = Vec::new();
     for line in lines {
-        let cells: Vec<String> = sim::output::csv::split_csv(line)
+        let line = line?;
+        let cells: Vec<String> = sim::output::csv::split_csv(&line)
             .iter()
             .map(|c| sim::output::csv::unquote_cell(c))
             .collect();
@@ -105,9 +112,17 @@ pub fn read_csv<R: TimelineRow>(text: &str) -> Result<Vec<VariantTimeline<R>>, S
 }
 
 /// The timelines in `path`, `None` when there is no such file.
+/// The file must be a regular file of at most [`sim::config::MAX_DATA_BYTES`].
 pub fn read_file<R: TimelineRow>(path: &Path) -> Result<Option<Vec<VariantTimeline<R>>>, String> {
-    let Ok(text) = std::fs::read_to_string(path) else { return Ok(None) };
-    read_csv(&text).map(Some).map_err(|e| format!("{}: {e}", path.display()))
+    if std::fs::symlink_metadata(path).is_err() {
+        return Ok(None);
+    }
+    let file = sim::config::open_bounded(path, sim::config::MAX_DATA_BYTES)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    // Streamed: the rows are kept, not the text as well.
+    let lines = std::io::BufRead::lines(std::io::BufReader::new(file))
+        .map(|l| l.map_err(|e| e.to_string()));
+    read_lines(lines).map(Some).map_err(|e| format!("{}: {e}", path.display()))
 }
 
 /// An empty cell for `None`.

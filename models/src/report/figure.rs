@@ -8,9 +8,5 @@ pub struct Named {
     pub chart: Chart,
 }
 
-/// A file-name-safe form of a variant name.
-pub(super) fn file_safe(name: &str) -> String {
-    name.chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' })
-        .collect()
-}
+/// A file-name-safe form of a variant name (validation keeps variants distinct under it).
+pub(super) use sim::config::file_safe;

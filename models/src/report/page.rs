@@ -23,15 +23,25 @@ fn escape(text: &str) -> String {
     text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
 }
 
+/// A result file read back: `None` when it does not exist; an error when it is not a regular
+/// file or is over the documented size (a FIFO or `/dev/zero` planted in a folder).
+fn read_result(path: &Path) -> Result<Option<String>, String> {
+    if std::fs::symlink_metadata(path).is_err() {
+        return Ok(None);
+    }
+    sim::config::read_bounded(path, sim::config::MAX_SUMMARY_BYTES)
+        .map(Some)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))
+}
+
 /// Draws the report of the output folder `dir`; returns the files written.
 pub fn write_report(dir: &Path) -> Result<Vec<PathBuf>, String> {
-    let summary: Option<Summary> = std::fs::read(dir.join("summary.json"))
-        .ok()
-        .map(|b| serde_json::from_slice(&b).map_err(|e| format!("summary.json: {e}")))
+    let summary: Option<Summary> = read_result(&dir.join("summary.json"))?
+        .map(|b| serde_json::from_str(&b).map_err(|e| format!("summary.json: {e}")))
         .transpose()?;
     let sweep = read_csv(&dir.join("sweep-summary.csv"));
     let plan: Option<serde_json::Value> =
-        std::fs::read(dir.join("plan.json")).ok().and_then(|b| serde_json::from_slice(&b).ok());
+        read_result(&dir.join("plan.json"))?.and_then(|b| serde_json::from_str(&b).ok());
     if summary.is_none() && sweep.is_none() && plan.is_none() {
         return Err(format!(
             "{} holds none of summary.json, sweep-summary.csv, plan.json",
@@ -66,7 +76,7 @@ pub fn write_report(dir: &Path) -> Result<Vec<PathBuf>, String> {
             serde_json::to_string(&engine.warmup_s).map_err(|e| e.to_string())?
         )
         .expect("string");
-        if let Ok(table) = std::fs::read_to_string(dir.join("table.txt")) {
+        if let Some(table) = read_result(&dir.join("table.txt"))? {
             write!(html, "<h2>Comparison</h2><pre>{}</pre>", escape(&table)).expect("string");
         }
     }

@@ -36,12 +36,12 @@ pub fn run_figures(
     if let Some(timeline) = timeline {
         for (v, m) in &sale {
             let rows = rows_of(timeline, &v.name);
-            out.push(outcomes_figure(&v.name, rows, m.opens_at_s));
-            out.push(queues_figure(&v.name, rows, m.opens_at_s));
-            out.push(utilisation_figure(&v.name, rows, m.opens_at_s));
+            out.push(thin(outcomes_figure(&v.name, rows, m.opens_at_s)));
+            out.push(thin(queues_figure(&v.name, rows, m.opens_at_s)));
+            out.push(thin(utilisation_figure(&v.name, rows, m.opens_at_s)));
         }
         if let Some(stock) = stock_figure(&sale, timeline) {
-            out.push(stock);
+            out.push(thin(stock));
         }
     }
     if !sale.is_empty() {
@@ -52,9 +52,15 @@ pub fn run_figures(
         out.push(cost_figure(&sale));
     }
     if let Some(server_timeline) = server_timeline {
-        out.push(server_throughput_figure(summary, server_timeline));
+        out.push(thin(server_throughput_figure(summary, server_timeline)));
     }
     out
+}
+
+/// Thins a figure's long series as soon as it is built, so a long run's figures do not all
+/// hold every interval at once (see `sim::output::thin`).
+fn thin(figure: Named) -> Named {
+    Named { name: figure.name, chart: sim::output::plot::thin(figure.chart) }
 }
 
 /// `variant`'s rows (none when the timeline lacks it).

@@ -11,7 +11,7 @@ use super::figure::Named;
 /// Reads `sweep-summary.csv` (quoted cells undone); rows of the wrong width are skipped, so
 /// a damaged file gives fewer points, not a panic.
 pub(super) fn read_csv(path: &Path) -> Option<(Vec<String>, Vec<Vec<String>>)> {
-    let text = std::fs::read_to_string(path).ok()?;
+    let text = sim::config::read_bounded(path, sim::config::MAX_DATA_BYTES).ok()?;
     let split = |line: &str| -> Vec<String> {
         sim::output::csv::split_csv(line)
             .iter()

@@ -309,14 +309,15 @@ impl RawProfile {
             return None;
         }
         let path = base.join(file);
-        let text = match std::fs::read_to_string(&path) {
-            Ok(text) => text,
+        // Streamed: memory grows with the distinct intervals, not with the file.
+        let file = match sim::config::open_bounded(&path, sim::config::MAX_DATA_BYTES) {
+            Ok(file) => std::io::BufReader::new(file),
             Err(err) => {
                 issues.push(join_key(at, "file"), format!("cannot read {}: {err}", path.display()));
                 return None;
             }
         };
-        match read_trace(&text, format, interval.as_nanos() as i64) {
+        match read_trace(file, format, interval.as_nanos() as i64) {
             Ok(windows) => Some(Profile::Windows(windows)),
             Err(message) => {
                 issues.push(join_key(at, "file"), format!("{}: {message}", path.display()));
@@ -401,12 +402,18 @@ fn check_bursts(raw: &[RawBurst], at: &str, issues: &mut Issues) -> Option<Vec<B
 
 /// Reads a trace into windows of width `interval_ns` with shares ∝ clicks.
 fn read_trace(
-    text: &str,
+    reader: impl std::io::BufRead,
     format: TraceFormat,
     interval_ns: i64,
 ) -> Result<Vec<ShareWindow>, String> {
-    let mut lines = text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty());
-    let header = lines.next().ok_or("the file is empty")?;
+    let mut lines = reader
+        .lines()
+        .enumerate()
+        .map(|(n, l)| l.map(|l| (n, l)).map_err(|e| format!("line {}: {e}", n + 1)))
+        .filter(|l| l.as_ref().map_or(true, |(_, l)| !l.trim().is_empty()));
+    let mut header = lines.next().ok_or("the file is empty")??;
+    // A byte-order mark (spreadsheets write one) is not part of the header.
+    header.1 = header.1.trim_start_matches('\u{feff}').to_string();
     let expected = match format {
         TraceFormat::Timestamps => "offset_s",
         TraceFormat::Counts => "start_s,count",
@@ -414,9 +421,11 @@ fn read_trace(
     if header.1.replace(' ', "") != expected {
         return Err(format!("line {}: expected the header `{expected}`", header.0 + 1));
     }
-    // (bin start ns, clicks), in file order, merged by bin below.
-    let mut bins: Vec<(i64, f64)> = Vec::new();
-    for (n, line) in lines {
+    // Clicks per bin start (ns), added in file order.
+    let mut bins: std::collections::BTreeMap<i64, f64> = std::collections::BTreeMap::new();
+    for line in lines {
+        let (n, line) = line?;
+        let line = line.as_str();
         let bad = |what: &str| format!("line {}: {what} (got `{}`)", n + 1, line.trim());
         let number = |text: &str| text.trim().parse::<f64>().ok().filter(|v| v.is_finite());
         match format {
@@ -425,7 +434,7 @@ fn read_trace(
                     .filter(|t| t.abs() * 1e9 <= MAX_OFFSET_NS as f64)
                     .ok_or_else(|| bad("expected seconds (within a year) as a number"))?;
                 let ns = (t * 1e9).round() as i64;
-                bins.push((ns.div_euclid(interval_ns) * interval_ns, 1.0));
+                *bins.entry(ns.div_euclid(interval_ns) * interval_ns).or_default() += 1.0;
             }
             TraceFormat::Counts => {
                 let (start, count) =
@@ -436,19 +445,12 @@ fn read_trace(
                 let count = number(count)
                     .filter(|c| *c >= 0.0)
                     .ok_or_else(|| bad("expected a count ≥ 0"))?;
-                bins.push(((start * 1e9).round() as i64, count));
+                *bins.entry((start * 1e9).round() as i64).or_default() += count;
             }
         }
     }
-    bins.sort_by_key(|(start, _)| *start);
-    let mut merged: Vec<(i64, f64)> = Vec::new();
-    for (start, count) in bins {
-        match merged.last_mut() {
-            Some((last, total)) if *last == start => *total += count,
-            _ => merged.push((start, count)),
-        }
-    }
-    let total: f64 = merged.iter().map(|(_, c)| c).sum();
+    let merged = bins;
+    let total: f64 = merged.values().sum();
     if total <= 0.0 {
         return Err("the trace holds no clicks".into());
     }
@@ -469,21 +471,31 @@ mod tests {
 
     #[test]
     fn traces_bin_into_windows() {
-        let w = read_trace("offset_s\n-0.05\n-0.04\n0.01\n", TraceFormat::Timestamps, 100_000_000)
-            .unwrap();
+        let w = read_trace(
+            "\u{feff}offset_s\n-0.05\n-0.04\n0.01\n".as_bytes(),
+            TraceFormat::Timestamps,
+            100_000_000,
+        )
+        .unwrap();
         assert_eq!(w.len(), 2);
         assert_eq!((w[0].from_ns, w[0].until_ns), (-100_000_000, 0));
         assert!((w[0].share - 2.0 / 3.0).abs() < 1e-12);
-        let w =
-            read_trace("start_s,count\n0,30\n1,10\n", TraceFormat::Counts, 1_000_000_000).unwrap();
+        let w = read_trace(
+            "start_s,count\n0,30\n1,10\n".as_bytes(),
+            TraceFormat::Counts,
+            1_000_000_000,
+        )
+        .unwrap();
         assert_eq!(w[1].share, 0.25);
         assert!(
-            read_trace("start_s,count\n0,x\n", TraceFormat::Counts, 1)
+            read_trace("start_s,count\n0,x\n".as_bytes(), TraceFormat::Counts, 1)
                 .unwrap_err()
                 .contains("line 2")
         );
         assert!(
-            read_trace("when\n1\n", TraceFormat::Timestamps, 1).unwrap_err().contains("header")
+            read_trace("when\n1\n".as_bytes(), TraceFormat::Timestamps, 1)
+                .unwrap_err()
+                .contains("header")
         );
     }
 }

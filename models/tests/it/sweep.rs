@@ -233,7 +233,7 @@ fn ctrl_c_stops_cleanly_and_keeps_completed_rows() {
     // Wait until the first chunk of rows is on disk (the file is written as it goes).
     let partial = || {
         std::fs::read_dir(&dir).ok().into_iter().flatten().flatten().any(|e| {
-            e.file_name().to_string_lossy().contains("sweep.csv.partial")
+            e.file_name().to_string_lossy().starts_with(".sweep.csv.")
                 && e.metadata().is_ok_and(|m| m.len() > 0)
         })
     };
@@ -254,7 +254,7 @@ fn ctrl_c_stops_cleanly_and_keeps_completed_rows() {
         !std::fs::read_dir(&dir)
             .unwrap()
             .flatten()
-            .any(|e| e.file_name().to_string_lossy().contains("partial"))
+            .any(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
     );
     std::fs::remove_dir_all(dir).unwrap();
 }

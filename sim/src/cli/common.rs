@@ -1,16 +1,40 @@
-//! Helpers every subcommand shares: reading `--set` arguments, the worker count, and the
-//! process's peak memory.
+//! Helpers every subcommand shares: reading `--set` and `--jobs` arguments, the worker count,
+//! checking the output folder before any work, and the process's peak memory.
+
+use std::path::Path;
 
 use crate::config::overrides::Override;
+use crate::output::atomic::temp_file_in;
+
+/// The most worker threads `--jobs` accepts (a typo like `--jobs 1000000000` would otherwise
+/// try to start a billion threads).
+pub const MAX_JOBS: usize = 1024;
+
+/// Parses `--jobs N`: a whole number from 1 to [`MAX_JOBS`].
+pub fn parse_jobs(text: &str) -> Result<usize, String> {
+    match text.trim().parse::<usize>() {
+        Ok(n) if (1..=MAX_JOBS).contains(&n) => Ok(n),
+        _ => Err(format!("must be a whole number from 1 to {MAX_JOBS} (got `{text}`)")),
+    }
+}
+
+/// Creates the output folder if needed and proves it writable by creating (and removing) a
+/// temporary file in it — before any simulation, so a bad `--out` costs no minutes of work.
+pub fn check_out_dir(dir: &Path) -> Result<(), String> {
+    std::fs::create_dir_all(dir)
+        .and_then(|()| temp_file_in(dir, "write-check").map(drop))
+        .map_err(|e| format!("error: cannot write results to {}: {e}", dir.display()))
+}
 
 /// Parses a `--set key.path=value` argument (shared by every command that takes one).
 pub fn parse_override(text: &str) -> Result<Override, String> {
     text.parse()
 }
 
-/// The worker threads to use: `jobs` if given, else one per core.
+/// The worker threads to use: `jobs` if given, else one per core (at most [`MAX_JOBS`]).
 pub fn jobs_or_cores(jobs: Option<usize>) -> usize {
     jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+        .clamp(1, MAX_JOBS)
 }
 
 /// The process's peak resident set size, from `/proc/self/status` on Linux.

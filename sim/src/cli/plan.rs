@@ -9,7 +9,7 @@ use rayon::prelude::*;
 use serde::Deserialize;
 
 use crate::cli::catalogue::Catalogue;
-use crate::cli::common::{jobs_or_cores, parse_override};
+use crate::cli::common::{check_out_dir, jobs_or_cores, parse_jobs, parse_override};
 use crate::config::issues::Issues;
 use crate::config::load::load;
 use crate::config::overrides::{Override, apply_override_to, lookup};
@@ -38,8 +38,8 @@ pub struct PlanArgs {
     /// The metric to minimise (default: the file's, else the model's own objective).
     #[arg(long)]
     pub objective: Option<String>,
-    /// Worker threads (default: all cores).
-    #[arg(long)]
+    /// Worker threads (default: all cores; at most 1024).
+    #[arg(long, value_parser = parse_jobs)]
     pub jobs: Option<usize>,
     /// Output folder (default: output/<scenario>).
     #[arg(long)]
@@ -73,6 +73,10 @@ where
     };
     match pool.install(|| run::<C>(&args)) {
         Ok(code) => code,
+        Err(message) if message.starts_with("error: cannot write results to") => {
+            eprintln!("{message}");
+            ExitCode::from(1) // not bad input: README's exit code for an unwritable output
+        }
         Err(message) => {
             eprintln!("{message}");
             ExitCode::from(2)
@@ -107,6 +111,8 @@ fn run<C: Catalogue>(args: &PlanArgs) -> Result<ExitCode, String> {
     let base = C::load(&args.file, &args.overrides).map_err(|e| e.to_string())?;
     let seed = args.seed.unwrap_or_else(|| C::seed(&base));
     let name = C::name(&base);
+    let out_dir = args.out.clone().unwrap_or_else(|| Path::new("output").join(&name));
+    check_out_dir(&out_dir)?; // before any simulation
     let tree = base_tree(args, &spec)?;
     let mut report = PlanReport {
         scenario: name.clone(),
@@ -122,9 +128,8 @@ fn run<C: Catalogue>(args: &PlanArgs) -> Result<ExitCode, String> {
     for plan in planned {
         report.variants.push(plan?);
     }
-    let out_dir = args.out.clone().unwrap_or_else(|| Path::new("output").join(&name));
     write_atomic(&out_dir.join("plan.json"), &json_bytes(&report))
-        .map_err(|e| format!("error: cannot write plan.json: {e}"))?;
+        .map_err(|e| format!("error: cannot write results to {}: {e}", out_dir.display()))?;
     for v in &report.variants {
         if let Err(e) = frontier_figure(&out_dir, v, &spec) {
             eprintln!("warning: the frontier figure could not be drawn: {e}");
@@ -132,7 +137,8 @@ fn run<C: Catalogue>(args: &PlanArgs) -> Result<ExitCode, String> {
     }
     print!("{}", table(&report));
     if let Err(e) = C::report(&out_dir) {
-        eprintln!("warning: the report could not be drawn: {e}");
+        eprintln!("error: the report could not be drawn: {e}");
+        return Ok(ExitCode::from(1));
     }
     eprintln!("plan written to {}", out_dir.join("plan.json").display());
     Ok(ExitCode::SUCCESS)

@@ -11,7 +11,7 @@ use clap::ValueEnum;
 use serde::Serialize;
 
 use crate::cli::catalogue::Catalogue;
-use crate::cli::common::{parse_override, peak_rss_bytes};
+use crate::cli::common::{check_out_dir, parse_override, peak_rss_bytes};
 use crate::config::overrides::Override;
 use crate::output::atomic::{json_bytes, write_atomic};
 
@@ -64,8 +64,13 @@ pub fn run<C: Catalogue>(args: RunArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let out_dir = args.out.clone().unwrap_or_else(|| Path::new("output").join(C::name(&scenario)));
+    if let Err(message) = check_out_dir(&out_dir) {
+        eprintln!("{message}");
+        return ExitCode::from(1);
+    }
     let started = Instant::now();
-    let output = match C::run(&scenario, args.seed) {
+    let mut output = match C::run(&scenario, args.seed) {
         Ok(output) => output,
         Err(failure) => {
             eprintln!("error: {failure}");
@@ -74,7 +79,6 @@ pub fn run<C: Catalogue>(args: RunArgs) -> ExitCode {
         }
     };
     let wall_s = started.elapsed().as_secs_f64();
-    let out_dir = args.out.clone().unwrap_or_else(|| Path::new("output").join(C::name(&scenario)));
     let perf = Perf {
         wall_s,
         events: output.events,
@@ -91,14 +95,16 @@ pub fn run<C: Catalogue>(args: RunArgs) -> ExitCode {
         eprintln!("error: cannot write results to {}: {err}", out_dir.display());
         return ExitCode::from(1);
     }
+    // The written files' bytes are not needed by the report, which reads them back.
+    drop(std::mem::take(&mut output.files));
     for warning in &output.warnings {
         eprintln!("warning: {warning}");
     }
-    if !args.no_report
-        && let Err(e) = C::report(&out_dir)
-    {
-        eprintln!("warning: the report could not be drawn: {e}");
-    }
+    // The results are written; a report that could not be drawn still fails the command.
+    let report_failed = !args.no_report
+        && C::report(&out_dir)
+            .map_err(|e| eprintln!("error: the report could not be drawn: {e}"))
+            .is_err();
     let mut stdout = std::io::stdout().lock();
     let printed = match args.format {
         Format::Table if std::io::stdout().is_terminal() => {
@@ -122,7 +128,7 @@ pub fn run<C: Catalogue>(args: RunArgs) -> ExitCode {
             out_dir.display()
         );
     }
-    ExitCode::SUCCESS
+    if report_failed { ExitCode::from(1) } else { ExitCode::SUCCESS }
 }
 
 impl PartialEq for Format {

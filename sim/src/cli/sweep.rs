@@ -2,7 +2,6 @@
 //! written in grid order, progress on stderr, Ctrl-C, shards.
 
 use std::collections::BTreeMap;
-use std::fs::File;
 use std::io::{BufWriter, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -12,7 +11,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use serde::Deserialize;
 
 use crate::cli::catalogue::Catalogue;
-use crate::cli::common::{jobs_or_cores, parse_override};
+use crate::cli::common::{check_out_dir, jobs_or_cores, parse_jobs, parse_override};
 use crate::config::issues::Issues;
 use crate::config::load::{ConfigErrors, load};
 use crate::config::overrides::Override;
@@ -22,8 +21,8 @@ use crate::experiment::sweep::ordered::run_in_order;
 use crate::experiment::sweep::rows::{
     Row, flatten_numbers, row_line, rows_header, summary_header, summary_lines,
 };
-use crate::experiment::sweep::shard::{Shard, shard_preamble, shard_trailer};
-use crate::output::atomic::write_atomic;
+use crate::experiment::sweep::shard::{Checksum, Shard, Trailer, point_cells, shard_preamble};
+use crate::output::atomic::{NamedTempFile, temp_file_in, write_atomic};
 use crate::rng::label_hash;
 
 /// Arguments of `sweep`.
@@ -40,8 +39,8 @@ pub struct SweepArgs {
     /// Replications per point (overrides `sweep.replications`).
     #[arg(long)]
     pub replications: Option<u64>,
-    /// Worker threads (default: all cores).
-    #[arg(long)]
+    /// Worker threads (default: all cores; at most 1024, and never more than the runs).
+    #[arg(long, value_parser = parse_jobs)]
     pub jobs: Option<usize>,
     /// Output folder (default: output/<scenario>).
     #[arg(long)]
@@ -93,6 +92,11 @@ where
 {
     match plan_and_run::<C>(&args) {
         Ok(code) => code,
+        // An output folder that cannot be written is not bad input (README: exit 1).
+        Err(message) if message.starts_with("error: cannot write results to") => {
+            eprintln!("{message}");
+            ExitCode::from(1)
+        }
         Err(message) => {
             eprintln!("{message}");
             ExitCode::from(2)
@@ -133,6 +137,7 @@ fn plan_and_run<C: Catalogue>(args: &SweepArgs) -> Result<ExitCode, String> {
             .map_err(|e| format!("error: {e}"))?,
     };
     let out_dir = args.out.clone().unwrap_or_else(|| Path::new("output").join(C::name(&base)));
+    check_out_dir(&out_dir)?;
     let jobs = jobs_or_cores(args.jobs);
     let fingerprint = fingerprint(&args.file, args, &plan);
     run_plan::<C>(args, &plan, seed, shard, &out_dir, jobs.max(1), &fingerprint)
@@ -167,8 +172,9 @@ fn run_plan<C: Catalogue>(
         Some(s) => (s.file_name(), None),
         None => ("sweep.csv".to_string(), Some("sweep-summary.csv")),
     };
-    let rows_tmp = out_dir.join(format!(".{rows_name}.partial-{}", std::process::id()));
-    let mut rows_out = BufWriter::new(File::create(&rows_tmp).map_err(|e| format!("error: {e}"))?);
+    let rows_tmp = temp_file_in(out_dir, &rows_name)
+        .map_err(|e| format!("error: cannot write results to {}: {e}", out_dir.display()))?;
+    let mut rows_out = BufWriter::new(rows_tmp);
     if let Some(s) = shard {
         writeln!(
             rows_out,
@@ -182,6 +188,7 @@ fn run_plan<C: Catalogue>(
         let (k, r) = task(i);
         run_task::<C>(args, plan, seed, k, r)
     };
+    let jobs = jobs.min(task_count).max(1);
     run_in_order(task_count, jobs, &interrupted, work, &mut |result| {
         if let Some(bar) = &progress {
             bar.inc(1);
@@ -198,20 +205,20 @@ fn run_plan<C: Catalogue>(
     let stopped = interrupted.load(Ordering::SeqCst);
     if shard.is_some() && !stopped {
         // The trailer tells `merge` this shard ran every task it owns.
-        writeln!(sink.out, "{}", shard_trailer(task_count)).map_err(|e| format!("error: {e}"))?;
+        let trailer = sink.trailer(task_count as u64);
+        writeln!(sink.out, "{trailer}").map_err(|e| format!("error: {e}"))?;
     }
     sink.out.flush().map_err(|e| format!("error: {e}"))?;
     let RowSink { out, summary, metrics, failed_points, run_failures, done, .. } = sink;
-    drop(out);
+    let rows_tmp = out.into_inner().map_err(|e| format!("error: {}", e.error()))?;
     let summary = summary_name.map(|name| (name, summary));
-    keep_files(&rows_tmp, out_dir, &rows_name, summary, metrics.is_some() || shard.is_some())?;
-    if shard.is_none()
+    keep_files(rows_tmp, out_dir, &rows_name, summary, metrics.is_some() || shard.is_some())?;
+    let report_failed = shard.is_none()
         && !args.no_report
         && metrics.is_some()
-        && let Err(e) = C::report(out_dir)
-    {
-        eprintln!("warning: the report could not be drawn: {e}");
-    }
+        && C::report(out_dir)
+            .map_err(|e| eprintln!("error: the report could not be drawn: {e}"))
+            .is_err();
     let failed = if failed_points.is_empty() {
         String::new()
     } else {
@@ -227,6 +234,8 @@ fn run_plan<C: Catalogue>(
         ExitCode::from(130)
     } else if !failed_points.is_empty() {
         ExitCode::from(if run_failures > 0 { 1 } else { 2 })
+    } else if report_failed {
+        ExitCode::from(1)
     } else {
         ExitCode::SUCCESS
     })
@@ -235,17 +244,17 @@ fn run_plan<C: Catalogue>(
 /// Moves the finished rows file into place and writes the summary next to it, or, when `keep`
 /// is false (nothing succeeded), leaves no empty file behind.
 fn keep_files(
-    rows_tmp: &Path,
+    rows_tmp: NamedTempFile,
     out_dir: &Path,
     rows_name: &str,
     summary: Option<(&str, String)>,
     keep: bool,
 ) -> Result<(), String> {
     if !keep {
-        let _ = std::fs::remove_file(rows_tmp);
-        return Ok(());
+        return Ok(()); // dropping the temporary file removes it
     }
-    std::fs::rename(rows_tmp, out_dir.join(rows_name)).map_err(|e| format!("error: {e}"))?;
+    rows_tmp.as_file().sync_all().map_err(|e| format!("error: {e}"))?;
+    rows_tmp.persist(out_dir.join(rows_name)).map_err(|e| format!("error: {}", e.error))?;
     if let Some((name, text)) = summary {
         write_atomic(&out_dir.join(name), text.as_bytes()).map_err(|e| format!("error: {e}"))?;
     }
@@ -277,6 +286,9 @@ struct RowSink<'a, W: Write> {
     run_failures: usize,
     done: usize,
     write_error: Option<String>,
+    /// Result lines written (header excluded) and the checksum of every line (header included).
+    rows: u64,
+    checksum: Checksum,
 }
 
 impl<'a, W: Write> RowSink<'a, W> {
@@ -291,7 +303,28 @@ impl<'a, W: Write> RowSink<'a, W> {
             run_failures: 0,
             done: 0,
             write_error: None,
+            rows: 0,
+            checksum: Checksum::default(),
         }
+    }
+
+    /// Writes one line and adds it to the checksum.
+    fn write_line(&mut self, line: &str) {
+        self.checksum.line(line);
+        if let Err(e) = writeln!(self.out, "{line}") {
+            self.write_error.get_or_insert(e.to_string());
+        }
+    }
+
+    /// The shard trailer for `runs` tasks, all of which ran.
+    fn trailer(&self, runs: u64) -> String {
+        let mut failed: Vec<(usize, u64)> = self
+            .failed_points
+            .iter()
+            .map(|&k| (k, label_hash(&point_cells(self.plan, k))))
+            .collect();
+        failed.sort_unstable();
+        Trailer { runs, rows: self.rows, failed, checksum: self.checksum.0 }.line()
     }
 
     /// Takes the next task's result in order.
@@ -317,10 +350,10 @@ impl<'a, W: Write> RowSink<'a, W> {
             self.start(&rows);
         }
         let metrics = self.metrics.as_deref().unwrap_or_default();
-        for row in &rows {
-            if let Err(e) = writeln!(self.out, "{}", row_line(self.plan, metrics, row)) {
-                self.write_error.get_or_insert(e.to_string());
-            }
+        let lines: Vec<String> = rows.iter().map(|row| row_line(self.plan, metrics, row)).collect();
+        for line in &lines {
+            self.write_line(line);
+            self.rows += 1;
         }
         // A point's replications are contiguous: summarise it once the next point starts.
         if self.pending.first().is_some_and(|p| p.point != rows[0].point) {
@@ -339,9 +372,7 @@ impl<'a, W: Write> RowSink<'a, W> {
                 }
             }
         }
-        if let Err(e) = writeln!(self.out, "{}", rows_header(&self.plan.paths, &keys)) {
-            self.write_error.get_or_insert(e.to_string());
-        }
+        self.write_line(&rows_header(&self.plan.paths, &keys));
         self.summary = summary_header(&self.plan.paths, &keys) + "\n";
         self.metrics = Some(keys);
     }

@@ -39,7 +39,7 @@ impl fmt::Display for ConfigError {
         write!(f, "{}", self.file.display())?;
         match &self.location {
             Location::File { line, column } => write!(f, ":{line}:{column}")?,
-            Location::Override(set) => write!(f, " (--set {set})")?,
+            Location::Override(set) => write!(f, " (--set {})", terminal_safe(set))?,
             Location::Unknown => {}
         }
         if self.key_path.is_empty() {
@@ -48,6 +48,19 @@ impl fmt::Display for ConfigError {
             write!(f, ": `{}` {}", self.key_path, self.message)
         }
     }
+}
+
+/// `text` for a terminal: control characters escaped, at most 100 characters.
+fn terminal_safe(text: &str) -> String {
+    let mut out: String = text
+        .chars()
+        .take(100)
+        .flat_map(|c| if c.is_control() { c.escape_default().collect::<Vec<_>>() } else { vec![c] })
+        .collect();
+    if text.chars().count() > 100 {
+        out.push('…');
+    }
+    out
 }
 
 /// Every error found in one or more files.
@@ -187,14 +200,15 @@ pub fn load<T: DeserializeOwned>(
     file: &Path,
     overrides: &[Override],
 ) -> Result<(T, Document), ConfigErrors> {
-    let text = std::fs::read_to_string(file).map_err(|err| {
-        ConfigErrors(vec![ConfigError {
-            file: file.to_path_buf(),
-            location: Location::Unknown,
-            key_path: String::new(),
-            message: format!("cannot read the file: {err}"),
-        }])
-    })?;
+    let text = crate::config::read::read_bounded(file, crate::config::read::MAX_SCENARIO_BYTES)
+        .map_err(|err| {
+            ConfigErrors(vec![ConfigError {
+                file: file.to_path_buf(),
+                location: Location::Unknown,
+                key_path: String::new(),
+                message: format!("cannot read the file: {err}"),
+            }])
+        })?;
     parse(file, text, overrides)
 }
 

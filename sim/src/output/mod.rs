@@ -5,5 +5,6 @@ pub mod atomic;
 pub mod csv;
 pub mod plot;
 pub mod table;
+pub mod thin;
 
 pub use atomic::{json_bytes, write_atomic};

@@ -7,6 +7,7 @@
 
 use std::sync::Once;
 
+use crate::output::thin;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
@@ -454,9 +455,46 @@ where
     Ok(())
 }
 
+fn is_long(chart: &Chart) -> bool {
+    let long = |series: &[Series]| series.iter().any(|s| s.points.len() > thin::MAX_POINTS);
+    match &chart.kind {
+        Kind::Lines { series, .. } | Kind::Scatter { series } | Kind::Stacked { series } => {
+            long(series)
+        }
+        _ => false,
+    }
+}
+
+/// `chart` with every series thinned to about [`thin::MAX_POINTS`] points (see [`thin`]).
+pub fn thin(mut chart: Chart) -> Chart {
+    match &mut chart.kind {
+        Kind::Lines { series, .. } | Kind::Scatter { series } => {
+            for s in series {
+                s.points = thin::thin_points(std::mem::take(&mut s.points));
+            }
+        }
+        Kind::Stacked { series } => {
+            let layers = series.iter_mut().map(|s| std::mem::take(&mut s.points)).collect();
+            for (s, points) in series.iter_mut().zip(thin::thin_layers(layers)) {
+                s.points = points;
+            }
+        }
+        _ => {}
+    }
+    chart
+}
+
 /// Renders `chart` as SVG and PNG.
 pub fn render(chart: &Chart) -> Result<Figure, String> {
     register_font();
+    // At most `thin::MAX_POINTS` per series are drawn, whatever the run's length.
+    let thinned;
+    let chart = if is_long(chart) {
+        thinned = thin(chart.clone());
+        &thinned
+    } else {
+        chart
+    };
     let mut svg = String::new();
     {
         let root =
@@ -528,6 +566,32 @@ mod tests {
             assert!(fig.svg.starts_with("<svg") && fig.svg.contains("<text"), "svg with text");
             assert_eq!(&fig.png[1..4], b"PNG");
             assert!(fig.png.len() > 1000);
+        }
+    }
+
+    /// Issue #20, defect 1: every point of a long run was drawn (a 621 MB report.html). A
+    /// series of 100,000 points now draws as at most `thin::MAX_POINTS`, spikes kept.
+    #[test]
+    fn a_long_series_draws_a_bounded_figure() {
+        let points: Vec<(f64, f64)> =
+            (0..100_000).map(|i| (i as f64 * 0.1, if i == 54_321 { 999.0 } else { 1.0 })).collect();
+        for kind in [
+            Kind::Lines {
+                series: vec![Series { name: "a".into(), points: points.clone() }],
+                log_x: false,
+                levels: Vec::new(),
+            },
+            Kind::Stacked { series: vec![Series { name: "a".into(), points }] },
+        ] {
+            let chart = Chart {
+                title: "t".into(),
+                x_label: "x".into(),
+                y_label: "y".into(),
+                kind,
+                markers: Vec::new(),
+            };
+            let fig = render(&chart).unwrap();
+            assert!(fig.svg.len() < 200_000, "{} bytes of SVG", fig.svg.len());
         }
     }
 }

@@ -176,7 +176,11 @@ pub fn parse_rows(text: &str, paths: usize) -> Result<(Vec<String>, Vec<Row>), S
                 .iter()
                 .zip(&cells[4 + paths..])
                 .filter(|(_, c)| !c.is_empty())
-                .map(|(k, c)| c.parse::<f64>().map(|x| (k.clone(), x)).map_err(|_| bad(k)))
+                .map(|(k, c)| match c.parse::<f64>() {
+                    // sweeps write no NaN or infinity: such a cell was edited in.
+                    Ok(x) if x.is_finite() => Ok((k.clone(), x)),
+                    _ => Err(bad(k)),
+                })
                 .collect::<Result<_, _>>()?,
         });
     }

@@ -1,7 +1,11 @@
 //! Shards: a sweep split across machines. Shard i of n runs the points k with k mod n = i and
-//! writes a file that opens with the plan's fingerprint and closes with a completion trailer.
+//! writes a file that opens with the plan's fingerprint and closes with a completion trailer:
+//! the runs and rows it holds, the points that failed, and a checksum of every line between,
+//! so `merge` refuses a file that was cut, extended or edited.
 
-use crate::experiment::sweep::grid::Grid;
+use crate::experiment::sweep::grid::{Grid, value_text};
+use crate::output::csv::csv_cell;
+use crate::rng::label_hash;
 
 /// Which shard to run: an explicit `--shard i/n` wins; else the index comes from a job array.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -73,7 +77,13 @@ impl Shard {
                         // Arrays like --array=1-31:2 number tasks MIN, MIN+STEP, …
                         let min = number("SLURM_ARRAY_TASK_MIN")?.unwrap_or(0);
                         let step = number("SLURM_ARRAY_TASK_STEP")?.unwrap_or(1).max(1);
-                        index = index.saturating_sub(min) / step;
+                        if index < min || (index - min) % step != 0 {
+                            return Err(format!(
+                                "SLURM_ARRAY_TASK_ID={index} is not a task of the array \
+                                 (SLURM_ARRAY_TASK_MIN={min}, SLURM_ARRAY_TASK_STEP={step})"
+                            ));
+                        }
+                        index = (index - min) / step;
                     }
                     return Shard::parse(&format!("{index}/{total}")).map(Some);
                 }
@@ -93,7 +103,8 @@ impl Shard {
     }
 }
 
-/// The first line of a shard file: what must agree across shards.
+/// The first line of a shard file: what must agree across shards, including `cells=`, a hash
+/// of every point's parameter cells (see [`plan_cells_hash`]).
 pub fn shard_preamble(
     fingerprint: &str,
     seed: u64,
@@ -101,9 +112,10 @@ pub fn shard_preamble(
     shard: Shard,
     plan: &Grid,
 ) -> String {
+    let cells = plan_cells_hash((0..plan.points.len()).map(|k| label_hash(&point_cells(plan, k))));
     format!(
         "# sweep-shard plan={fingerprint} seed={seed} version={version} shard={}/{} points={} \
-         replications={} axes={}",
+         replications={} axes={} cells={cells:016x}",
         shard.index,
         shard.count,
         plan.points.len(),
@@ -112,9 +124,96 @@ pub fn shard_preamble(
     )
 }
 
+/// Point `k`'s parameter cells as its rows hold them, comma-separated.
+pub fn point_cells(plan: &Grid, k: usize) -> String {
+    let cells: Vec<String> = plan.points[k].iter().map(|v| csv_cell(&value_text(v))).collect();
+    cells.join(",")
+}
+
+/// The hash of a whole plan's parameter cells from each point's `label_hash(point_cells)`.
+pub fn plan_cells_hash(points: impl Iterator<Item = u64>) -> u64 {
+    let mut sum = Checksum::default();
+    for h in points {
+        sum.line(&format!("{h:016x}"));
+    }
+    sum.0
+}
+
+/// FNV-1a-64 over lines, each followed by a newline: the shard trailer's checksum. It detects
+/// cut, added and edited lines; it is not a signature (anyone can recompute it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Checksum(pub u64);
+
+impl Default for Checksum {
+    fn default() -> Self {
+        Checksum(label_hash(""))
+    }
+}
+
+impl Checksum {
+    /// Adds `line` and its newline.
+    pub fn line(&mut self, line: &str) {
+        for b in line.bytes().chain([b'\n']) {
+            self.0 = (self.0 ^ b as u64).wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    }
+}
+
 /// The last line of a shard that ran all its tasks.
-pub fn shard_trailer(runs: usize) -> String {
-    format!("# complete runs={runs}")
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Trailer {
+    /// Tasks (point × replication) the shard owns, all of which ran.
+    pub runs: u64,
+    /// Result lines between the header and the trailer.
+    pub rows: u64,
+    /// Points that failed (some of their replications may have rows), with the hash of their
+    /// parameter cells, in increasing order.
+    pub failed: Vec<(usize, u64)>,
+    /// [`Checksum`] of every line between the first and the last.
+    pub checksum: u64,
+}
+
+impl Trailer {
+    /// The line, without its newline.
+    pub fn line(&self) -> String {
+        let failed = if self.failed.is_empty() {
+            "-".to_string()
+        } else {
+            let parts: Vec<String> =
+                self.failed.iter().map(|(k, h)| format!("{k}:{h:016x}")).collect();
+            parts.join(",")
+        };
+        format!(
+            "# complete runs={} rows={} failed={failed} checksum={:016x}",
+            self.runs, self.rows, self.checksum
+        )
+    }
+
+    /// Reads a trailer line back.
+    pub fn parse(line: &str) -> Result<Trailer, String> {
+        let rest = line.strip_prefix("# complete ").ok_or("it does not end with `# complete …`")?;
+        let field = |key: &str| {
+            rest.split_whitespace()
+                .find_map(|w| w.strip_prefix(key).and_then(|w| w.strip_prefix('=')))
+                .ok_or(format!("its last line has no {key}= (written by an older version?)"))
+        };
+        let bad = |key: &str| format!("its last line has a malformed {key}=");
+        let runs = field("runs")?.parse().map_err(|_| bad("runs"))?;
+        let rows = field("rows")?.parse().map_err(|_| bad("rows"))?;
+        let checksum = u64::from_str_radix(field("checksum")?, 16).map_err(|_| bad("checksum"))?;
+        let failed = match field("failed")? {
+            "-" => Vec::new(),
+            list => list
+                .split(',')
+                .map(|part| {
+                    let (k, h) = part.split_once(':')?;
+                    Some((k.parse().ok()?, u64::from_str_radix(h, 16).ok()?))
+                })
+                .collect::<Option<Vec<_>>>()
+                .ok_or_else(|| bad("failed"))?,
+        };
+        Ok(Trailer { runs, rows, failed, checksum })
+    }
 }
 
 /// Tasks (point × replication) of `shard` in a plan of `points` points.
@@ -126,6 +225,15 @@ pub fn shard_runs(shard: Shard, points: usize, replications: u64) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn trailers_read_back() {
+        for failed in [vec![], vec![(3, 0xabc), (7, u64::MAX)]] {
+            let t = Trailer { runs: 12, rows: 30, failed, checksum: 0x0123_4567_89ab_cdef };
+            assert_eq!(Trailer::parse(&t.line()).unwrap(), t);
+        }
+        assert!(Trailer::parse("# complete runs=4").unwrap_err().contains("older version"));
+    }
 
     #[test]
     fn job_array_variables_give_the_shard_and_half_a_pair_is_an_error() {
@@ -184,5 +292,12 @@ mod tests {
         ]);
         assert_eq!(Shard::from_env(stepped, None).unwrap(), Some(Shard { index: 2, count: 4 }));
         assert!(Shard::from_env(env(&[]), Some(4)).is_err(), "--shards without an index");
+        // Issue #20: a task id below the minimum silently ran shard 0.
+        let below = env(&[
+            ("SLURM_ARRAY_TASK_ID", "0"),
+            ("SLURM_ARRAY_TASK_MIN", "1"),
+            ("SLURM_ARRAY_TASK_COUNT", "4"),
+        ]);
+        assert!(Shard::from_env(below, None).is_err());
     }
 }
