@@ -16,11 +16,13 @@ struct Best {
 
 impl Best {
     /// Keeps the cheapest feasible candidate of `batch` if it beats the best so far (the first
-    /// of equals, as the search's own order would).
+    /// of equals). Without an objective (infinite: the metric is missing) the latest feasible
+    /// one is kept, as the descent moves down.
     fn record(&mut self, batch: &[(Vec<i64>, Option<f64>)]) {
         for (config, objective) in batch {
             let Some(objective) = objective else { continue };
-            if self.feasible.as_ref().is_none_or(|(b, _)| objective < b) {
+            let better = |b: &f64| objective < b || (b.is_infinite() && objective.is_infinite());
+            if self.feasible.as_ref().is_none_or(|(b, _)| better(b)) {
                 self.feasible = Some((*objective, config.clone()));
             }
         }
@@ -41,7 +43,7 @@ impl Progress {
             let bar = indicatif::ProgressBar::new_spinner();
             bar.set_style(
                 indicatif::ProgressStyle::with_template(
-                    "{spinner} {pos} candidates simulated, {elapsed} elapsed  {msg}",
+                    "{spinner} {elapsed} elapsed, candidates simulated: {pos}  {msg}",
                 )
                 .expect("valid template"),
             );
@@ -96,9 +98,10 @@ fn line(variants: &[(String, Best)]) -> String {
     let parts: Vec<String> = variants
         .iter()
         .map(|(name, best)| match &best.feasible {
-            Some((objective, config)) => {
+            Some((objective, config)) if objective.is_finite() => {
                 format!("{name}: best feasible {objective:.4} at {config:?} ({})", best.phase)
             }
+            Some((_, config)) => format!("{name}: feasible at {config:?} ({})", best.phase),
             None => format!("{name}: none feasible yet ({})", best.phase),
         })
         .collect();
@@ -118,5 +121,8 @@ mod tests {
         best.record(&[(vec![5, 5], Some(2.7))]);
         best.phase = "headroom";
         assert_eq!(line(&[("a".into(), best)]), "a: best feasible 2.5000 at [1, 2] (headroom)");
+        let mut unpriced = Best { phase: "searching", ..Best::default() };
+        unpriced.record(&[(vec![9], Some(f64::INFINITY)), (vec![5], Some(f64::INFINITY))]);
+        assert_eq!(line(&[("b".into(), unpriced)]), "b: feasible at [5] (searching)");
     }
 }
