@@ -87,16 +87,21 @@ fn an_infeasible_slo_gets_the_closest_failing_answer() {
 
 #[test]
 fn plans_are_identical_across_job_counts() {
-    // Two variants, planned side by side, each on its own dimension.
-    let (a, b) = (temp("jobs1"), temp("jobs2"));
+    // Two variants, planned side by side, each on its own dimension, and the headroom of both
+    // arrival rates (a plain number is per second): the search, its batches and the headroom
+    // sections must not depend on how many workers run them.
+    let (a, b, c) = (temp("jobs1"), temp("jobs2"), temp("jobs3"));
     let file = a.with_extension("toml");
     let base =
         std::fs::read_to_string(crate::support::workspace().join("scenarios/validation/mmc.toml"))
-            .unwrap();
+            .unwrap()
+            .replace("rate = \"3/s\"", "rate = 3.0");
     let second = base[base.find("[[variant]]").unwrap()..]
         .replace("name = \"mmc\"", "name = \"faster\"")
         .replace("mean = \"1s\"", "mean = \"800ms\"");
-    std::fs::write(&file, format!("{base}\n{second}")).unwrap();
+    let headroom = "[plan.headroom]\nscale = [\"variant[mmc].arrival[customers].process.rate\", \
+                    \"variant[faster].arrival[customers].process.rate\"]\nmax = 2.0\n";
+    std::fs::write(&file, format!("{base}\n{second}\n{headroom}")).unwrap();
     let run = |out: &Path, jobs: &str| {
         let output = flashsim(&[
             "plan",
@@ -121,8 +126,8 @@ fn plans_are_identical_across_job_counts() {
         assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
         std::fs::read(out.join("plan.json")).unwrap()
     };
-    let (one, two) = (run(&a, "1"), run(&b, "2"));
-    assert_eq!(one, two);
+    let (one, two, three) = (run(&a, "1"), run(&b, "2"), run(&c, "3"));
+    assert!(one == two && one == three, "plan.json differs between --jobs 1, 2 and 3");
     let p: serde_json::Value = serde_json::from_slice(&one).unwrap();
     let servers = |i: usize, name: &str| {
         p["variants"][i]["capacities"][format!("variant[{name}].station[servers].servers")]
@@ -131,7 +136,11 @@ fn plans_are_identical_across_job_counts() {
     };
     // Faster service needs no more servers than the original.
     assert!(servers(1, "faster") <= servers(0, "mmc"));
-    for dir in [a, b] {
+    for v in 0..2 {
+        let headroom = p["variants"][v]["headroom"].as_f64().unwrap();
+        assert!((1.0..=2.0).contains(&headroom), "headroom {headroom}");
+    }
+    for dir in [a, b, c] {
         std::fs::remove_dir_all(dir).unwrap();
     }
     std::fs::remove_file(file).unwrap();

@@ -31,6 +31,10 @@ pub struct VariantPlan {
     pub configurations_simulated: usize,
     pub full_grid: f64,
     pub runs_simulated: u64,
+    /// Rounds of the search and the headroom: batches of probes simulated side by side, one
+    /// waiting for the other. With enough workers a plan takes about this many times one
+    /// candidate's slowest replication.
+    pub rounds: u64,
     /// Every configuration simulated: the cost-vs-SLO frontier.
     pub candidates: Vec<Candidate>,
 }
@@ -83,7 +87,7 @@ pub fn table(report: &PlanReport) -> String {
             v.headroom.map_or("-".into(), |h| format!("{h:.2}× {}", v.headroom_scale.join(", ")));
         t.row(["headroom".to_string(), headroom, String::new(), String::new()]);
         out.push_str(&format!(
-            "variant {} — {}; {} configurations simulated of a {:.0}-point grid\n",
+            "variant {} — {}; {} configurations simulated of a {:.0}-point grid in {} rounds\n",
             v.variant,
             if v.feasible {
                 "cheapest feasible"
@@ -91,7 +95,8 @@ pub fn table(report: &PlanReport) -> String {
                 "NO configuration within the bounds meets every SLO"
             },
             v.configurations_simulated,
-            v.full_grid
+            v.full_grid,
+            v.rounds
         ));
         if let Some(c) = &v.closest_failing_slo {
             let off = if c.slo.ends_with(" 0") {

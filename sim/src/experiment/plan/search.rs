@@ -1,44 +1,40 @@
-//! The search: coordinate descent by bisection from the all-maximum corner, then trades of one
-//! dimension for another while they lower the objective; and the headroom bisection.
+//! The search: coordinate descent by k-section from the all-maximum corner, then trades of one
+//! dimension for another while they lower the objective; and the headroom k-section.
+//!
+//! Every step is phrased as [`Lane`]s run in rounds ([`run_lanes`]): a round's probes are
+//! evaluated as one batch, so the caller can run all of them (and all their replications) at
+//! once. What a round probes depends only on the evaluations so far, never on how many workers
+//! run the batch, so the configurations simulated and the answer are the same at any job count.
 
-use std::collections::BTreeMap;
-
+use crate::experiment::plan::lanes::{
+    Batch, Cache, Lane, PROBES_PER_ROUND, evaluate_into, run_lanes,
+};
 use crate::experiment::plan::slo::Evaluation;
 use crate::experiment::plan::spec::PlanSpec;
 
-/// Evaluated candidates by configuration.
-pub type Cache = BTreeMap<Vec<i64>, Evaluation>;
-
-/// Evaluates a configuration (once: the cache remembers) and says whether it is feasible.
-type Eval<'a> = dyn FnMut(&[i64], &mut Cache) -> bool + 'a;
-
-/// Searches the cheapest feasible configuration with `evaluate(config)`; returns the chosen
-/// configuration (if any is feasible) and the cache of everything simulated.
+/// Searches the cheapest feasible configuration; `evaluate` simulates a batch of
+/// configurations (each once: the cache remembers) and returns their evaluations in order.
+/// Returns the chosen configuration (if any is feasible) and the cache of everything simulated.
 pub fn search(
     spec: &PlanSpec,
-    mut evaluate: impl FnMut(&[i64]) -> Evaluation,
+    mut evaluate: impl FnMut(&[Vec<i64>]) -> Vec<Evaluation>,
 ) -> (Option<Vec<i64>>, Cache) {
-    let mut cache: Cache = BTreeMap::new();
-    let mut eval = |config: &[i64], cache: &mut Cache| -> bool {
-        if !cache.contains_key(config) {
-            let e = evaluate(config);
-            cache.insert(config.to_vec(), e);
-        }
-        cache[config].feasible(&spec.slos)
-    };
+    let evaluate: &mut Batch<'_> = &mut evaluate;
+    let mut cache = Cache::new();
     let top: Vec<i64> = spec.dims.iter().map(|d| d.max).collect();
-    if !eval(&top, &mut cache) {
+    evaluate_into(std::slice::from_ref(&top), &mut cache, evaluate);
+    if !cache[&top].feasible(&spec.slos) {
         return (None, cache);
     }
     let mut current = top;
-    descend(spec, &mut current, &mut cache, &mut eval);
+    descend(spec, &mut current, &mut cache, evaluate);
     // Trade until no trade helps. Cost falls strictly at every accepted trade, so this ends;
     // the cap only bounds pathological objectives.
     for _ in 0..1000 {
-        match cheapest_trade(spec, &current, &mut cache, &mut eval) {
+        match cheapest_trade(spec, &current, &mut cache, evaluate) {
             Some(better) => {
                 current = better;
-                descend(spec, &mut current, &mut cache, &mut eval);
+                descend(spec, &mut current, &mut cache, evaluate);
             }
             None => break,
         }
@@ -47,24 +43,16 @@ pub fn search(
 }
 
 /// Coordinate descent: the smallest passing value of each dimension, others fixed, repeated
-/// until nothing moves.
-fn descend(spec: &PlanSpec, current: &mut Vec<i64>, cache: &mut Cache, eval: &mut Eval<'_>) {
+/// until nothing moves. Dimensions go one after another (each starts from the last one's
+/// answer); within one, k-section probes several values a round.
+fn descend(spec: &PlanSpec, current: &mut Vec<i64>, cache: &mut Cache, evaluate: &mut Batch<'_>) {
     loop {
         let before = current.clone();
         for (i, dim) in spec.dims.iter().enumerate() {
-            // Invariant: current[i] passes; find the least passing value in [min, current].
-            let (mut lo, mut hi) = (dim.min, current[i]);
-            while lo < hi {
-                let mid = lo + (hi - lo) / 2;
-                let mut probe = current.clone();
-                probe[i] = mid;
-                if eval(&probe, cache) {
-                    hi = mid;
-                } else {
-                    lo = mid + 1;
-                }
-            }
-            current[i] = hi;
+            // Invariant: current passes; find the least passing value of i in [min, current[i]].
+            let mut lane = [Lane::section(current, i, dim.min)];
+            run_lanes(&mut lane, &spec.slos, cache, evaluate);
+            current[i] = lane[0].result().flatten().expect("the top of a section passes");
         }
         if *current == before {
             break;
@@ -74,92 +62,65 @@ fn descend(spec: &PlanSpec, current: &mut Vec<i64>, cache: &mut Cache, eval: &mu
 
 /// The neighbourhood of `current`: give up k units of one dimension (k = 1, 2, 4, …), restore
 /// feasibility with the smallest raise of another, and return the cheapest such trade if it
-/// is cheaper than `current`.
+/// is cheaper than `current`. Every trade's raise is an independent lane: they all run side
+/// by side, each probing what it would probe alone.
 fn cheapest_trade(
     spec: &PlanSpec,
     current: &[i64],
     cache: &mut Cache,
-    eval: &mut Eval<'_>,
+    evaluate: &mut Batch<'_>,
 ) -> Option<Vec<i64>> {
-    let cost = |c: &[i64], cache: &Cache| cache[c].objective(&spec.objective);
-    let mut best: Option<Vec<i64>> = None;
+    let mut lanes = Vec::new();
     for i in 0..spec.dims.len() {
         let mut k = 1;
         while current[i] - k >= spec.dims[i].min {
             for j in (0..spec.dims.len()).filter(|&j| j != i) {
                 let mut trial = current.to_vec();
                 trial[i] -= k;
-                let Some(raised) = smallest_raise(spec, &trial, j, cache, eval) else {
-                    continue;
-                };
-                trial[j] = raised;
-                let bar = best.as_ref().map_or(cost(current, cache), |b| cost(b, cache));
-                if cost(&trial, cache) < bar {
-                    best = Some(trial);
-                }
+                lanes.push(Lane::raise(&trial, j, spec.dims[j].max));
             }
             k *= 2;
+        }
+    }
+    run_lanes(&mut lanes, &spec.slos, cache, evaluate);
+    // In the order the trades were listed: the first of equally cheap trades wins.
+    let cost = |c: &[i64]| cache[c].objective(&spec.objective);
+    let mut best: Option<Vec<i64>> = None;
+    for lane in &lanes {
+        let Some(Some(raised)) = lane.result() else { continue };
+        let (base, j) = lane.base();
+        let mut trial = base.to_vec();
+        trial[j] = raised;
+        let bar = best.as_ref().map_or(cost(current), |b| cost(b));
+        if cost(&trial) < bar {
+            best = Some(trial);
         }
     }
     best
 }
 
-/// The smallest value of dimension `j` that makes `trial` feasible: doubling steps up to the
-/// maximum, then bisection; `None` if not even the maximum does.
-fn smallest_raise(
-    spec: &PlanSpec,
-    trial: &[i64],
-    j: usize,
-    cache: &mut Cache,
-    eval: &mut Eval<'_>,
-) -> Option<i64> {
-    let max = spec.dims[j].max;
-    let mut last_failing = trial[j];
-    let mut step = 1;
-    let mut found = None;
-    loop {
-        let value = (trial[j] + step).min(max);
-        let mut probe = trial.to_vec();
-        probe[j] = value;
-        if eval(&probe, cache) {
-            found = Some(value);
-            break;
-        }
-        last_failing = value;
-        if value == max {
-            break;
-        }
-        step *= 2;
-    }
-    let (mut lo, mut hi) = (last_failing + 1, found?);
-    while lo < hi {
-        let mid = lo + (hi - lo) / 2;
-        let mut probe = trial.to_vec();
-        probe[j] = mid;
-        if eval(&probe, cache) {
-            hi = mid;
-        } else {
-            lo = mid + 1;
-        }
-    }
-    Some(hi)
-}
-
-/// Largest multiplier in `[1, max]` (to 2%) at which `passes(m)` holds; 1.0 if not even there.
-pub fn headroom(max: f64, mut passes: impl FnMut(f64) -> bool) -> f64 {
-    if passes(max) {
+/// Largest multiplier in `[1, max]` (to 2%) at which every SLO holds; `passes` judges a batch
+/// of multipliers (in order). 1 is taken to pass (the configuration was chosen feasible), so
+/// 1.0 comes back when nothing above it does. The maximum is tried alone first; then each
+/// round k-sections the interval between the largest passing and the smallest failing
+/// multiplier on a log scale.
+pub fn headroom(max: f64, mut passes: impl FnMut(&[f64]) -> Vec<bool>) -> f64 {
+    if passes(&[max])[0] {
         return max;
     }
-    let (mut lo, mut hi) = (1.0, max);
-    if !passes(lo) {
-        return 1.0;
-    }
+    let (mut lo, mut hi) = (1.0_f64, max);
     while hi / lo > 1.02 {
-        let mid = (lo * hi).sqrt();
-        if passes(mid) {
-            lo = mid;
-        } else {
-            hi = mid;
+        let parts = PROBES_PER_ROUND as f64 + 1.0;
+        let probes: Vec<f64> =
+            (1..=PROBES_PER_ROUND).map(|t| lo * (hi / lo).powf(t as f64 / parts)).collect();
+        let outcome = passes(&probes);
+        // Everything below the first failing probe passed; the last of them is the new floor.
+        let first_failing = outcome.iter().position(|ok| !ok).unwrap_or(probes.len());
+        if first_failing < probes.len() {
+            hi = probes[first_failing];
+        }
+        if first_failing > 0 {
+            lo = probes[first_failing - 1];
         }
     }
     lo
@@ -177,50 +138,47 @@ mod tests {
         }
     }
 
-    #[test]
-    fn search_finds_the_cheapest_corner_of_a_monotone_region() {
-        // Feasible when 2a + 3b >= 24; cost 5a + 4b: cheapest is a = 0, b = 8 (cost 32) vs
-        // a = 12, b = 0 (60), a = 3, b = 6 (39).
-        let spec = PlanSpec {
+    fn two_dims(a: (&str, i64), b: (&str, i64)) -> PlanSpec {
+        PlanSpec {
             slos: vec!["ok >= 1".parse().unwrap()],
             dims: vec![
-                Dim { path: "a".into(), min: 0, max: 20 },
-                Dim { path: "b".into(), min: 0, max: 20 },
+                Dim { path: a.0.into(), min: 0, max: a.1 },
+                Dim { path: b.0.into(), min: 0, max: b.1 },
             ],
             replications: 1,
             objective: "cost".into(),
             headroom: None,
-        };
-        let mut calls = 0;
-        let (best, cache) = search(&spec, |c| {
-            calls += 1;
-            let ok = if 2 * c[0] + 3 * c[1] >= 24 { 1.0 } else { 0.0 };
-            eval_with(&[("ok", vec![ok]), ("cost", vec![(5 * c[0] + 4 * c[1]) as f64])])
+        }
+    }
+
+    /// Feasible when 2a + 3b >= 24; cost 5a + 4b.
+    fn corner(a: i64, b: i64) -> Evaluation {
+        let ok = if 2 * a + 3 * b >= 24 { 1.0 } else { 0.0 };
+        eval_with(&[("ok", vec![ok]), ("cost", vec![(5 * a + 4 * b) as f64])])
+    }
+
+    #[test]
+    fn search_finds_the_cheapest_corner_of_a_monotone_region() {
+        // Cheapest is a = 0, b = 8 (cost 32) vs a = 12, b = 0 (60), a = 3, b = 6 (39).
+        let spec = two_dims(("a", 20), ("b", 20));
+        let (mut batches, mut evaluated) = (0, 0);
+        let (best, cache) = search(&spec, |batch| {
+            batches += 1;
+            evaluated += batch.len();
+            batch.iter().map(|c| corner(c[0], c[1])).collect()
         });
         assert_eq!(best, Some(vec![0, 8]));
-        assert_eq!(calls, cache.len());
+        assert_eq!(evaluated, cache.len(), "each configuration simulated once");
         assert!(cache.len() < 21 * 21 / 4, "{} of 441 simulated", cache.len());
+        assert!(batches * 3 < cache.len() * 2, "{batches} rounds for {} probes", cache.len());
     }
 
     #[test]
     fn the_answer_does_not_depend_on_the_order_of_the_dimensions() {
         // As above with the dimensions listed the other way round: coordinate descent alone
         // would stop at a costlier corner; the trades must reach b = 8, a = 0.
-        let spec = PlanSpec {
-            slos: vec!["ok >= 1".parse().unwrap()],
-            dims: vec![
-                Dim { path: "b".into(), min: 0, max: 20 },
-                Dim { path: "a".into(), min: 0, max: 20 },
-            ],
-            replications: 1,
-            objective: "cost".into(),
-            headroom: None,
-        };
-        let (best, _) = search(&spec, |c| {
-            let (b, a) = (c[0], c[1]);
-            let ok = if 2 * a + 3 * b >= 24 { 1.0 } else { 0.0 };
-            eval_with(&[("ok", vec![ok]), ("cost", vec![(5 * a + 4 * b) as f64])])
-        });
+        let spec = two_dims(("b", 20), ("a", 20));
+        let (best, _) = search(&spec, |batch| batch.iter().map(|c| corner(c[1], c[0])).collect());
         assert_eq!(best, Some(vec![8, 0]));
     }
 
@@ -228,19 +186,13 @@ mod tests {
     fn a_trade_that_needs_the_maximum_is_found() {
         // Feasible when a ≥ 10, or when b ≥ 17 (b's maximum is 21): cost 50a + 20b prefers
         // b = 17, a = 0 (340) to a = 10, b = 0 (500).
-        let spec = PlanSpec {
-            slos: vec!["ok >= 1".parse().unwrap()],
-            dims: vec![
-                Dim { path: "a".into(), min: 0, max: 10 },
-                Dim { path: "b".into(), min: 0, max: 21 },
-            ],
-            replications: 1,
-            objective: "cost".into(),
-            headroom: None,
-        };
-        let (best, _) = search(&spec, |c| {
-            let ok = if c[0] >= 10 || c[1] >= 17 { 1.0 } else { 0.0 };
-            eval_with(&[("ok", vec![ok]), ("cost", vec![(50 * c[0] + 20 * c[1]) as f64])])
+        let spec = two_dims(("a", 10), ("b", 21));
+        let (best, _) = search(&spec, |batch| {
+            let eval = |c: &Vec<i64>| {
+                let ok = if c[0] >= 10 || c[1] >= 17 { 1.0 } else { 0.0 };
+                eval_with(&[("ok", vec![ok]), ("cost", vec![(50 * c[0] + 20 * c[1]) as f64])])
+            };
+            batch.iter().map(eval).collect()
         });
         assert_eq!(best, Some(vec![0, 17]));
     }
@@ -254,15 +206,48 @@ mod tests {
             objective: "cost".into(),
             headroom: None,
         };
-        let (best, cache) = search(&spec, |_| eval_with(&[("ok", vec![0.0])]));
+        let (best, cache) =
+            search(&spec, |batch| batch.iter().map(|_| eval_with(&[("ok", vec![0.0])])).collect());
         assert_eq!((best, cache.len()), (None, 1));
     }
 
     #[test]
-    fn headroom_bisects_the_multiplier() {
-        assert_eq!(headroom(4.0, |m| m <= 10.0), 4.0);
-        let h = headroom(4.0, |m| m <= 2.5);
+    fn headroom_sections_the_multiplier() {
+        let below = |limit: f64| move |ms: &[f64]| ms.iter().map(|&m| m <= limit).collect();
+        assert_eq!(headroom(4.0, below(10.0)), 4.0);
+        let h = headroom(4.0, below(2.5));
         assert!((2.45..=2.5).contains(&h), "{h}");
-        assert_eq!(headroom(4.0, |_| false), 1.0);
+        assert_eq!(headroom(4.0, below(0.5)), 1.0);
+        let mut rounds = 0;
+        headroom(4.0, |ms| {
+            rounds += 1;
+            below(1.3)(ms)
+        });
+        // The maximum, then trisection of a ratio of 4 down to 2%: 4 rounds, not 7.
+        assert_eq!(rounds, 1 + 4);
+    }
+
+    #[test]
+    fn what_is_simulated_does_not_depend_on_the_worker_count() {
+        // The same search inside pools of 1, 3 and 4 workers, each batch evaluated in
+        // parallel: the same answer, the same configurations, the same batches.
+        use rayon::prelude::*;
+        let spec = two_dims(("a", 40), ("b", 30));
+        let plan_in = |workers: usize| {
+            let pool = rayon::ThreadPoolBuilder::new().num_threads(workers).build().unwrap();
+            pool.install(|| {
+                let mut batches = Vec::new();
+                let (best, cache) = search(&spec, |batch| {
+                    batches.push(batch.to_vec());
+                    batch.par_iter().map(|c| corner(c[0], c[1])).collect()
+                });
+                let room = headroom(4.0, |ms| ms.par_iter().map(|&m| m <= 2.2).collect());
+                (best, cache.into_keys().collect::<Vec<_>>(), batches, room.to_bits())
+            })
+        };
+        let one = plan_in(1);
+        assert_eq!(one.0, Some(vec![0, 8]));
+        assert_eq!(plan_in(4), one);
+        assert_eq!(plan_in(3), one);
     }
 }

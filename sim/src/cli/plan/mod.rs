@@ -1,7 +1,12 @@
-//! `plan` on the command line: read the plan, search each variant's capacities, find the
-//! headroom, print the plan table and write `plan.json` atomically.
+//! `plan` on the command line: read the plan, search each variant's capacities and find the
+//! headroom ([`variant`]), print the plan table and write `plan.json` atomically; a progress
+//! line on a terminal meanwhile ([`progress`]).
+
+pub mod progress;
+pub mod variant;
 
 use std::collections::BTreeMap;
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -13,13 +18,12 @@ use crate::cli::common::{check_out_dir, jobs_or_cores, parse_jobs, parse_overrid
 use crate::config::issues::Issues;
 use crate::config::load::load;
 use crate::config::overrides::{Override, apply_override_to, lookup};
-use crate::experiment::plan::report::{Candidate, PlanReport, VariantPlan, frontier_figure, table};
-use crate::experiment::plan::search::{headroom, search};
-use crate::experiment::plan::slo::{Evaluation, Slo};
+use crate::experiment::plan::report::{PlanReport, VariantPlan, frontier_figure, table};
+use crate::experiment::plan::slo::Slo;
 use crate::experiment::plan::spec::{Dim, PlanSpec, RawPlan};
-use crate::experiment::sweep::rows::flatten_numbers;
 use crate::output::atomic::{json_bytes, write_atomic};
-use crate::rng::replication_seed;
+use progress::Progress;
+use variant::{Group, Planner, label};
 
 /// Arguments of `plan`.
 #[derive(clap::Args, Debug)]
@@ -121,10 +125,21 @@ fn run<C: Catalogue>(args: &PlanArgs) -> Result<ExitCode, String> {
         variants: Vec::new(),
     };
     // Variants are planned side by side (their searches are independent); within a search each
-    // candidate's replications run in parallel, and each probe waits for the one before.
-    let planner = Planner { args, spec: &spec, tree: &tree, seed };
+    // round's probes, and all their replications, run as one parallel set.
+    let groups = group_by_variant(&spec.dims);
+    let labels: Vec<String> = groups.iter().map(|(v, _)| label(v)).collect();
+    let progress = Progress::new(std::io::stderr().is_terminal(), &labels);
+    let planner = Planner {
+        file: &args.file,
+        overrides: &args.overrides,
+        spec: &spec,
+        tree: &tree,
+        seed,
+        progress: &progress,
+    };
     let planned: Vec<Result<VariantPlan, String>> =
-        group_by_variant(&spec.dims).par_iter().map(|g| planner.plan_variant::<C>(g)).collect();
+        groups.par_iter().map(|g| planner.plan_variant::<C>(g)).collect();
+    progress.finish();
     for plan in planned {
         report.variants.push(plan?);
     }
@@ -214,8 +229,8 @@ fn base_tree(args: &PlanArgs, spec: &PlanSpec) -> Result<toml::Value, String> {
 }
 
 /// The dimensions grouped by variant, in order of first appearance.
-fn group_by_variant(dims: &[Dim]) -> Vec<(Option<String>, Vec<Dim>)> {
-    let mut groups: Vec<(Option<String>, Vec<Dim>)> = Vec::new();
+fn group_by_variant(dims: &[Dim]) -> Vec<Group> {
+    let mut groups: Vec<Group> = Vec::new();
     for dim in dims {
         let v = variant_of(&dim.path);
         match groups.iter_mut().find(|(name, _)| *name == v) {
@@ -224,184 +239,4 @@ fn group_by_variant(dims: &[Dim]) -> Vec<(Option<String>, Vec<Dim>)> {
         }
     }
     groups
-}
-
-/// What every variant's search shares.
-struct Planner<'a> {
-    args: &'a PlanArgs,
-    spec: &'a PlanSpec,
-    tree: &'a toml::Value,
-    seed: u64,
-}
-
-impl Planner<'_> {
-    /// The overrides of configuration `config` of `dims`, with the forecast scaled by `scale`.
-    fn overrides(&self, dims: &[Dim], config: &[i64], scale: f64) -> Vec<Override> {
-        let mut overrides = self.args.overrides.clone();
-        for (dim, value) in dims.iter().zip(config) {
-            overrides.push(Override {
-                path: dim.path.clone(),
-                value: toml::Value::Integer(*value),
-                text: format!("{}={value}", dim.path),
-            });
-        }
-        if scale != 1.0
-            && let Some((paths, _)) = &self.spec.headroom
-        {
-            for path in paths {
-                if let Some(scaled) = lookup(self.tree, path).and_then(|v| scale_value(v, scale)) {
-                    overrides.push(Override {
-                        path: path.clone(),
-                        text: format!("{path}={scaled}"),
-                        value: scaled,
-                    });
-                }
-            }
-        }
-        overrides
-    }
-
-    /// Searches one variant's capacities and finds its headroom.
-    fn plan_variant<C: Catalogue>(
-        &self,
-        (variant, dims): &(Option<String>, Vec<Dim>),
-    ) -> Result<VariantPlan, String> {
-        let spec = self.spec;
-        let group_spec = PlanSpec { dims: dims.clone(), ..spec.clone() };
-        let evaluate = |config: &[i64], scale: f64| -> Evaluation {
-            let overrides = self.overrides(dims, config, scale);
-            evaluate::<C>(
-                &self.args.file,
-                &overrides,
-                variant.as_deref(),
-                self.seed,
-                spec.replications,
-            )
-        };
-        let (best, cache) = search(&group_spec, |c| evaluate(c, 1.0));
-        let top: Vec<i64> = dims.iter().map(|d| d.max).collect();
-        if let Some(e) = cache.get(&top) {
-            check_metrics::<C>(spec, e)?;
-        }
-        let simulated = cache.len();
-        let full_grid: f64 = dims.iter().map(|d| (d.max - d.min + 1) as f64).product();
-        let label = variant.clone().unwrap_or_else(|| "(first variant)".into());
-        let chosen = best.clone().unwrap_or_else(|| dims.iter().map(|d| d.max).collect());
-        let evaluation = &cache[&chosen];
-        let judgements = evaluation.judge(&spec.slos);
-        let closest = if best.is_some() {
-            None
-        } else {
-            judgements
-                .iter()
-                .filter(|j| !j.holds)
-                .min_by(|a, b| a.shortfall.total_cmp(&b.shortfall))
-                .cloned()
-        };
-        let mut headroom_runs = 0;
-        let headroom = match (&best, &spec.headroom) {
-            (Some(config), Some((_, max))) => Some(headroom(*max, |m| {
-                headroom_runs += 1;
-                evaluate(config, m).feasible(&spec.slos)
-            })),
-            _ => None,
-        };
-        if let Some(error) = &evaluation.error {
-            eprintln!("warning: variant {label}: {error}");
-        }
-        let objective_value = evaluation.objective(&spec.objective);
-        let candidates: Vec<Candidate> = cache
-            .iter()
-            .map(|(config, e)| {
-                let cost = e.objective(&spec.objective);
-                Candidate {
-                    capacities: config.clone(),
-                    objective_value: cost.is_finite().then_some(cost),
-                    feasible: e.feasible(&spec.slos),
-                    slo_means: e.judge(&spec.slos).iter().map(|j| j.mean).collect(),
-                }
-            })
-            .collect();
-        Ok(VariantPlan {
-            variant: label,
-            feasible: best.is_some(),
-            capacities: dims.iter().map(|d| d.path.clone()).zip(chosen.iter().copied()).collect(),
-            objective: spec.objective.clone(),
-            objective_value: objective_value.is_finite().then_some(objective_value),
-            slos: judgements,
-            closest_failing_slo: closest,
-            headroom,
-            headroom_scale: spec.headroom.as_ref().map(|(p, _)| p.clone()).unwrap_or_default(),
-            configurations_simulated: simulated,
-            full_grid,
-            runs_simulated: (simulated as u64 + headroom_runs) * spec.replications,
-            candidates,
-        })
-    }
-}
-
-/// A run that cannot load, or SLO and objective metrics the summary lacks, are input errors,
-/// not an infeasible plan: checked on the largest configuration's evaluation `e`. The model's
-/// default objective may be missing (its evaluation is then infinite).
-fn check_metrics<C: Catalogue>(spec: &PlanSpec, e: &Evaluation) -> Result<(), String> {
-    if let Some(error) = &e.error {
-        return Err(format!("error: the largest configuration does not run: {error}"));
-    }
-    let metrics = spec.slos.iter().map(|s| &s.metric).chain(std::iter::once(&spec.objective));
-    for metric in metrics {
-        if !e.values.contains_key(metric) && metric != C::default_objective() {
-            return Err(format!("error: `{metric}` is not a number in the variant's summary"));
-        }
-    }
-    Ok(())
-}
-
-/// Multiplies a number from the file (integers stay integers).
-fn scale_value(value: &toml::Value, m: f64) -> Option<toml::Value> {
-    match value {
-        toml::Value::Integer(i) => Some(toml::Value::Integer(((*i as f64) * m).round() as i64)),
-        toml::Value::Float(f) => Some(toml::Value::Float(f * m)),
-        _ => None,
-    }
-}
-
-/// Runs `replications` replications of one configuration (in parallel, collected in order).
-fn evaluate<C: Catalogue>(
-    file: &Path,
-    overrides: &[Override],
-    variant: Option<&str>,
-    seed: u64,
-    replications: u64,
-) -> Evaluation {
-    let mut scenario = match C::load(file, overrides) {
-        Ok(s) => s,
-        Err(e) => return Evaluation { values: BTreeMap::new(), error: Some(e.to_string()) },
-    };
-    if let Some(name) = variant
-        && let Err(e) = C::select_variant(&mut scenario, name)
-    {
-        return Evaluation { values: BTreeMap::new(), error: Some(e) };
-    }
-    let runs: Vec<Result<Vec<(String, f64)>, String>> = (0..replications)
-        .into_par_iter()
-        .map(|r| {
-            let output =
-                C::run(&scenario, Some(replication_seed(seed, r))).map_err(|e| e.to_string())?;
-            let first =
-                output.summary.get("variants").and_then(|v| v.get(0)).cloned().unwrap_or_default();
-            Ok(flatten_numbers(&first))
-        })
-        .collect();
-    let mut values: BTreeMap<String, Vec<f64>> = BTreeMap::new();
-    for run in runs {
-        match run {
-            Ok(metrics) => {
-                for (k, v) in metrics {
-                    values.entry(k).or_default().push(v);
-                }
-            }
-            Err(e) => return Evaluation { values: BTreeMap::new(), error: Some(e) },
-        }
-    }
-    Evaluation { values, error: None }
 }
