@@ -10,6 +10,7 @@ mod hand;
 mod hostile;
 mod mechanisms;
 mod plan;
+mod readme;
 mod results;
 mod server;
 mod snapshots;

@@ -1,0 +1,68 @@
+//! The README's figures come from the bundled outputs: its case-study table is checked against
+//! a run of `scenarios/edu-live-class.toml`, so the two cannot drift apart.
+
+use models::run::run_scenario;
+use models::sale::metrics::SaleMetrics;
+
+use crate::support::{scenario, workspace};
+
+/// `1234567` → `1,234,567`.
+fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn percent(rate: f64) -> String {
+    if (rate - 1.0).abs() < 5e-4 { "100%".into() } else { format!("{:.1}%", rate * 100.0) }
+}
+
+fn seconds(t: Option<f64>) -> String {
+    match t {
+        None => "–".into(),
+        Some(t) if t < 1.0 => format!("{:.0} ms", t * 1000.0),
+        Some(t) => format!("{t:.2} s"),
+    }
+}
+
+/// A row of the table: its label and how a variant's cell is written.
+type Row = (&'static str, Box<dyn Fn(&SaleMetrics) -> String>);
+
+#[test]
+fn the_readme_case_study_table_is_what_the_default_run_prints() {
+    let readme = std::fs::read_to_string(workspace().join("README.md")).unwrap();
+    let summary = run_scenario(&scenario("scenarios/edu-live-class.toml", &[]), None).unwrap();
+    let variants: Vec<SaleMetrics> =
+        summary.variants.iter().map(|v| v.metrics.clone().unwrap()).collect();
+    let rows: Vec<Row> = vec![
+        ("order success rate", Box::new(|m| percent(m.order_success_rate.unwrap_or(0.0)))),
+        (
+            "claimed order rate (unclaimed)",
+            Box::new(|m| {
+                let rate = m.claimed_order_rate.unwrap_or(0.0);
+                format!("{:.1}% ({})", rate * 100.0, thousands(m.unclaimed_orders))
+            }),
+        ),
+        (
+            "oversold / undersold",
+            Box::new(|m| format!("{} / {}", thousands(m.oversold), thousands(m.undersold))),
+        ),
+        ("limit violations", Box::new(|m| thousands(m.limit_violations))),
+        ("time to sell-out", Box::new(|m| seconds(m.time_to_sell_out_s))),
+        ("user latency p99", Box::new(|m| format!("{:.1} s", m.user_latency.p99_s))),
+    ];
+    for (label, cell) in rows {
+        let cells: Vec<String> = variants.iter().map(&cell).collect();
+        let row = format!("| {label} | {} |", cells.join(" | "));
+        assert!(
+            readme.contains(&row),
+            "README's case-study table is out of date; the run gives\n{row}"
+        );
+    }
+}
