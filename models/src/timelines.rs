@@ -147,15 +147,20 @@ pub struct SaleRow {
     pub db_stock: i64,
     /// Without Redis: `None`.
     pub redis_stock: Option<i64>,
+    /// Requests waiting for a gateway thread or core.
     pub gateway_queue: u64,
-    pub gateway_busy: u64,
+    /// Gateway cores (event loops) running a request.
+    pub gateway_cores_busy: u64,
     pub db_pool_queue: u64,
     pub row_lock_queue: u64,
     /// Without Redis: `None`.
     pub redis_queue: Option<u64>,
     pub in_flight: u64,
-    /// Busy-server time over capacity within the interval (the part the run covered).
-    pub gateway_utilization: f64,
+    /// Busy-server time over capacity within the interval (the part the run covered): the
+    /// gateway's cores (its loops under `event_loop`, held through blocking calls).
+    pub gateway_cpu_utilization: f64,
+    /// `thread_pool`: the gateway's threads; otherwise `None`.
+    pub gateway_threads_utilization: Option<f64>,
     pub db_pool_utilization: f64,
     /// Without Redis: `None`.
     pub redis_utilization: Option<f64>,
@@ -173,12 +178,13 @@ impl TimelineRow for SaleRow {
                 "db_stock",
                 "redis_stock",
                 "gateway_queue",
-                "gateway_busy",
+                "gateway_cores_busy",
                 "db_pool_queue",
                 "row_lock_queue",
                 "redis_queue",
                 "in_flight",
-                "gateway_utilization",
+                "gateway_cpu_utilization",
+                "gateway_threads_utilization",
                 "db_pool_utilization",
                 "redis_utilization",
                 "kafka_lag",
@@ -200,16 +206,19 @@ impl TimelineRow for SaleRow {
             self.db_stock,
             cell(self.redis_stock),
             self.gateway_queue,
-            self.gateway_busy,
+            self.gateway_cores_busy,
             self.db_pool_queue,
             self.row_lock_queue,
             cell(self.redis_queue),
             self.in_flight
         )
         .expect("writing to a string");
-        for utilization in
-            [Some(self.gateway_utilization), Some(self.db_pool_utilization), self.redis_utilization]
-        {
+        for utilization in [
+            Some(self.gateway_cpu_utilization),
+            self.gateway_threads_utilization,
+            Some(self.db_pool_utilization),
+            self.redis_utilization,
+        ] {
             match utilization {
                 Some(u) => write!(out, ",{u:.4}").expect("writing to a string"),
                 None => out.push(','),
@@ -226,12 +235,13 @@ impl TimelineRow for SaleRow {
             db_stock,
             redis_stock,
             gateway_queue,
-            gateway_busy,
+            gateway_cores_busy,
             db_pool_queue,
             row_lock_queue,
             redis_queue,
             in_flight,
-            gateway_utilization,
+            gateway_cpu_utilization,
+            gateway_threads_utilization,
             db_pool_utilization,
             redis_utilization,
             kafka_lag,
@@ -251,12 +261,13 @@ impl TimelineRow for SaleRow {
             db_stock: db_stock.parse().ok()?,
             redis_stock: parse_opt(redis_stock)?,
             gateway_queue: gateway_queue.parse().ok()?,
-            gateway_busy: gateway_busy.parse().ok()?,
+            gateway_cores_busy: gateway_cores_busy.parse().ok()?,
             db_pool_queue: db_pool_queue.parse().ok()?,
             row_lock_queue: row_lock_queue.parse().ok()?,
             redis_queue: parse_opt(redis_queue)?,
             in_flight: in_flight.parse().ok()?,
-            gateway_utilization: gateway_utilization.parse().ok()?,
+            gateway_cpu_utilization: gateway_cpu_utilization.parse().ok()?,
+            gateway_threads_utilization: parse_opt(gateway_threads_utilization)?,
             db_pool_utilization: db_pool_utilization.parse().ok()?,
             redis_utilization: parse_opt(redis_utilization)?,
             kafka_lag: parse_opt(kafka_lag)?,

@@ -136,8 +136,9 @@ fn queues_figure(name: &str, rows: &[SaleRow], opens_at_s: f64) -> Named {
 /// Busy servers per interval, per component the variant has.
 fn utilisation_figure(name: &str, rows: &[SaleRow], opens_at_s: f64) -> Named {
     type Utilisation = fn(&SaleRow) -> f64;
-    let components: [(&str, Utilisation); 3] = [
-        ("gateway", |r| r.gateway_utilization),
+    let components: [(&str, Utilisation); 4] = [
+        ("gateway CPU", |r| r.gateway_cpu_utilization),
+        ("gateway threads", |r| level(r.gateway_threads_utilization)),
         ("database pool", |r| r.db_pool_utilization),
         ("Redis hot shard", |r| level(r.redis_utilization)),
     ];

@@ -50,10 +50,12 @@ pub struct Attempt {
     pub sent: SimTime,
     /// One-way client ↔ first tier delay for this attempt.
     pub rtt_half: SimDuration,
-    /// When it reached the gateway (while it holds a worker).
+    /// When it reached the gateway (while it holds or waits for a thread, a core or a loop).
     pub gateway_since: Since,
-    /// When it reached the Redis shard.
-    pub redis_since: SimTime,
+    /// When it joined the station of its current step: the gateway's cores (asked for its CPU
+    /// slice), later the Redis shard. (Under a blocking event loop the loop is held until the
+    /// answer, and released with `gateway_since`, which is then the same instant.)
+    pub station_since: SimTime,
     /// When it got (or asked for) a pooled connection, while it holds or waits for one.
     pub pool_since: Since,
     pub stage: Stage,

@@ -43,7 +43,7 @@ impl SaleModel<'_> {
             sent: now,
             rtt_half,
             gateway_since: Since::NONE,
-            redis_since: now,
+            station_since: now,
             pool_since: Since::NONE,
             stage: Stage::Done,
             redis_answer: None,

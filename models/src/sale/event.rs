@@ -7,6 +7,8 @@ use sim::{SlabKey, Ticket};
 pub enum Hop {
     Edge,
     Gateway,
+    /// The request's own waits at the gateway (session and auth lookups), after its CPU.
+    GatewayWait,
     Redis,
     /// Back at the gateway with Redis's answer.
     RedisReply,

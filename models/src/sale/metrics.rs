@@ -20,7 +20,7 @@
 //! - **amplification** = attempts ÷ users (bots included).
 //! - **cost** = Σ provisioned units × unit price × billed time + per-request charges.
 
-use sim::{RunStats, SimTime, SlabKey, StationReport};
+use sim::{RunStats, SimDuration, SimTime, SlabKey, StationReport};
 
 use super::config::{SaleSetup, SaleVariant};
 use super::model::{AttemptKind, SaleModel, Tallies};
@@ -60,15 +60,16 @@ pub struct RunReport {
     /// What the database counted.
     pub db: crate::components::db::DbCounters,
     pub observed: super::observed::ObservedTraffic,
-    /// Requests the gateway tier processed (for its CPU utilisation).
+    /// Requests whose CPU slice the gateway tier ran, and that CPU.
     pub gateway_requests: u64,
+    pub gateway_cpu: SimDuration,
     pub cdn_requests: u64,
     pub cdn_deduped: u64,
     pub cdn_peak_table_bytes: Option<f64>,
     pub stations: Vec<(String, StationReport)>,
     pub timeline: super::timeline::Timeline,
     /// Gateway servers, database connections, Redis executors.
-    pub servers: [u32; 3],
+    pub servers: [u32; 4],
     /// First attempt sent (start of the app tier's busy period).
     pub first_attempt_at: Option<SimTime>,
     pub stream: Option<StreamMetrics>,
@@ -104,7 +105,10 @@ impl RunReport {
         let bots_with_item = holders(humans as usize..model.users.len());
         let limit_violations = row.per_user.iter().filter(|&&n| n > limit).count() as u64;
         let redis = model.tiers.redis.as_ref();
-        let mut stations = vec![("gateway".to_string(), model.tiers.gateway.station().report(end))];
+        let mut stations: Vec<(String, sim::StationReport)> = (model.tiers.gateway.reports(end))
+            .into_iter()
+            .map(|(name, report)| (name.to_string(), report))
+            .collect();
         if let Some(redis) = redis {
             stations.push(("redis_hot_shard".to_string(), redis.shard().report(end)));
         }
@@ -144,11 +148,17 @@ impl RunReport {
             db: model.tiers.db.counters.clone(),
             observed: model.observed.finish(),
             gateway_requests: model.tiers.gateway.requests,
+            gateway_cpu: model.tiers.gateway.cpu_busy,
             cdn_requests: model.tiers.cdn.as_ref().map_or(0, |c| c.requests),
             cdn_deduped: model.tiers.cdn.as_ref().map_or(0, |c| c.deduped),
             cdn_peak_table_bytes: model.tiers.cdn.as_ref().map(|c| c.peak_table_bytes()),
             stations,
-            servers: [model.variant.gateway.servers(), model.variant.db.pool, 1],
+            servers: [
+                model.variant.gateway.total_cores(),
+                model.variant.gateway.total_threads().unwrap_or(0),
+                model.variant.db.pool,
+                1,
+            ],
             first_attempt_at,
             stream,
             waiting_room: model.tiers.room.as_ref().map(|r| r.figures.clone()),
@@ -239,13 +249,14 @@ fn cost(setup: &SaleSetup, variant: &SaleVariant, report: &RunReport, sold: u64)
     }
 }
 
-/// App-tier CPU utilisation over the busy period (first click to the end of the run).
+/// App-tier CPU utilisation over the busy period (first click to the end of the run): the CPU
+/// of the slices the cores ran (under a blocking event loop, the loops' CPU only).
 fn app_cpu(variant: &SaleVariant, report: &RunReport) -> f64 {
     let gw = &variant.gateway;
     let start = report.first_attempt_at.unwrap_or(report.end);
     let span_ns = (report.end - start).as_nanos() as f64;
     let cores = (gw.instances * gw.cores) as f64;
-    let cpu_ns = report.gateway_requests as f64 * gw.cpu_per_request.as_nanos() as f64;
+    let cpu_ns = report.gateway_cpu.as_nanos() as f64;
     if span_ns <= 0.0 { 0.0 } else { cpu_ns / (cores * span_ns) }
 }
 
@@ -464,7 +475,11 @@ fn peak_1s_utilization(rows: &[SaleRow]) -> PeakUtilization {
         rows.windows(n).map(|w| w.iter().map(of).sum::<f64>() / n as f64).fold(0.0, f64::max)
     };
     PeakUtilization {
-        gateway: peak(&|r| r.gateway_utilization),
+        gateway_cpu: peak(&|r| r.gateway_cpu_utilization),
+        gateway_threads: rows
+            .first()
+            .and_then(|r| r.gateway_threads_utilization)
+            .map(|_| peak(&|r| r.gateway_threads_utilization.unwrap_or(0.0))),
         db_pool: peak(&|r| r.db_pool_utilization),
         redis_shard: rows
             .first()

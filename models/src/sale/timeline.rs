@@ -16,6 +16,9 @@ use crate::timelines::SaleRow;
 /// events are not drawn, which the CSV's last row makes visible.
 const MAX_ROWS: usize = 1 << 20;
 
+/// Busy levels integrated per interval: gateway cores, gateway threads, pool, Redis shard.
+const BUSY: usize = 4;
+
 #[derive(Clone, Debug, Default)]
 struct Row {
     attempts: u64,
@@ -25,8 +28,9 @@ struct Row {
     db_stock: Option<i64>,
     redis_stock: Option<i64>,
     queues: Option<[u64; 5]>,
-    /// Busy-server time within the interval (server·ns): gateway, database pool, Redis shard.
-    busy_ns: [f64; 3],
+    /// Busy-server time within the interval (server·ns): gateway cores, gateway threads,
+    /// database pool, Redis shard.
+    busy_ns: [f64; BUSY],
     in_flight: Option<u64>,
     /// `queue_stream`: consumer lag and the stock in the job's state.
     lag: Option<u64>,
@@ -39,7 +43,7 @@ pub struct Timeline {
     interval: SimDuration,
     rows: Vec<Row>,
     /// Busy levels since `busy_since`, integrated into the rows on every change.
-    busy: [u64; 3],
+    busy: [u64; BUSY],
     busy_since: SimTime,
     current_index: usize,
     current_start: u64,
@@ -53,7 +57,7 @@ impl Timeline {
             interval,
             // The first interval's row exists from the start, as the current one.
             rows: vec![Row::default()],
-            busy: [0; 3],
+            busy: [0; BUSY],
             busy_since: SimTime::ZERO,
             current_index: 0,
             current_start: 0,
@@ -128,11 +132,11 @@ impl Timeline {
     }
 
     pub fn level(&mut self, now: SimTime, tiers: &Tiers) {
-        let (gateway, pool) = (tiers.gateway.station(), tiers.db.pool());
+        let (gateway, pool) = (&tiers.gateway, tiers.db.pool());
         let redis = tiers.redis.as_ref().map(|r| r.shard());
         let queues = [
             gateway.waiting() as u64,
-            gateway.busy() as u64,
+            gateway.cores_busy() as u64,
             pool.waiting() as u64,
             tiers.db.lock_waiters() as u64,
             redis.map_or(0, |s| s.waiting() as u64),
@@ -140,8 +144,12 @@ impl Timeline {
         if let Some(row) = self.row(now) {
             row.queues = Some(queues);
         }
-        let busy =
-            [gateway.busy() as u64, pool.busy() as u64, redis.map_or(0, |s| s.busy() as u64)];
+        let busy = [
+            gateway.cores_busy() as u64,
+            gateway.threads_busy().unwrap_or(0) as u64,
+            pool.busy() as u64,
+            redis.map_or(0, |s| s.busy() as u64),
+        ];
         if busy != self.busy {
             self.integrate_busy(now);
             self.busy = busy;
@@ -172,7 +180,7 @@ impl Timeline {
         let mut t = self.busy_since.as_nanos();
         let end = now.as_nanos();
         self.busy_since = now;
-        if self.busy == [0; 3] {
+        if self.busy == [0; BUSY] {
             return;
         }
         while t < end {
@@ -197,14 +205,14 @@ impl Timeline {
     }
 
     /// The rows, one per interval from time zero to the last event (written by
-    /// `crate::timelines`). `servers`: gateway workers (or loops), database connections, Redis
-    /// (1), for utilisation.
+    /// `crate::timelines`). `servers`: gateway cores (or loops), gateway threads (0: none),
+    /// database connections, Redis (1), for utilisation.
     pub fn rows(
         &self,
         initial_stock: i64,
         with_redis: bool,
         with_stream: bool,
-        servers: [u32; 3],
+        servers: [u32; BUSY],
     ) -> Vec<SaleRow> {
         let (mut db, mut redis, mut queues) = (initial_stock, initial_stock, [0u64; 5]);
         let mut in_flight = 0;
@@ -235,14 +243,15 @@ impl Timeline {
                 db_stock: db,
                 redis_stock: with_redis.then_some(redis),
                 gateway_queue: queues[0],
-                gateway_busy: queues[1],
+                gateway_cores_busy: queues[1],
                 db_pool_queue: queues[2],
                 row_lock_queue: queues[3],
                 redis_queue: with_redis.then_some(queues[4]),
                 in_flight,
-                gateway_utilization: utilization(0),
-                db_pool_utilization: utilization(1),
-                redis_utilization: with_redis.then(|| utilization(2)),
+                gateway_cpu_utilization: utilization(0),
+                gateway_threads_utilization: (servers[1] > 0).then(|| utilization(1)),
+                db_pool_utilization: utilization(2),
+                redis_utilization: with_redis.then(|| utilization(3)),
                 kafka_lag: with_stream.then_some(lag),
                 stream_stock: with_stream.then_some(stream_stock),
             });

@@ -105,7 +105,10 @@ pub struct Cost {
 /// intervals of the timeline (a run's mean hides a burst).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct PeakUtilization {
-    pub gateway: f64,
+    /// The gateway's cores (its loops under `event_loop`).
+    pub gateway_cpu: f64,
+    /// The gateway's threads (`thread_pool` only).
+    pub gateway_threads: Option<f64>,
     pub db_pool: f64,
     /// The hot Redis shard (`three_tier_redis` only).
     pub redis_shard: Option<f64>,
@@ -167,8 +170,8 @@ pub struct SaleMetrics {
     pub cdn_requests: u64,
     pub cdn_deduped: u64,
     pub cdn_fingerprint_peak_bytes: Option<f64>,
-    /// App tier CPU: requests processed × CPU per request ÷ (instances × cores × time from the
-    /// first click to the end of the run).
+    /// App tier CPU: the CPU the gateway's cores ran ÷ (instances × cores × time from the first
+    /// click to the end of the run).
     pub app_cpu_utilization: f64,
     /// Each component's busiest second.
     pub peak_1s_utilization: PeakUtilization,

@@ -72,17 +72,7 @@ pub fn comparison(variants: &[VariantSummary], colour: bool) -> String {
             human_count(m(v).outcomes.get(outcome) as f64)
         });
     }
-    row(&mut t, "app tier CPU", &|v| format!("{:.1}%", m(v).app_cpu_utilization * 100.0));
-    row(&mut t, "gateway utilisation", &|v| station_util(v, "gateway"));
-    let pct = |x: f64| format!("{:.1}%", x * 100.0);
-    row(&mut t, "gateway busiest second", &|v| pct(m(v).peak_1s_utilization.gateway));
-    row(&mut t, "gateway peak queue", &|v| station_peak(v, "gateway"));
-    row(&mut t, "redis hot shard utilisation", &|v| station_util(v, "redis_hot_shard"));
-    row(&mut t, "redis hot shard busiest second", &|v| {
-        m(v).peak_1s_utilization.redis_shard.map_or("-".into(), pct)
-    });
-    row(&mut t, "db pool utilisation", &|v| station_util(v, "db_pool"));
-    row(&mut t, "db pool busiest second", &|v| pct(m(v).peak_1s_utilization.db_pool));
+    component_rows(&mut t, &sale);
     let room = |v: &VariantSummary| m(v).waiting_room;
     if sale.iter().any(|v| room(v).is_some()) {
         row(&mut t, "waiting room admitted / left", &|v| {
@@ -111,6 +101,35 @@ pub fn comparison(variants: &[VariantSummary], colour: bool) -> String {
         opt(m(v).cost.per_item_sold_usd, |c| format!("${c:.4}"))
     });
     t.render_with(colour)
+}
+
+/// The rows on the components: the app tier's CPU and threads, Redis and the pool.
+fn component_rows(t: &mut TextTable, sale: &[&VariantSummary]) {
+    let row = |t: &mut TextTable, name: &str, cell: &dyn Fn(&VariantSummary) -> String| {
+        let mut cells = vec![name.to_string()];
+        cells.extend(sale.iter().map(|v| cell(v)));
+        t.row(cells);
+    };
+    let m = |v: &VariantSummary| v.metrics.clone().expect("sale variant");
+    row(t, "app tier CPU", &|v| format!("{:.1}%", m(v).app_cpu_utilization * 100.0));
+    let pct = |x: f64| format!("{:.1}%", x * 100.0);
+    row(t, "gateway CPU busiest second", &|v| pct(m(v).peak_1s_utilization.gateway_cpu));
+    if sale.iter().any(|v| m(v).peak_1s_utilization.gateway_threads.is_some()) {
+        row(t, "gateway threads busiest second", &|v| {
+            m(v).peak_1s_utilization.gateway_threads.map_or("-".into(), pct)
+        });
+    }
+    // Requests wait for a thread where there are threads, otherwise for a core.
+    row(t, "gateway peak queue", &|v| {
+        let threads = v.stations.iter().any(|s| s.name == "gateway_threads");
+        station_peak(v, if threads { "gateway_threads" } else { "gateway_cores" })
+    });
+    row(t, "redis hot shard utilisation", &|v| station_util(v, "redis_hot_shard"));
+    row(t, "redis hot shard busiest second", &|v| {
+        m(v).peak_1s_utilization.redis_shard.map_or("-".into(), pct)
+    });
+    row(t, "db pool utilisation", &|v| station_util(v, "db_pool"));
+    row(t, "db pool busiest second", &|v| pct(m(v).peak_1s_utilization.db_pool));
 }
 
 fn station_util(v: &VariantSummary, name: &str) -> String {

@@ -128,7 +128,8 @@ fn the_report_draws_what_the_run_measured() {
     // Per-interval utilisation integrates to the station's utilisation over the run, for every
     // station the timeline follows: each change of its busy servers must reach the timeline.
     for (column, station_name) in [
-        ("gateway_utilization", "gateway"),
+        ("gateway_cpu_utilization", "gateway_cores"),
+        ("gateway_threads_utilization", "gateway_threads"),
         ("db_pool_utilization", "db_pool"),
         ("redis_utilization", "redis_hot_shard"),
     ] {
@@ -246,7 +247,7 @@ fn a_run_stopped_at_its_horizon_closes_its_last_interval() {
             .sum();
         assert_eq!(ended, metrics["attempts"].as_u64().unwrap(), "{name}");
         for (column, station_name) in
-            [("gateway_utilization", "gateway"), ("db_pool_utilization", "db_pool")]
+            [("gateway_cpu_utilization", "gateway_cores"), ("db_pool_utilization", "db_pool")]
         {
             let station =
                 v["stations"].as_array().unwrap().iter().find(|s| s["name"] == station_name);

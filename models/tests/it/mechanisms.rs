@@ -10,8 +10,19 @@ use models::summary::Summary;
 use models::timelines::SaleRow;
 use proptest::prelude::*;
 
-/// A small sale: `users` buyers clicking in the 2 s after a 5 s opening, `stock` units.
+/// A small sale: `users` buyers clicking in the first 2 s of the run, `stock` units.
 pub(crate) fn sale(
+    users: u32,
+    stock: u32,
+    traffic_extra: &str,
+    variants: &str,
+) -> models::Scenario {
+    sale_within("2s", users, stock, traffic_extra, variants)
+}
+
+/// A small sale whose buyers click within `window` of the run's start.
+fn sale_within(
+    window: &str,
     users: u32,
     stock: u32,
     traffic_extra: &str,
@@ -25,7 +36,7 @@ stock = {stock}
 opens_at = "5s"
 [traffic]
 users = {users}
-profile = {{ kind = "windows", windows = [{{ from = "0s", until = "2s", share = 1.0 }}] }}
+profile = {{ kind = "windows", windows = [{{ from = "0s", until = "{window}", share = 1.0 }}] }}
 {traffic_extra}
 {variants}"#
     );
@@ -84,7 +95,8 @@ fn three_tier(name: &str, script: &str, guard: &str) -> String {
 fn non_atomic_redis_over_admits_and_an_unguarded_db_turns_it_into_oversell() {
     let variants = three_tier("atomic", "atomic", "none")
         + &three_tier("get-then-decr", "get_then_decr", "none");
-    let s = run_scenario(&sale(4000, 100, "", &variants), None).unwrap();
+    // A crowd in 200 ms: reads and decrements of different buyers interleave at Redis.
+    let s = run_scenario(&sale_within("200ms", 4000, 100, "", &variants), None).unwrap();
     let atomic = metrics(&s, "atomic");
     let racy = metrics(&s, "get-then-decr");
     assert_eq!(atomic.oversold, 0);
@@ -96,7 +108,13 @@ fn non_atomic_redis_over_admits_and_an_unguarded_db_turns_it_into_oversell() {
 #[test]
 fn a_guarded_database_catches_what_non_atomic_redis_over_admits() {
     let s = run_scenario(
-        &sale(4000, 100, "", &three_tier("racy-but-guarded", "get_then_decr", "conditional")),
+        &sale_within(
+            "200ms",
+            4000,
+            100,
+            "",
+            &three_tier("racy-but-guarded", "get_then_decr", "conditional"),
+        ),
         None,
     )
     .unwrap();
@@ -223,7 +241,8 @@ fn retries_without_jitter_come_back_as_a_wave_and_full_jitter_flattens_it() {
         format!(
             "[[variant]]\nname = \"{policy}\"\narchitecture = \"naive_db\"\n\
              [variant.gateway]\ninstances = 1\nworkers = 2\nqueue_capacity = 100000\n\
-             service = {{ kind = \"constant\", value = \"10ms\" }}\n"
+             cpu = {{ kind = \"constant\", value = \"10ms\" }}\n\
+             wait = {{ kind = \"constant\", value = \"0s\" }}\n"
         )
     };
     let traffic = "[traffic.client]\nretry = \"exponential\"\nbase = \"1s\"\ncap = \"1s\"\nmax_attempts = 2\n";
@@ -281,7 +300,8 @@ fn an_async_gateway_with_a_blocking_database_driver_freezes_its_loops() {
         format!(
             "[[variant]]\nname = \"{name}\"\narchitecture = \"naive_db\"\n\
              [variant.gateway]\ninstances = 1\nexecution = \"event_loop\"\ncores = 2\n\
-             blocking_downstream = {blocking}\nservice = {{ kind = \"constant\", value = \"200us\" }}\n\
+             blocking_downstream = {blocking}\ncpu = {{ kind = \"constant\", value = \"200us\" }}\n\
+             wait = {{ kind = \"constant\", value = \"0s\" }}\n\
              [variant.db]\npool = 16\nguard = \"conditional\"\n"
         )
     };
@@ -292,7 +312,7 @@ fn an_async_gateway_with_a_blocking_database_driver_freezes_its_loops() {
     let shed = |m: &SaleMetrics| m.outcomes.get(models::sale::outcome::Outcome::Shed);
     let gateway = |name: &str| {
         let v = s.variants.iter().find(|v| v.name == name).unwrap();
-        v.stations.iter().find(|st| st.name == "gateway").unwrap().report.clone()
+        v.stations.iter().find(|st| st.name == "gateway_cores").unwrap().report.clone()
     };
     // Awaiting the database frees the loop after 200 µs of processing: two loops keep up.
     assert_eq!(shed(&awaits), 0);

@@ -11,8 +11,9 @@
 //!                                                  │ rate limit / queue full: answered at once
 //! ```
 //!
-//! A thread-pool gateway worker is held for the whole request, downstream calls included; an
-//! event loop or a goroutine frees it when the request waits downstream.
+//! At the gateway a request's CPU slice queues for a core; a thread-pool worker (or a blocking
+//! event loop) is then held for the whole request, downstream calls included, while an awaiting
+//! event loop or a parked goroutine holds nothing through the waits.
 
 pub mod database;
 pub mod faults;
@@ -21,7 +22,7 @@ pub mod queue_stream;
 pub mod three_tier_redis;
 pub mod waiting_room;
 
-use sim::{Context, SimTime, SlabKey, Ticket};
+use sim::{Context, SimDuration, SimTime, SlabKey, Ticket};
 
 use super::config::PreOpen;
 use super::model::{Event, Hop, SaleModel, Since};
@@ -42,6 +43,7 @@ impl SaleModel<'_> {
             Hop::Edge => self.at_edge(now, attempt, ctx),
             Hop::Room => self.at_room(now, attempt, ctx),
             Hop::Gateway => self.at_gateway(now, attempt, ctx),
+            Hop::GatewayWait => unreachable!("the gateway's waits are entered directly"),
             Hop::Redis => self.at_redis(now, attempt, ctx),
             Hop::RedisReply => self.redis_replied(now, attempt, ctx),
             Hop::Results => self.at_result_store(now, attempt, ctx),
@@ -65,6 +67,7 @@ impl SaleModel<'_> {
     ) {
         match hop {
             Hop::Gateway => self.gateway_served(now, attempt, ctx),
+            Hop::GatewayWait => self.gateway_waited(now, attempt, ctx),
             Hop::Redis => self.redis_served(now, attempt, ctx),
             Hop::DbStatement => self.select_done(now, attempt, ctx),
             Hop::RowLock => self.locked_work_done(now, attempt, ctx),
@@ -131,19 +134,32 @@ impl SaleModel<'_> {
                 self.answer(now, attempt, Outcome::RateLimited, ctx);
                 return;
             }
-            GatewayAdmission::Serve(service) => {
+            GatewayAdmission::Admitted(slice) => {
                 self.attempts.get_mut(attempt).gateway_since = Since::at(now);
-                ctx.after(service, Event::Served { attempt, hop: Hop::Gateway });
-            }
-            GatewayAdmission::Queued => {
-                self.attempts.get_mut(attempt).gateway_since = Since::at(now)
+                self.start_cpu(now, attempt, slice, ctx);
             }
             GatewayAdmission::Shed => self.answer(now, attempt, Outcome::Shed, ctx),
         }
         self.timeline.level(now, &self.tiers);
     }
 
-    /// Frees the gateway worker held by `attempt`, starting the next waiting request.
+    /// `attempt` joins the gateway's cores at `now`: its CPU slice starts (and ends after
+    /// `slice`) or waits for a core.
+    fn start_cpu(
+        &mut self,
+        now: SimTime,
+        attempt: SlabKey,
+        slice: Option<SimDuration>,
+        ctx: &mut Context<Event>,
+    ) {
+        self.attempts.get_mut(attempt).station_since = now;
+        if let Some(slice) = slice {
+            ctx.after(slice, Event::Served { attempt, hop: Hop::Gateway });
+        }
+    }
+
+    /// Frees the gateway thread or blocking loop held by `attempt`, starting the next waiting
+    /// request.
     pub(in crate::sale) fn release_gateway(
         &mut self,
         now: SimTime,
@@ -151,21 +167,38 @@ impl SaleModel<'_> {
         ctx: &mut Context<Event>,
     ) {
         let Some(since) = self.attempts.get_mut(attempt).gateway_since.take() else { return };
-        if let Some((next, service)) = self.tiers.gateway.release(now, since) {
-            ctx.after(service, Event::Served { attempt: next, hop: Hop::Gateway });
+        if let Some(start) = self.tiers.gateway.release(now, since) {
+            self.start_cpu(now, start.job, start.slice, ctx);
         }
         self.timeline.level(now, &self.tiers);
     }
 
+    /// The request's CPU slice at the gateway ends: its core goes to the next slice; then its
+    /// own waits, then the architecture.
     fn gateway_served(&mut self, now: SimTime, attempt: SlabKey, ctx: &mut Context<Event>) {
+        let cpu_since = self.attempts.get(attempt).station_since;
+        if let Some((next, slice)) = self.tiers.gateway.slice_done(now, cpu_since) {
+            ctx.after(slice, Event::Served { attempt: next, hop: Hop::Gateway });
+        }
+        // An event loop awaiting a non-blocking call, or a parked goroutine, holds nothing.
+        if !self.tiers.gateway.holds_through_waits() {
+            self.attempts.get_mut(attempt).gateway_since = Since::NONE;
+        }
+        self.timeline.level(now, &self.tiers);
         if now < self.setup.sale.opens_at {
             self.answer(now, attempt, Outcome::NotOpen, ctx);
             return;
         }
-        // An event loop awaiting a non-blocking call, or a parked goroutine, frees its server.
-        if !self.tiers.gateway.holds_through_downstream() {
-            self.release_gateway(now, attempt, ctx);
+        let wait = self.tiers.gateway.wait();
+        if wait.is_zero() {
+            self.gateway_waited(now, attempt, ctx);
+        } else {
+            ctx.after(wait, Event::Served { attempt, hop: Hop::GatewayWait });
         }
+    }
+
+    /// The request's own waits at the gateway are over: on to the architecture's components.
+    fn gateway_waited(&mut self, now: SimTime, attempt: SlabKey, ctx: &mut Context<Event>) {
         match self.architecture() {
             Architecture::ThreeTierRedis => self.reserve_in_redis(now, attempt, ctx),
             Architecture::NaiveDb => self.request_connection(now, attempt, ctx),

@@ -71,7 +71,7 @@ impl SaleModel<'_> {
         ctx: &mut Context<Event>,
     ) {
         let a = self.attempts.get_mut(attempt);
-        a.redis_since = now;
+        a.station_since = now;
         let stage = a.stage;
         if let Some(service) = self.redis().arrive(now, attempt, command(stage)) {
             ctx.after(service, Event::Served { attempt, hop: Hop::Redis });
@@ -88,7 +88,7 @@ impl SaleModel<'_> {
     ) {
         let limit = self.setup.sale.per_user_limit;
         let a = self.attempts.get(attempt);
-        let (user, stage, since) = (a.user, a.stage, a.redis_since);
+        let (user, stage, since) = (a.user, a.stage, a.station_since);
         if stage == Stage::Resync {
             let db_stock = self.tiers.db.row.stock;
             self.redis().stock.resync(db_stock);
