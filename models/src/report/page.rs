@@ -115,6 +115,12 @@ pub fn write_report(dir: &Path) -> Result<Vec<PathBuf>, String> {
     Ok(written)
 }
 
+/// A variant's headroom: "≥" when the search stopped at its limit with every SLO holding.
+fn headroom_text(v: &serde_json::Value) -> String {
+    let at_least = if v["headroom_at_limit"].as_bool() == Some(true) { "≥ " } else { "" };
+    v["headroom"].as_f64().map_or("-".to_string(), |h| format!("{at_least}{h:.2}×"))
+}
+
 /// The capacity plan's table and its frontier figures, from `plan.json`.
 fn plan_section(html: &mut String, dir: &Path, plan: &serde_json::Value) {
     html.push_str("<h2>Capacity plan</h2><table><tr><th>variant</th><th>capacities</th><th>objective</th><th>headroom</th><th>simulated</th></tr>");
@@ -134,13 +140,19 @@ fn plan_section(html: &mut String, dir: &Path, plan: &serde_json::Value) {
             escape(v["variant"].as_str().unwrap_or("")),
             escape(&capacities).replace("&lt;br&gt;", "<br>"),
             escape(&objective),
-            v["headroom"].as_f64().map_or("-".to_string(), |h| format!("{h:.2}×")),
+            headroom_text(v),
             v["configurations_simulated"],
             v["full_grid"]
         )
         .expect("string");
     }
     html.push_str("</table>");
+    // The planner's own check of its assumption: one line per SLO a larger configuration fails.
+    let variants = plan["variants"].as_array().into_iter().flatten();
+    for violation in variants.flat_map(|v| v["monotonicity"]["violations"].as_array()).flatten() {
+        let message = violation["message"].as_str().unwrap_or("not monotone");
+        write!(html, "<p><strong>{}</strong></p>", escape(message)).expect("string");
+    }
     // The planner draws its frontier figures itself, one per variant; inline them here.
     let variants = plan["variants"].as_array().into_iter().flatten();
     let frontiers = frontier_svgs(dir, variants.filter_map(|v| v["variant"].as_str()));

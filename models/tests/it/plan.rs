@@ -1,5 +1,6 @@
 //! The planner: an answer known from queueing theory, an infeasible SLO answered with the
-//! closest failing SLO, and identical plans across job counts.
+//! closest failing SLO, identical plans across job counts, a non-monotone plan caught by the
+//! planner's own check, and headroom at its limit reported as a lower bound.
 
 use std::path::Path;
 use std::process::{Command, Output};
@@ -59,6 +60,10 @@ fn the_planner_finds_the_erlang_c_answer() {
         assert_eq!(v["capacities"]["variant[mmc].station[servers].servers"], want, "bound {bound}");
         let simulated = v["configurations_simulated"].as_u64().unwrap();
         assert!(simulated < 13, "bisection, not the whole grid: {simulated} of 13");
+        // Waiting falls with every server added: one step above and the maximum both pass.
+        let m = &v["monotonicity"];
+        assert_eq!(m["checked"].as_array().unwrap().len(), 2, "{m}");
+        assert_eq!(m["violations"].as_array().unwrap().len(), 0, "{m}");
         std::fs::remove_dir_all(dir).unwrap();
     }
 }
@@ -139,9 +144,114 @@ fn plans_are_identical_across_job_counts() {
     for v in 0..2 {
         let headroom = p["variants"][v]["headroom"].as_f64().unwrap();
         assert!((1.0..=2.0).contains(&headroom), "headroom {headroom}");
+        let checked = p["variants"][v]["monotonicity"]["checked"].as_array().unwrap().len();
+        assert!(checked >= 1, "the answer is checked against larger configurations");
     }
     for dir in [a, b, c] {
         std::fs::remove_dir_all(dir).unwrap();
     }
+    std::fs::remove_file(file).unwrap();
+}
+
+/// A plan of the M/M/c station's servers and its arrival rate: a rate is no capacity (more of
+/// it makes waiting worse), so the plan is deliberately not monotone.
+fn non_monotone_plan(out: &Path, jobs: &str) -> (Vec<u8>, String) {
+    let output = flashsim(&[
+        "plan",
+        "scenarios/validation/mmc.toml",
+        "--slo",
+        "stations.servers.mean_wait_s<=0.2",
+        "--vary",
+        "variant[mmc].station[servers].servers=4..16",
+        "--vary",
+        "variant[mmc].arrival[customers].process.rate=2..10",
+        "--set",
+        "run.horizon=20000s",
+        "--set",
+        "run.warmup=1000s",
+        "--replications",
+        "3",
+        "--jobs",
+        jobs,
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    (std::fs::read(out.join("plan.json")).unwrap(), stdout)
+}
+
+#[test]
+fn the_planner_reports_a_larger_configuration_that_fails() {
+    let (a, b) = (temp("nonmono1"), temp("nonmono2"));
+    let (json, stdout) = non_monotone_plan(&a, "1");
+    let p: serde_json::Value = serde_json::from_slice(&json).unwrap();
+    let v = &p["variants"][0];
+    // The search, trusting monotonicity, lowers the rate to its minimum and the servers with it:
+    // 4 servers at 2/s (ρ = 0.5) wait about 0.08 s. One step up in rate, 3/s, waits about 0.5 s.
+    let rate = "variant[mmc].arrival[customers].process.rate";
+    assert_eq!(v["capacities"][rate], 2);
+    assert_eq!(v["capacities"]["variant[mmc].station[servers].servers"], 4);
+    let m = &v["monotonicity"];
+    assert_eq!(m["checked"].as_array().unwrap().len(), 3, "two steps and the corner: {m}");
+    let violations = m["violations"].as_array().unwrap();
+    assert_eq!(violations.len(), 1, "{m}");
+    let violation = &violations[0];
+    assert_eq!(violation["at"][rate], 3);
+    assert_eq!(violation["position"], "one step above");
+    assert_eq!(violation["slo"], "stations.servers.mean_wait_s <= 0.2");
+    assert!(violation["value"].as_f64().unwrap() > 0.2, "{violation}");
+    assert!(violation["answer_value"].as_f64().unwrap() <= 0.2, "{violation}");
+    assert!(
+        stdout.contains(&format!(
+            "not monotone: at {rate}=3 (one step above) stations.servers.mean_wait_s = "
+        )),
+        "{stdout}"
+    );
+    let html = std::fs::read_to_string(a.join("report.html")).unwrap();
+    assert!(html.contains("not monotone: at variant[mmc].arrival"), "the report says so too");
+    // The check runs its probes in a round like the search's: the same at any job count.
+    let (other, _) = non_monotone_plan(&b, "2");
+    assert!(json == other, "plan.json differs between --jobs 1 and 2");
+    for dir in [a, b] {
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}
+
+#[test]
+fn headroom_that_reaches_its_limit_is_a_lower_bound() {
+    // 4 servers wait well under 100 s even at 1.2 × 3/s (ρ = 0.9): the headroom search stops at
+    // its maximum, which says "at least", not "exactly".
+    let dir = temp("at-limit");
+    let file = dir.with_extension("toml");
+    let mmc = std::fs::read_to_string(workspace().join("scenarios/validation/mmc.toml")).unwrap();
+    let headroom = "[plan.headroom]\nscale = [\"variant[mmc].arrival[customers].process.rate\"]\n\
+                    max = 1.2\n";
+    std::fs::write(&file, format!("{}\n{headroom}", mmc.replace("rate = \"3/s\"", "rate = 3.0")))
+        .unwrap();
+    let output = flashsim(&[
+        "plan",
+        file.to_str().unwrap(),
+        "--slo",
+        "stations.servers.mean_wait_s<=100",
+        "--vary",
+        "variant[mmc].station[servers].servers=4..8",
+        "--set",
+        "run.horizon=20000s",
+        "--set",
+        "run.warmup=1000s",
+        "--out",
+        dir.to_str().unwrap(),
+    ]);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let p: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("plan.json")).unwrap()).unwrap();
+    let v = &p["variants"][0];
+    assert_eq!((v["headroom"].as_f64(), v["headroom_at_limit"].as_bool()), (Some(1.2), Some(true)));
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    assert!(stdout.contains("≥ 1.20× variant[mmc].arrival[customers].process.rate"), "{stdout}");
+    let html = std::fs::read_to_string(dir.join("report.html")).unwrap();
+    assert!(html.contains("<td>≥ 1.20×</td>"), "the report's plan table too");
+    std::fs::remove_dir_all(dir).unwrap();
     std::fs::remove_file(file).unwrap();
 }

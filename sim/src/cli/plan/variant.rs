@@ -1,4 +1,5 @@
-//! One variant's plan: its capacities searched, its headroom found, its candidates listed.
+//! One variant's plan: its capacities searched, the answer checked against larger
+//! configurations, its headroom found, its candidates listed.
 //!
 //! The search hands over a batch of configurations a round; they are simulated as one flat
 //! set of (configuration × replication) runs, so every worker has a run to do as long as the
@@ -12,8 +13,9 @@ use rayon::prelude::*;
 use crate::cli::catalogue::Catalogue;
 use crate::cli::plan::progress::Progress;
 use crate::config::overrides::{Override, lookup};
+use crate::experiment::plan::monotone::check_monotone;
 use crate::experiment::plan::report::{Candidate, VariantPlan};
-use crate::experiment::plan::search::{headroom, search};
+use crate::experiment::plan::search::{Headroom, headroom, search};
 use crate::experiment::plan::slo::Evaluation;
 use crate::experiment::plan::spec::{Dim, PlanSpec};
 use crate::experiment::sweep::rows::flatten_numbers;
@@ -66,7 +68,8 @@ impl Planner<'_> {
         overrides
     }
 
-    /// Searches one variant's capacities and finds its headroom.
+    /// Searches one variant's capacities, checks the answer against larger configurations and
+    /// finds its headroom.
     pub fn plan_variant<C: Catalogue>(
         &self,
         (variant, dims): &Group,
@@ -75,11 +78,9 @@ impl Planner<'_> {
         let label = label(variant);
         let group_spec = PlanSpec { dims: dims.clone(), ..spec.clone() };
         let mut rounds = 0;
-        let (best, cache) = search(&group_spec, |configs| {
+        let (best, mut cache) = search(&group_spec, |configs| {
             rounds += 1;
-            let points: Vec<Vec<Override>> =
-                configs.iter().map(|c| self.overrides(dims, c, 1.0)).collect();
-            let evaluations = self.evaluate::<C>(&points, variant.as_deref());
+            let evaluations = self.evaluate_configs::<C>(dims, variant.as_deref(), configs);
             let seen: Vec<(Vec<i64>, Option<f64>)> = configs
                 .iter()
                 .zip(&evaluations)
@@ -94,6 +95,16 @@ impl Planner<'_> {
         if let Some(e) = cache.get(&top) {
             check_metrics::<C>(spec, e)?;
         }
+        // Same seeds as the search; counted like its probes, but kept off the progress line's
+        // best candidate, which is the search's.
+        let monotonicity = best.as_ref().map(|answer| {
+            self.progress.phase(&label, "checking");
+            check_monotone(&group_spec, answer, &mut cache, |configs| {
+                rounds += 1;
+                self.progress.probed(configs.len());
+                self.evaluate_configs::<C>(dims, variant.as_deref(), configs)
+            })
+        });
         let simulated = cache.len();
         let full_grid: f64 = dims.iter().map(|d| (d.max - d.min + 1) as f64).product();
         let chosen = best.clone().unwrap_or_else(|| top.clone());
@@ -108,21 +119,14 @@ impl Planner<'_> {
                 .min_by(|a, b| a.shortfall.total_cmp(&b.shortfall))
                 .cloned()
         };
-        let mut headroom_runs = 0;
-        let headroom = match (&best, &spec.headroom) {
+        let (headroom, headroom_runs) = match (&best, &spec.headroom) {
             (Some(config), Some((_, max))) => {
                 self.progress.phase(&label, "headroom");
-                Some(headroom(*max, |multipliers| {
-                    headroom_runs += multipliers.len() as u64;
-                    rounds += 1;
-                    let points: Vec<Vec<Override>> =
-                        multipliers.iter().map(|&m| self.overrides(dims, config, m)).collect();
-                    let evaluations = self.evaluate::<C>(&points, variant.as_deref());
-                    self.progress.probed(points.len());
-                    evaluations.iter().map(|e| e.feasible(&spec.slos)).collect()
-                }))
+                let (found, runs) = self.headroom::<C>(dims, variant.as_deref(), config, *max);
+                rounds += runs.len() as u64;
+                (Some(found), runs.iter().sum::<u64>())
             }
-            _ => None,
+            _ => (None, 0),
         };
         self.progress.phase(&label, "done");
         if let Some(error) = &evaluation.error {
@@ -137,7 +141,9 @@ impl Planner<'_> {
             objective_value: objective_value.is_finite().then_some(objective_value),
             slos: judgements,
             closest_failing_slo: closest,
-            headroom,
+            monotonicity,
+            headroom: headroom.map(|h| h.multiplier),
+            headroom_at_limit: headroom.map(|h| h.at_limit),
             headroom_scale: spec.headroom.as_ref().map(|(p, _)| p.clone()).unwrap_or_default(),
             configurations_simulated: simulated,
             full_grid,
@@ -145,6 +151,38 @@ impl Planner<'_> {
             rounds,
             candidates: candidates(spec, &cache),
         })
+    }
+
+    /// The headroom of `config` up to `max`, and the multipliers probed in each round.
+    fn headroom<C: Catalogue>(
+        &self,
+        dims: &[Dim],
+        variant: Option<&str>,
+        config: &[i64],
+        max: f64,
+    ) -> (Headroom, Vec<u64>) {
+        let mut probed_per_round = Vec::new();
+        let found = headroom(max, |multipliers| {
+            probed_per_round.push(multipliers.len() as u64);
+            let points: Vec<Vec<Override>> =
+                multipliers.iter().map(|&m| self.overrides(dims, config, m)).collect();
+            let evaluations = self.evaluate::<C>(&points, variant);
+            self.progress.probed(points.len());
+            evaluations.iter().map(|e| e.feasible(&self.spec.slos)).collect()
+        });
+        (found, probed_per_round)
+    }
+
+    /// Simulates configurations `configs` of `dims` at the forecast.
+    fn evaluate_configs<C: Catalogue>(
+        &self,
+        dims: &[Dim],
+        variant: Option<&str>,
+        configs: &[Vec<i64>],
+    ) -> Vec<Evaluation> {
+        let points: Vec<Vec<Override>> =
+            configs.iter().map(|c| self.overrides(dims, c, 1.0)).collect();
+        self.evaluate::<C>(&points, variant)
     }
 
     /// Simulates every point (a set of overrides) `replications` times, all runs of all points

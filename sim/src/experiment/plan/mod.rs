@@ -7,25 +7,32 @@
 //! monotonically with capacity, so coordinate descent from the all-maximum corner looks for each
 //! dimension's smallest passing value with the others fixed (repeated until nothing moves), then
 //! a neighbourhood pass tries trading units of one dimension for the smallest sufficient raise of
-//! another. Headroom is the largest multiplier of the forecast (the scale paths, e.g. users) at
-//! which every SLO still holds, to 2%. Candidates are cached; the [`report`] says how many
-//! configurations were simulated against the size of the full grid, and in how many rounds.
+//! another. The planner then checks that assumption on its answer ([`monotone`]): it reports
+//! every SLO that a larger configuration (one step above in a dimension, or the all-maximum
+//! corner) fails although the answer passes it. Headroom is the largest multiplier of the
+//! forecast (the scale paths, e.g. users) at which every SLO still holds, to 2%; when the
+//! search's limit itself passes, the headroom is at least that. Candidates are cached; the
+//! [`report`] says how many configurations were simulated against the size of the full grid, and
+//! in how many rounds.
 //!
 //! The search runs in rounds ([`lanes`]) so that many workers have work: a dimension alone is
 //! k-sectioned (its minimum and a midpoint first, then two probes a round), the raises of all
-//! trades run side by side, and the headroom probes two multipliers a round. A round's probes are
+//! trades run side by side, the monotonicity check simulates its configurations in one round, and
+//! the headroom probes two multipliers a round. A round's probes are
 //! handed to the caller as one batch, which runs every (configuration × replication) at once.
 //! What a round holds depends only on the evaluations so far, never on the worker count: the
 //! configurations simulated, the answer and `plan.json` are the same at any `--jobs`.
 
 pub mod lanes;
+pub mod monotone;
 pub mod report;
 pub mod search;
 pub mod slo;
 pub mod spec;
 
 pub use lanes::Cache;
+pub use monotone::{Monotonicity, check_monotone};
 pub use report::{Candidate, PlanReport, VariantPlan, frontier_stem, frontier_svgs};
-pub use search::{headroom, search};
+pub use search::{Headroom, headroom, search};
 pub use slo::{Evaluation, Judgement, Op, Slo};
 pub use spec::{Dim, PlanSpec, RawHeadroom, RawPlan, RawVary};

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
+use crate::experiment::plan::monotone::Monotonicity;
 use crate::experiment::plan::slo::Judgement;
 use crate::experiment::plan::spec::PlanSpec;
 use crate::output::atomic::write_atomic;
@@ -25,8 +26,15 @@ pub struct VariantPlan {
     pub slos: Vec<Judgement>,
     /// When infeasible: the SLO that fails closest, and by how much (relative to its target).
     pub closest_failing_slo: Option<Judgement>,
+    /// When feasible: the search's assumption checked at larger configurations (one step above
+    /// the answer in each dimension, the all-maximum corner), and every SLO one of them fails
+    /// although the answer passes it.
+    pub monotonicity: Option<Monotonicity>,
     /// Largest multiplier of the forecast at which every SLO still holds.
     pub headroom: Option<f64>,
+    /// The headroom reached the search's limit (`[plan.headroom] max`) without an SLO failing:
+    /// the true headroom is at least `headroom`, maybe more.
+    pub headroom_at_limit: Option<bool>,
     pub headroom_scale: Vec<String>,
     pub configurations_simulated: usize,
     pub full_grid: f64,
@@ -83,8 +91,9 @@ pub fn table(report: &PlanReport) -> String {
                 if j.holds { "yes".into() } else { "NO".into() },
             ]);
         }
-        let headroom =
-            v.headroom.map_or("-".into(), |h| format!("{h:.2}× {}", v.headroom_scale.join(", ")));
+        let at_least = if v.headroom_at_limit == Some(true) { "≥ " } else { "" };
+        let scale = v.headroom_scale.join(", ");
+        let headroom = v.headroom.map_or("-".into(), |h| format!("{at_least}{h:.2}× {scale}"));
         t.row(["headroom".to_string(), headroom, String::new(), String::new()]);
         out.push_str(&format!(
             "variant {} — {}; {} configurations simulated of a {:.0}-point grid in {} rounds\n",
@@ -109,10 +118,36 @@ pub fn table(report: &PlanReport) -> String {
                 c.slo, c.bound
             ));
         }
+        if let Some(m) = &v.monotonicity {
+            out.push_str(&monotonicity_lines(m));
+        }
         out.push_str(&t.render());
         out.push('\n');
     }
     out
+}
+
+/// One line per SLO a larger configuration fails although the answer passes it, or one line
+/// saying none does.
+fn monotonicity_lines(m: &Monotonicity) -> String {
+    if m.checked.is_empty() {
+        return "monotonicity: nothing larger to check (the answer is the all-maximum corner)\n"
+            .into();
+    }
+    if m.violations.is_empty() {
+        let n = m.checked.len();
+        let plural = if n == 1 { "" } else { "s" };
+        return format!(
+            "monotone where checked: no SLO the answer passes fails at {n} larger \
+             configuration{plural} (one step above in each dimension, the all-maximum corner)\n"
+        );
+    }
+    let mut lines: String = m.violations.iter().map(|v| format!("{}\n", v.message)).collect();
+    lines.push_str(
+        "  (the search assumes more capacity never breaks an SLO; where it does, it may have \
+         missed a cheaper passing configuration)\n",
+    );
+    lines
 }
 
 /// The cost-vs-SLO frontier: every simulated configuration, cost against the first SLO's metric,

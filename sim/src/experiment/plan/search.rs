@@ -99,14 +99,22 @@ fn cheapest_trade(
     best
 }
 
+/// The headroom found: the largest multiplier tried at which every SLO held.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Headroom {
+    pub multiplier: f64,
+    /// The search's limit passed: the true headroom is at least `multiplier`, maybe more.
+    pub at_limit: bool,
+}
+
 /// Largest multiplier in `[1, max]` (to 2%) at which every SLO holds; `passes` judges a batch
 /// of multipliers (in order). 1 is taken to pass (the configuration was chosen feasible), so
-/// 1.0 comes back when nothing above it does. The maximum is tried alone first; then each
-/// round k-sections the interval between the largest passing and the smallest failing
-/// multiplier on a log scale.
-pub fn headroom(max: f64, mut passes: impl FnMut(&[f64]) -> Vec<bool>) -> f64 {
+/// 1.0 comes back when nothing above it does. The maximum is tried alone first (if it passes,
+/// the answer is `max`, at the limit); then each round k-sections the interval between the
+/// largest passing and the smallest failing multiplier on a log scale.
+pub fn headroom(max: f64, mut passes: impl FnMut(&[f64]) -> Vec<bool>) -> Headroom {
     if passes(&[max])[0] {
-        return max;
+        return Headroom { multiplier: max, at_limit: true };
     }
     let (mut lo, mut hi) = (1.0_f64, max);
     while hi / lo > 1.02 {
@@ -123,7 +131,7 @@ pub fn headroom(max: f64, mut passes: impl FnMut(&[f64]) -> Vec<bool>) -> f64 {
             lo = probes[first_failing - 1];
         }
     }
-    lo
+    Headroom { multiplier: lo, at_limit: false }
 }
 
 #[cfg(test)]
@@ -214,10 +222,12 @@ mod tests {
     #[test]
     fn headroom_sections_the_multiplier() {
         let below = |limit: f64| move |ms: &[f64]| ms.iter().map(|&m| m <= limit).collect();
-        assert_eq!(headroom(4.0, below(10.0)), 4.0);
+        assert_eq!(headroom(4.0, below(10.0)), Headroom { multiplier: 4.0, at_limit: true });
+        // Passing exactly at the maximum is still at the limit: more might pass too.
+        assert_eq!(headroom(4.0, below(4.0)), Headroom { multiplier: 4.0, at_limit: true });
         let h = headroom(4.0, below(2.5));
-        assert!((2.45..=2.5).contains(&h), "{h}");
-        assert_eq!(headroom(4.0, below(0.5)), 1.0);
+        assert!((2.45..=2.5).contains(&h.multiplier) && !h.at_limit, "{h:?}");
+        assert_eq!(headroom(4.0, below(0.5)), Headroom { multiplier: 1.0, at_limit: false });
         let mut rounds = 0;
         headroom(4.0, |ms| {
             rounds += 1;
@@ -242,7 +252,7 @@ mod tests {
                     batch.par_iter().map(|c| corner(c[0], c[1])).collect()
                 });
                 let room = headroom(4.0, |ms| ms.par_iter().map(|&m| m <= 2.2).collect());
-                (best, cache.into_keys().collect::<Vec<_>>(), batches, room.to_bits())
+                (best, cache.into_keys().collect::<Vec<_>>(), batches, room.multiplier.to_bits())
             })
         };
         let one = plan_in(1);
