@@ -236,7 +236,10 @@ fn success_figure(sale: &[Sale]) -> Named {
             kind: Kind::Bars {
                 categories: names(sale),
                 series: vec![
-                    bars(sale, "user success rate", |m| percent(Some(m.user_success_rate))),
+                    bars(sale, "buyers told purchased", |m| {
+                        percent(Some(m.buyers.purchased_share))
+                    }),
+                    bars(sale, "stock to buyers", |m| percent(Some(m.stock_to_buyers_rate))),
                     bars(sale, "order success rate", |m| percent(m.order_success_rate)),
                     bars(sale, "claimed order rate", |m| percent(m.claimed_order_rate)),
                 ],

@@ -33,10 +33,11 @@ fn num(cell: &str) -> f64 {
 }
 
 /// Metrics drawn for a sweep, when present.
-const SWEEP_METRICS: [(&str, &str); 6] = [
-    ("metrics.user_latency.p99_s", "user latency p99 (s)"),
+const SWEEP_METRICS: [(&str, &str); 7] = [
+    ("metrics.buyers.answer_latency.p99_s", "buyers' answer latency p99 (s)"),
+    ("metrics.buyers.gave_up_share", "buyers who gave up (share)"),
     ("metrics.attempt_latency.p99_s", "attempt latency p99 (s)"),
-    ("metrics.user_success_rate", "user success rate"),
+    ("metrics.stock_to_buyers_rate", "stock to buyers (share)"),
     ("metrics.cost.total_usd", "cost (USD)"),
     ("network.response.mean_s", "mean response (s)"),
     ("server.throughput_per_s", "throughput (answered/s)"),

@@ -365,6 +365,12 @@ impl SaleModel<'_> {
             && outcome != UserOutcome::StillTrying
         {
             self.tallies.user_latency.record(now - first);
+            if matches!(
+                outcome,
+                UserOutcome::Purchased | UserOutcome::SoldOut | UserOutcome::LimitReached
+            ) {
+                self.tallies.answer_latency.record(now - first);
+            }
         }
     }
 }

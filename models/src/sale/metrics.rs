@@ -25,7 +25,7 @@ use sim::{RunStats, SimDuration, SimTime, SlabKey, StationReport};
 use super::config::{SaleSetup, SaleVariant};
 use super::model::{AttemptKind, SaleModel, Tallies};
 use super::outcome::{Outcome, UserOutcome};
-use crate::summary::sale::PeakUtilization;
+use crate::summary::sale::{AttemptShares, Buyers, PeakUtilization};
 pub use crate::summary::sale::{
     AttemptsByKind, Cost, CostLine, Failures, SaleMetrics, StreamMetrics,
 };
@@ -315,7 +315,7 @@ pub fn variant_summary(
         bots_with_item: report.bots_with_item,
         // Orders beyond the stock cannot be honoured (they count under oversold), so at most
         // `stock` users count as served.
-        user_success_rate: if could_serve == 0 {
+        stock_to_buyers_rate: if could_serve == 0 {
             1.0
         } else {
             report.humans_with_item.min(stock) as f64 / could_serve as f64
@@ -328,6 +328,12 @@ pub fn variant_summary(
             .sold_out_at
             .map(|t| (t.as_nanos() as f64 - report.opens_at.as_nanos() as f64) * 1e-9),
         amplification: t.attempts as f64 / (report.humans + report.bots).max(1) as f64,
+        buyers: buyers(report.humans, t),
+        attempt_shares: AttemptShares {
+            shed: share(t.outcomes.get(Outcome::Shed), t.attempts),
+            rate_limited: share(t.outcomes.get(Outcome::RateLimited), t.attempts),
+            timed_out: share(t.outcomes.get(Outcome::TimedOut), t.attempts),
+        },
         user_latency: t.user_latency.summary(),
         user_latency_cdf: t.user_latency.cdf_points(),
         attempt_latency: t.attempt_latency.summary(),
@@ -340,7 +346,8 @@ pub fn variant_summary(
         peak_1s_utilization: peak_1s_utilization(&timeline.rows),
         stream: report.stream.clone(),
         waiting_room: report.waiting_room.clone(),
-        cost: cost(setup, variant, report, sold),
+        // Oversold units cannot be delivered: they never make a design look cheaper.
+        cost: cost(setup, variant, report, sold.min(stock)),
     };
     summary_of(variant, report, stats, metrics)
 }
@@ -462,6 +469,25 @@ impl SaleModel<'_> {
             }
         }
         RunReport::new(self, end)
+    }
+}
+
+/// `part` of `whole`, 0 when there is no whole.
+fn share(part: u64, whole: u64) -> f64 {
+    if whole == 0 { 0.0 } else { part as f64 / whole as f64 }
+}
+
+/// The buyers' shares by what they were last told, and their latency to a final answer.
+fn buyers(humans: u64, t: &Tallies) -> Buyers {
+    let of = |outcome: UserOutcome| share(t.users.get(outcome), humans);
+    Buyers {
+        humans,
+        purchased_share: of(UserOutcome::Purchased),
+        sold_out_share: of(UserOutcome::SoldOut),
+        limit_reached_share: of(UserOutcome::LimitReached),
+        gave_up_share: of(UserOutcome::GaveUp),
+        still_trying_share: of(UserOutcome::StillTrying),
+        answer_latency: t.answer_latency.summary(),
     }
 }
 

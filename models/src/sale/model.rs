@@ -46,6 +46,8 @@ pub struct Tallies {
     pub late_answers: OutcomeCounts,
     pub attempt_latency: DurationHistogram,
     pub user_latency: DurationHistogram,
+    /// First click → final answer ("purchased", "sold out", "limit reached"), per human told one.
+    pub answer_latency: DurationHistogram,
     pub users: UserOutcomeCounts,
     pub leaked: u64,
     pub budget_denied: u64,

@@ -97,6 +97,7 @@ pub struct CostLine {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Cost {
     pub total_usd: f64,
+    /// Total ÷ units sold within the stock (oversold units are not counted as sold).
     pub per_item_sold_usd: Option<f64>,
     pub components: Vec<CostLine>,
 }
@@ -112,6 +113,34 @@ pub struct PeakUtilization {
     pub db_pool: f64,
     /// The hot Redis shard (`three_tier_redis` only).
     pub redis_shard: Option<f64>,
+}
+
+/// What the human would-be buyers lived through: shares of them by what they were last told,
+/// and how long a final answer took.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Buyers {
+    pub humans: u64,
+    /// Told "purchased".
+    pub purchased_share: f64,
+    /// Told "sold out".
+    pub sold_out_share: f64,
+    /// Told they already hold their limit.
+    pub limit_reached_share: f64,
+    /// Never given a final answer: they stopped trying (attempts, patience or retry budget spent
+    /// on timeouts, shed, rate-limited or de-duplicated requests)...
+    pub gave_up_share: f64,
+    /// ...or were still trying when the run ended.
+    pub still_trying_share: f64,
+    /// First click → final answer, for the buyers given one.
+    pub answer_latency: DurationSummary,
+}
+
+/// Shares of the attempts that the system turned away or never answered in time.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AttemptShares {
+    pub shed: f64,
+    pub rate_limited: f64,
+    pub timed_out: f64,
 }
 
 /// The flash-sale metrics of one variant.
@@ -149,7 +178,9 @@ pub struct SaleMetrics {
     /// Human users holding an order they know of (told "purchased" or "limit reached").
     pub users_told_of_item: u64,
     pub bots_with_item: u64,
-    pub user_success_rate: f64,
+    /// Of the stock that could reach buyers (min(stock, humans)), the share human buyers hold:
+    /// the stock's success, not the buyers' (see `buyers`).
+    pub stock_to_buyers_rate: f64,
     pub order_success_rate: Option<f64>,
     pub stock_left_db: i64,
     pub stock_left_redis: Option<i64>,
@@ -157,6 +188,8 @@ pub struct SaleMetrics {
     pub redis_min_stock: Option<i64>,
     pub time_to_sell_out_s: Option<f64>,
     pub amplification: f64,
+    pub buyers: Buyers,
+    pub attempt_shares: AttemptShares,
     /// First click → final answer, per human user.
     pub user_latency: DurationSummary,
     /// Points `[seconds, probability]` of the user latency's distribution, for plots.

@@ -2,6 +2,7 @@
 
 use sim::output::table::{TextTable, flag, human_count, human_secs};
 
+use super::sale::Buyers;
 use super::variant::VariantSummary;
 use crate::sale::outcome::Outcome;
 
@@ -45,12 +46,13 @@ pub fn comparison(variants: &[VariantSummary], colour: bool) -> String {
         let r = m(v).claimed_order_rate;
         flag(opt(r, rate), r.is_some_and(|r| r < 1.0))
     });
-    row(&mut t, "user success rate", &|v| rate(m(v).user_success_rate));
+    row(&mut t, "stock to buyers", &|v| rate(m(v).stock_to_buyers_rate));
     row(&mut t, "order success rate", &|v| {
         let r = m(v).order_success_rate;
         flag(opt(r, rate), r.is_some_and(|r| r < 1.0))
     });
     row(&mut t, "time to sell-out", &|v| opt(m(v).time_to_sell_out_s, human_secs));
+    buyer_rows(&mut t, &sale);
     row(&mut t, "user latency p50", &|v| human_secs(m(v).user_latency.p50_s));
     row(&mut t, "user latency p99", &|v| human_secs(m(v).user_latency.p99_s));
     row(&mut t, "attempt latency p99", &|v| human_secs(m(v).attempt_latency.p99_s));
@@ -97,10 +99,26 @@ pub fn comparison(variants: &[VariantSummary], colour: bool) -> String {
         opt(m(v).redis_peak_memory_bytes, |b| format!("{:.1} MB", b / 1e6))
     });
     row(&mut t, "cost", &|v| format!("${:.2}", m(v).cost.total_usd));
-    row(&mut t, "cost per item sold", &|v| {
-        opt(m(v).cost.per_item_sold_usd, |c| format!("${c:.4}"))
-    });
+    row(&mut t, "cost per item sold", &|v| opt(m(v).cost.per_item_sold_usd, usd_3_significant));
     t.render_with(colour)
+}
+
+/// The rows on the buyers: what they were told, and how long a final answer took.
+fn buyer_rows(t: &mut TextTable, sale: &[&VariantSummary]) {
+    let row = |t: &mut TextTable, name: &str, cell: &dyn Fn(&Buyers) -> String| {
+        let mut cells = vec![name.to_string()];
+        cells.extend(sale.iter().map(|v| cell(&v.metrics.as_ref().expect("sale variant").buyers)));
+        t.row(cells);
+    };
+    let pct = |x: f64| format!("{:.1}%", x * 100.0);
+    row(t, "buyers told purchased", &|b| pct(b.purchased_share));
+    row(t, "buyers told sold out / limit", &|b| {
+        format!("{} / {}", pct(b.sold_out_share), pct(b.limit_reached_share))
+    });
+    row(t, "buyers with no final answer", &|b| {
+        flag(pct(b.gave_up_share + b.still_trying_share), b.gave_up_share > 0.0)
+    });
+    row(t, "buyers' answer latency p99", &|b| human_secs(b.answer_latency.p99_s));
 }
 
 /// The rows on the components: the app tier's CPU and threads, Redis and the pool.
@@ -130,6 +148,15 @@ fn component_rows(t: &mut TextTable, sale: &[&VariantSummary]) {
     });
     row(t, "db pool utilisation", &|v| station_util(v, "db_pool"));
     row(t, "db pool busiest second", &|v| pct(m(v).peak_1s_utilization.db_pool));
+}
+
+/// Dollars to three significant digits (`$0.00178`), so a small unit cost is never `$0.0000`.
+pub fn usd_3_significant(usd: f64) -> String {
+    if usd >= 100.0 || usd <= 0.0 || !usd.is_finite() {
+        return format!("${usd:.2}");
+    }
+    let decimals = (2 - usd.log10().floor() as i32).max(2) as usize;
+    format!("${usd:.decimals$}")
 }
 
 fn station_util(v: &VariantSummary, name: &str) -> String {

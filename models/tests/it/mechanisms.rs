@@ -324,3 +324,34 @@ fn an_async_gateway_with_a_blocking_database_driver_freezes_its_loops() {
     assert!(gateway("blocks").utilization > 5.0 * gateway("awaits").utilization);
     assert_eq!((awaits.oversold, blocks.oversold), (0, 0));
 }
+
+#[test]
+fn buyers_add_up_and_oversold_units_never_make_a_design_cheaper() {
+    let variant = |name: &str, guard: &str| {
+        format!(
+            "[[variant]]\nname = \"{name}\"\narchitecture = \"naive_db\"\n[variant.db]\npool = 16\nguard = \"{guard}\"\n"
+        )
+    };
+    let scn =
+        sale(4000, 100, "", &(variant("unguarded", "none") + &variant("guarded", "conditional")));
+    let s = run_scenario(&scn, None).unwrap();
+    for name in ["unguarded", "guarded"] {
+        let m = metrics(&s, name);
+        let b = &m.buyers;
+        let told = b.purchased_share + b.sold_out_share + b.limit_reached_share;
+        let total = told + b.gave_up_share + b.still_trying_share;
+        assert!((total - 1.0).abs() < 1e-9, "{name}: every buyer in exactly one share");
+        assert_eq!(b.humans, 4000);
+        assert_eq!(b.answer_latency.count as f64, (told * 4000.0).round(), "{name}");
+        assert!(b.answer_latency.p99_s <= m.user_latency.max_s);
+        let per_item = m.cost.per_item_sold_usd.unwrap();
+        let sellable = m.sold.min(m.stock) as f64;
+        assert!((per_item * sellable - m.cost.total_usd).abs() < 1e-9, "{name}");
+    }
+    let (unguarded, guarded) = (metrics(&s, "unguarded"), metrics(&s, "guarded"));
+    assert!(unguarded.oversold > 0);
+    // Same instances and database: the oversold units do not lower the unit cost.
+    let (u, g) =
+        (unguarded.cost.per_item_sold_usd.unwrap(), guarded.cost.per_item_sold_usd.unwrap());
+    assert!((u - g).abs() < 1e-9 * g, "{u} vs {g}");
+}

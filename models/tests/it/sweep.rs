@@ -68,14 +68,14 @@ fn sweep_output_is_identical_across_job_counts() {
     assert_eq!(summary.lines().count(), 7);
     assert!(summary.lines().next().unwrap().contains("metrics.user_latency.p99_s.ci95"));
     // The report is redrawn from the sweep's files alone, byte for byte.
-    let figure = a.join("figures/sweep-metrics-user_success_rate.svg");
+    let figure = a.join("figures/sweep-metrics-stock_to_buyers_rate.svg");
     let drawn = std::fs::read(&figure).unwrap();
     std::fs::remove_dir_all(a.join("figures")).unwrap();
     std::fs::remove_file(a.join("report.html")).unwrap();
     let again = flashsim(&["report", a.to_str().unwrap()], &[]);
     assert!(again.status.success(), "{}", String::from_utf8_lossy(&again.stderr));
     assert_eq!(std::fs::read(&figure).unwrap(), drawn);
-    assert!(read(&a, "report.html").contains("sweep-metrics-user_success_rate"));
+    assert!(read(&a, "report.html").contains("sweep-metrics-stock_to_buyers_rate"));
     for dir in [a, b] {
         std::fs::remove_dir_all(dir).unwrap();
     }
