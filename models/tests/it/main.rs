@@ -5,6 +5,7 @@ mod cli;
 mod database;
 mod determinism;
 mod errors;
+mod folders;
 mod fuzz;
 mod hand;
 mod hostile;

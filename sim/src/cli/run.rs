@@ -10,10 +10,11 @@ use std::time::Instant;
 use clap::ValueEnum;
 use serde::Serialize;
 
-use crate::cli::catalogue::Catalogue;
-use crate::cli::common::{check_out_dir, parse_override, peak_rss_bytes};
+use crate::cli::catalogue::{Catalogue, RunOutput};
+use crate::cli::common::{parse_override, peak_rss_bytes};
 use crate::config::overrides::Override;
 use crate::output::atomic::{json_bytes, write_atomic};
+use crate::output::folder::Staged;
 
 #[derive(clap::Args, Debug, Default)]
 pub struct RunArgs {
@@ -65,10 +66,14 @@ pub fn run<C: Catalogue>(args: RunArgs) -> ExitCode {
         }
     };
     let out_dir = args.out.clone().unwrap_or_else(|| Path::new("output").join(C::name(&scenario)));
-    if let Err(message) = check_out_dir(&out_dir) {
-        eprintln!("{message}");
-        return ExitCode::from(1);
-    }
+    // Results go to a staging folder inside the output folder and are moved in at the end.
+    let staged = match Staged::begin(&out_dir) {
+        Ok(staged) => staged,
+        Err(e) => {
+            eprintln!("error: cannot write results to {}: {e}", out_dir.display());
+            return ExitCode::from(1);
+        }
+    };
     let started = Instant::now();
     let mut output = match C::run(&scenario, args.seed) {
         Ok(output) => output,
@@ -85,26 +90,16 @@ pub fn run<C: Catalogue>(args: RunArgs) -> ExitCode {
         events_per_s: output.events as f64 / wall_s,
         peak_rss_bytes: peak_rss_bytes(),
     };
-    let written = output
-        .files
-        .iter()
-        .try_for_each(|(name, bytes)| write_atomic(&out_dir.join(name), bytes))
-        .and_then(|()| write_atomic(&out_dir.join("summary.json"), &json_bytes(&output.summary)))
-        .and_then(|()| write_atomic(&out_dir.join("perf.json"), &json_bytes(&perf)));
-    if let Err(err) = written {
-        eprintln!("error: cannot write results to {}: {err}", out_dir.display());
-        return ExitCode::from(1);
-    }
-    // The written files' bytes are not needed by the report, which reads them back.
-    drop(std::mem::take(&mut output.files));
+    let report_failed = match write_results::<C>(staged, &mut output, &perf, !args.no_report) {
+        Ok(report_failed) => report_failed,
+        Err(err) => {
+            eprintln!("error: cannot write results to {}: {err}", out_dir.display());
+            return ExitCode::from(1);
+        }
+    };
     for warning in &output.warnings {
         eprintln!("warning: {warning}");
     }
-    // The results are written; a report that could not be drawn still fails the command.
-    let report_failed = !args.no_report
-        && C::report(&out_dir)
-            .map_err(|e| eprintln!("error: the report could not be drawn: {e}"))
-            .is_err();
     let mut stdout = std::io::stdout().lock();
     let printed = match args.format {
         Format::Table if std::io::stdout().is_terminal() => {
@@ -129,6 +124,42 @@ pub fn run<C: Catalogue>(args: RunArgs) -> ExitCode {
         );
     }
     if report_failed { ExitCode::from(1) } else { ExitCode::SUCCESS }
+}
+
+/// Writes the results into the staging folder, draws the report there (unless `report` is
+/// false), and moves everything into the output folder; `Ok(true)` when the report failed (the
+/// results are kept, the half-drawn report is not).
+fn write_results<C: Catalogue>(
+    mut staged: Staged,
+    output: &mut RunOutput,
+    perf: &Perf,
+    report: bool,
+) -> std::io::Result<bool> {
+    let dir = staged.dir().to_path_buf();
+    for (name, bytes) in &output.files {
+        write_atomic(&dir.join(name), bytes)?;
+    }
+    write_atomic(&dir.join("summary.json"), &json_bytes(&output.summary))?;
+    write_atomic(&dir.join("perf.json"), &json_bytes(perf))?;
+    // The written files' bytes are not needed by the report, which reads them back.
+    drop(std::mem::take(&mut output.files));
+    staged.mark_results()?;
+    // A report that cannot be drawn, or whose files cannot be put in place, is left out.
+    let report_failed = report
+        && C::report(&dir)
+            .and_then(|_| staged.prepare_targets().map_err(|e| e.to_string()))
+            .map_err(|e| eprintln!("error: the report could not be drawn: {e}"))
+            .is_err();
+    if report_failed {
+        staged.drop_report()?;
+    }
+    staged.commit(&written_by::<C>())?;
+    Ok(report_failed)
+}
+
+/// The program and version a manifest names.
+pub fn written_by<C: Catalogue>() -> String {
+    format!("{} {}", C::BINARY, env!("CARGO_PKG_VERSION"))
 }
 
 impl PartialEq for Format {
