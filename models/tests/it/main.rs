@@ -10,6 +10,7 @@ mod fuzz;
 mod hand;
 mod hostile;
 mod mechanisms;
+mod memory;
 mod plan;
 mod readme;
 mod results;

@@ -8,6 +8,7 @@
 
 pub mod catalogue;
 pub mod common;
+pub mod memory;
 pub mod plan;
 pub mod run;
 pub mod sweep;
@@ -18,7 +19,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-pub use catalogue::{Catalogue, RunFailure, RunOutput};
+pub use catalogue::{Catalogue, MemoryEstimate, RunFailure, RunOutput};
 pub use common::peak_rss_bytes;
 
 #[derive(Parser, Debug)]

@@ -12,6 +12,7 @@ use serde::Serialize;
 
 use crate::cli::catalogue::{Catalogue, RunOutput};
 use crate::cli::common::{parse_override, peak_rss_bytes};
+use crate::cli::memory;
 use crate::config::overrides::Override;
 use crate::output::atomic::{json_bytes, write_atomic};
 use crate::output::folder::Staged;
@@ -35,6 +36,9 @@ pub struct RunArgs {
     /// Skip the figures and report.html.
     #[arg(long)]
     pub no_report: bool,
+    /// Memory the run may use, e.g. `8G` (default: what the machine has available).
+    #[arg(long, value_name = "BYTES", value_parser = memory::parse_bytes)]
+    pub max_memory: Option<u64>,
 }
 
 #[derive(Clone, Copy, Debug, Default, ValueEnum)]
@@ -53,6 +57,8 @@ struct Perf {
     events_per_s: f64,
     /// Peak resident memory of the process so far (Linux `VmHWM`), if the platform tells.
     peak_rss_bytes: Option<u64>,
+    /// What the run was estimated to need before it started (see `--max-memory`).
+    memory_estimate_bytes: Option<u64>,
 }
 
 /// Runs `run`.
@@ -65,6 +71,13 @@ pub fn run<C: Catalogue>(args: RunArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let estimate = C::memory_estimate(&scenario);
+    if let Some(estimate) = &estimate
+        && let Err(message) = memory::check(estimate, 1, args.max_memory)
+    {
+        eprintln!("{message}");
+        return ExitCode::from(2);
+    }
     let out_dir = args.out.clone().unwrap_or_else(|| Path::new("output").join(C::name(&scenario)));
     // Results go to a staging folder inside the output folder and are moved in at the end.
     let staged = match Staged::begin(&out_dir) {
@@ -89,6 +102,7 @@ pub fn run<C: Catalogue>(args: RunArgs) -> ExitCode {
         events: output.events,
         events_per_s: output.events as f64 / wall_s,
         peak_rss_bytes: peak_rss_bytes(),
+        memory_estimate_bytes: estimate.map(|e| e.bytes),
     };
     let report_failed = match write_results::<C>(staged, &mut output, &perf, !args.no_report) {
         Ok(report_failed) => report_failed,

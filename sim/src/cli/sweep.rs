@@ -12,6 +12,7 @@ use serde::Deserialize;
 
 use crate::cli::catalogue::Catalogue;
 use crate::cli::common::{check_out_dir, jobs_or_cores, parse_jobs, parse_override};
+use crate::cli::memory;
 use crate::cli::run::written_by;
 use crate::config::issues::Issues;
 use crate::config::load::{ConfigErrors, load};
@@ -62,6 +63,9 @@ pub struct SweepArgs {
     /// Skip the figures and report.html (the `report` command draws them later).
     #[arg(long)]
     pub no_report: bool,
+    /// Memory the sweep may use, e.g. `8G` (default: what the machine has available).
+    #[arg(long, value_name = "BYTES", value_parser = memory::parse_bytes)]
+    pub max_memory: Option<u64>,
 }
 
 /// The `[sweep]` table of a file, the rest ignored (the catalogue validates it).
@@ -149,9 +153,39 @@ fn plan_and_run<C: Catalogue>(args: &SweepArgs) -> Result<ExitCode, String> {
         }
     };
     let jobs = jobs_or_cores(args.jobs);
+    check_memory::<C>(args, &plan, &base, shard, jobs)?;
     let fingerprint = fingerprint(&args.file, args, &plan);
     let target = Target { out_dir: &out_dir, staged };
     run_plan::<C>(args, &plan, seed, shard, target, jobs.max(1), &fingerprint)
+}
+
+/// Refuses a sweep whose largest point, run `jobs` at a time, does not fit in the budget.
+fn check_memory<C: Catalogue>(
+    args: &SweepArgs,
+    plan: &Grid,
+    base: &C::Scenario,
+    shard: Option<Shard>,
+    jobs: usize,
+) -> Result<(), String> {
+    let mut largest = C::memory_estimate(base);
+    let mine =
+        (0..plan.points.len()).filter(|k| shard.is_none_or(|s| *k as u64 % s.count == s.index));
+    let mut tasks = 0usize;
+    for k in mine {
+        tasks += plan.replications as usize;
+        let mut overrides = args.overrides.clone();
+        overrides.extend(plan.overrides(k));
+        // A point that does not load is reported when it runs.
+        let Ok(point) = C::load(&args.file, &overrides) else { continue };
+        let estimate = C::memory_estimate(&point);
+        if estimate.as_ref().map(|e| e.bytes) > largest.as_ref().map(|e| e.bytes) {
+            largest = estimate;
+        }
+    }
+    match largest {
+        Some(estimate) => memory::check(&estimate, jobs.min(tasks), args.max_memory),
+        None => Ok(()),
+    }
 }
 
 fn cannot_write(dir: &Path, e: impl std::fmt::Display) -> String {
