@@ -82,6 +82,17 @@ impl Catalogue for Flashsim {
         Ok(())
     }
 
+    fn memory_estimate(scenario: &Scenario) -> Option<sim::cli::MemoryEstimate> {
+        let setup = scenario.sale.as_ref()?;
+        let sale_variants = scenario
+            .variants
+            .iter()
+            .filter(|v| matches!(v, architecture::Variant::Sale(_)))
+            .count();
+        let cores = rayon::current_num_threads();
+        Some(limits::memory_estimate(&setup.traffic, sale_variants.max(1), cores))
+    }
+
     fn run(scenario: &Scenario, seed: Option<u64>) -> Result<RunOutput, RunFailure> {
         let results = run::run_with_timeline(scenario, seed).map_err(RunFailure)?;
         let summary = results.summary;

@@ -162,3 +162,59 @@ impl RawRun {
         })
     }
 }
+
+/// Memory of a run apart from its users: the binary, the engine, timelines and histograms.
+pub const BASE_BYTES: u64 = 64 << 20;
+/// Per user, once per run: the generated population (arrival times, clicks, patience).
+pub const POPULATION_BYTES_PER_USER: u64 = 192;
+/// Per user and variant simulated at the same moment (variants run in parallel, one per core):
+/// users' and attempts' live state, event calendar entries, in-flight requests.
+pub const LIVE_BYTES_PER_USER: u64 = 256;
+/// Per user and variant, kept after the variant finishes (outcomes, latency records).
+pub const KEPT_BYTES_PER_USER: u64 = 48;
+
+/// What a flash-sale scenario needs in memory at its peak (issue #20, defect 4): its users
+/// (`traffic.users` and bots) times a per-user cost, for as many variants at once as the run has
+/// cores. Scenarios without flash-sale traffic hold no per-user state: `None`.
+///
+/// Calibration (peak RSS by `/usr/bin/time -v` of `flashsim run --no-report`, 2 cores, so two
+/// variants live at once; `RAYON_NUM_THREADS=1` for one):
+///
+/// | scenario (variants)    | users | threads | peak RSS | this estimate |
+/// |------------------------|------:|--------:|---------:|--------------:|
+/// | edu-live-class (5)     |   10k |       2 |    27 MB |         77 MB |
+/// | edu-live-class (5)     |  100k |       2 |    92 MB |        162 MB |
+/// | edu-live-class (5)     |  300k |       1 |   129 MB |        274 MB |
+/// | edu-live-class (5)     |  300k |       2 |   176 MB |        360 MB |
+/// | edu-live-class (5)     |    1M |       2 |   350 MB |      1,011 MB |
+/// | singles-day (3)        |  100k |       2 |    76 MB |        152 MB |
+/// | singles-day (3)        |  300k |       1 |   109 MB |        245 MB |
+/// | singles-day (3)        |  300k |       2 |   174 MB |        322 MB |
+/// | singles-day (3)        |    1M |       2 |   418 MB |        915 MB |
+/// | retry-storm (2)        |    1M |       2 |   114 MB |        867 MB |
+///
+/// A second variant live at once costs 156 B (edu-live-class) to 218 B (singles-day) per user;
+/// one live variant plus the population and the kept results of the others 280 to 347 B. The
+/// issue measured ~340 B per user at 10M and 50M users (3.4 GB, 17 GB). The estimate is 2 to 3
+/// times the peak on 2 cores (more with fewer users, where the base dominates), and closer on a
+/// machine that runs every variant at once.
+pub fn memory_estimate(
+    traffic: &crate::traffic::Traffic,
+    variants: usize,
+    cores: usize,
+) -> sim::cli::MemoryEstimate {
+    let bots = traffic.bots.as_ref().map_or(0, |b| b.users as u64);
+    let users = traffic.users as u64 + bots;
+    let live = variants.min(cores).max(1) as u64;
+    let per_user = POPULATION_BYTES_PER_USER
+        + live * LIVE_BYTES_PER_USER
+        + variants as u64 * KEPT_BYTES_PER_USER;
+    let with_bots = if bots > 0 { format!(" (with {bots} bots)") } else { String::new() };
+    sim::cli::MemoryEstimate {
+        bytes: BASE_BYTES + users * per_user,
+        field: "traffic.users".to_string(),
+        basis: format!(
+            "{users} users{with_bots} × {per_user} B for {variants} variant(s), {live} at once"
+        ),
+    }
+}

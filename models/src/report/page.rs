@@ -59,9 +59,11 @@ pub fn write_report(dir: &Path) -> Result<Vec<PathBuf>, String> {
     }
     let mut written = Vec::new();
     let mut html = String::new();
-    let title = summary.as_ref().map(|s| s.scenario.clone()).unwrap_or_else(|| {
-        dir.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default()
-    });
+    // A staging folder shows as the output folder it will be moved into.
+    let title = summary
+        .as_ref()
+        .map(|s| s.scenario.clone())
+        .unwrap_or_else(|| sim::output::folder::display_name(dir));
     write!(html, "<!doctype html><html><head><meta charset=\"utf-8\"><title>flashsim: {0}</title><style>{CSS}</style></head><body><h1>flashsim report: {0}</h1>", escape(&title)).expect("string");
     if let Some(s) = &summary {
         let engine = &s.engine;

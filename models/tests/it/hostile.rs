@@ -25,6 +25,23 @@ pub fn flashsim(args: &[&str]) -> Output {
     Command::new(bin()).current_dir(workspace()).args(args).output().unwrap()
 }
 
+/// The largest file named like `.{prefix}…` that a sweep is writing into `dir`, directly (a
+/// shard) or in its staging folder `.partial-output.*`: how many bytes of rows are on disk.
+pub fn rows_written(dir: &Path, prefix: &str) -> u64 {
+    let mut folders = vec![dir.to_path_buf()];
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        if entry.file_name().to_string_lossy().starts_with(".partial-output.") {
+            folders.push(entry.path());
+        }
+    }
+    let files = folders.iter().flat_map(|f| std::fs::read_dir(f).into_iter().flatten().flatten());
+    files
+        .filter(|e| e.file_name().to_string_lossy().starts_with(prefix))
+        .filter_map(|e| e.metadata().ok().map(|m| m.len()))
+        .max()
+        .unwrap_or(0)
+}
+
 fn text(path: &Path) -> String {
     std::fs::read_to_string(path).unwrap()
 }
@@ -373,13 +390,7 @@ fn sigterm_stops_a_sweep_like_ctrl_c() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    let has_rows = || {
-        std::fs::read_dir(&dir).unwrap().flatten().any(|e| {
-            let name = e.file_name().to_string_lossy().to_string();
-            (name.starts_with(".sweep.csv") || name.contains("partial"))
-                && e.metadata().is_ok_and(|m| m.len() > 2000)
-        })
-    };
+    let has_rows = || rows_written(&dir, ".sweep.csv.") > 2000;
     let started = std::time::Instant::now();
     while !has_rows() && started.elapsed().as_secs() < 30 {
         std::thread::sleep(std::time::Duration::from_millis(20));

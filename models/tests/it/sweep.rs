@@ -231,12 +231,7 @@ fn ctrl_c_stops_cleanly_and_keeps_completed_rows() {
         .spawn()
         .unwrap();
     // Wait until the first chunk of rows is on disk (the file is written as it goes).
-    let partial = || {
-        std::fs::read_dir(&dir).ok().into_iter().flatten().flatten().any(|e| {
-            e.file_name().to_string_lossy().starts_with(".sweep.csv.")
-                && e.metadata().is_ok_and(|m| m.len() > 0)
-        })
-    };
+    let partial = || crate::hostile::rows_written(&dir, ".sweep.csv.") > 0;
     let started = std::time::Instant::now();
     while !partial() && started.elapsed() < std::time::Duration::from_secs(60) {
         std::thread::sleep(std::time::Duration::from_millis(50));

@@ -3,6 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
+pub use crate::cli::memory::MemoryEstimate;
 use crate::config::load::ConfigErrors;
 use crate::config::overrides::Override;
 
@@ -28,6 +29,11 @@ pub trait Catalogue {
     fn default_objective() -> &'static str;
     /// Keeps only the variant called `name` (for planning one variant at a time).
     fn select_variant(scenario: &mut Self::Scenario, name: &str) -> Result<(), String>;
+    /// What one run of the scenario is estimated to need in memory at its peak, checked
+    /// against the budget before simulating; `None` when the models cannot tell.
+    fn memory_estimate(_scenario: &Self::Scenario) -> Option<MemoryEstimate> {
+        None
+    }
     /// Simulates the scenario; `seed` replaces the file's seed when given.
     fn run(scenario: &Self::Scenario, seed: Option<u64>) -> Result<RunOutput, RunFailure>;
     /// Draws the figures and `report.html` from the result files in `dir` (a run's or a

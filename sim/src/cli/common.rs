@@ -5,6 +5,7 @@ use std::path::Path;
 
 use crate::config::overrides::Override;
 use crate::output::atomic::temp_file_in;
+use crate::output::folder::clean_stale;
 
 /// The most worker threads `--jobs` accepts (a typo like `--jobs 1000000000` would otherwise
 /// try to start a billion threads).
@@ -20,8 +21,10 @@ pub fn parse_jobs(text: &str) -> Result<usize, String> {
 
 /// Creates the output folder if needed and proves it writable by creating (and removing) a
 /// temporary file in it — before any simulation, so a bad `--out` costs no minutes of work.
+/// Temporary files dead writers left there are removed ([`clean_stale`]).
 pub fn check_out_dir(dir: &Path) -> Result<(), String> {
     std::fs::create_dir_all(dir)
+        .map(|()| clean_stale(dir))
         .and_then(|()| temp_file_in(dir, "write-check").map(drop))
         .map_err(|e| format!("error: cannot write results to {}: {e}", dir.display()))
 }

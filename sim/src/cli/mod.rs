@@ -8,6 +8,7 @@
 
 pub mod catalogue;
 pub mod common;
+pub mod memory;
 pub mod plan;
 pub mod run;
 pub mod sweep;
@@ -18,7 +19,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-pub use catalogue::{Catalogue, RunFailure, RunOutput};
+pub use catalogue::{Catalogue, MemoryEstimate, RunFailure, RunOutput};
 pub use common::peak_rss_bytes;
 
 #[derive(Parser, Debug)]
@@ -58,6 +59,29 @@ enum Command {
     },
 }
 
+/// Runs `report DIR`: refuses (exit 2) a folder whose results do not match its manifest, draws
+/// the report in place and records the files drawn in the manifest.
+fn report<C: Catalogue>(dir: &std::path::Path) -> ExitCode {
+    if let Err(e) = crate::output::folder::verify(dir) {
+        eprintln!("error: {e}");
+        return ExitCode::from(2);
+    }
+    let drawn = C::report(dir).and_then(|files| {
+        crate::output::folder::record_report(dir, &files)?;
+        Ok(files)
+    });
+    match drawn {
+        Ok(files) => {
+            eprintln!("{} files written in {}", files.len(), dir.display());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
 /// Parses the process arguments and runs the command.
 pub fn main<C: Catalogue>() -> ExitCode
 where
@@ -68,19 +92,10 @@ where
         None => run::run::<C>(run::RunArgs::default()),
         Some(Command::Run(args)) => run::run::<C>(args),
         Some(Command::Validate { files }) => run::validate::<C>(&files),
-        Some(Command::Report { dir }) => match C::report(&dir) {
-            Ok(files) => {
-                eprintln!("{} files written in {}", files.len(), dir.display());
-                ExitCode::SUCCESS
-            }
-            Err(e) => {
-                eprintln!("error: {e}");
-                ExitCode::from(1)
-            }
-        },
+        Some(Command::Report { dir }) => report::<C>(&dir),
         Some(Command::Sweep(args)) => sweep::sweep::<C>(args),
         Some(Command::Plan(args)) => plan::plan::<C>(args),
-        Some(Command::Merge { dir, out }) => sweep::merge(&dir, out.as_deref()),
+        Some(Command::Merge { dir, out }) => sweep::merge::<C>(&dir, out.as_deref()),
         Some(Command::Schema) => {
             let text = serde_json::to_string_pretty(&C::schema()).expect("schema serialises");
             // A closed pipe (`… schema | head`) is not worth a panic.

@@ -10,10 +10,12 @@ use std::time::Instant;
 use clap::ValueEnum;
 use serde::Serialize;
 
-use crate::cli::catalogue::Catalogue;
-use crate::cli::common::{check_out_dir, parse_override, peak_rss_bytes};
+use crate::cli::catalogue::{Catalogue, RunOutput};
+use crate::cli::common::{parse_override, peak_rss_bytes};
+use crate::cli::memory;
 use crate::config::overrides::Override;
 use crate::output::atomic::{json_bytes, write_atomic};
+use crate::output::folder::Staged;
 
 #[derive(clap::Args, Debug, Default)]
 pub struct RunArgs {
@@ -34,6 +36,9 @@ pub struct RunArgs {
     /// Skip the figures and report.html.
     #[arg(long)]
     pub no_report: bool,
+    /// Memory the run may use, e.g. `8G` (default: what the machine has available).
+    #[arg(long, value_name = "BYTES", value_parser = memory::parse_bytes)]
+    pub max_memory: Option<u64>,
 }
 
 #[derive(Clone, Copy, Debug, Default, ValueEnum)]
@@ -52,6 +57,8 @@ struct Perf {
     events_per_s: f64,
     /// Peak resident memory of the process so far (Linux `VmHWM`), if the platform tells.
     peak_rss_bytes: Option<u64>,
+    /// What the run was estimated to need before it started (see `--max-memory`).
+    memory_estimate_bytes: Option<u64>,
 }
 
 /// Runs `run`.
@@ -64,11 +71,22 @@ pub fn run<C: Catalogue>(args: RunArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let out_dir = args.out.clone().unwrap_or_else(|| Path::new("output").join(C::name(&scenario)));
-    if let Err(message) = check_out_dir(&out_dir) {
+    let estimate = C::memory_estimate(&scenario);
+    if let Some(estimate) = &estimate
+        && let Err(message) = memory::check(estimate, 1, args.max_memory)
+    {
         eprintln!("{message}");
-        return ExitCode::from(1);
+        return ExitCode::from(2);
     }
+    let out_dir = args.out.clone().unwrap_or_else(|| Path::new("output").join(C::name(&scenario)));
+    // Results go to a staging folder inside the output folder and are moved in at the end.
+    let staged = match Staged::begin(&out_dir) {
+        Ok(staged) => staged,
+        Err(e) => {
+            eprintln!("error: cannot write results to {}: {e}", out_dir.display());
+            return ExitCode::from(1);
+        }
+    };
     let started = Instant::now();
     let mut output = match C::run(&scenario, args.seed) {
         Ok(output) => output,
@@ -84,27 +102,18 @@ pub fn run<C: Catalogue>(args: RunArgs) -> ExitCode {
         events: output.events,
         events_per_s: output.events as f64 / wall_s,
         peak_rss_bytes: peak_rss_bytes(),
+        memory_estimate_bytes: estimate.map(|e| e.bytes),
     };
-    let written = output
-        .files
-        .iter()
-        .try_for_each(|(name, bytes)| write_atomic(&out_dir.join(name), bytes))
-        .and_then(|()| write_atomic(&out_dir.join("summary.json"), &json_bytes(&output.summary)))
-        .and_then(|()| write_atomic(&out_dir.join("perf.json"), &json_bytes(&perf)));
-    if let Err(err) = written {
-        eprintln!("error: cannot write results to {}: {err}", out_dir.display());
-        return ExitCode::from(1);
-    }
-    // The written files' bytes are not needed by the report, which reads them back.
-    drop(std::mem::take(&mut output.files));
+    let report_failed = match write_results::<C>(staged, &mut output, &perf, !args.no_report) {
+        Ok(report_failed) => report_failed,
+        Err(err) => {
+            eprintln!("error: cannot write results to {}: {err}", out_dir.display());
+            return ExitCode::from(1);
+        }
+    };
     for warning in &output.warnings {
         eprintln!("warning: {warning}");
     }
-    // The results are written; a report that could not be drawn still fails the command.
-    let report_failed = !args.no_report
-        && C::report(&out_dir)
-            .map_err(|e| eprintln!("error: the report could not be drawn: {e}"))
-            .is_err();
     let mut stdout = std::io::stdout().lock();
     let printed = match args.format {
         Format::Table if std::io::stdout().is_terminal() => {
@@ -129,6 +138,42 @@ pub fn run<C: Catalogue>(args: RunArgs) -> ExitCode {
         );
     }
     if report_failed { ExitCode::from(1) } else { ExitCode::SUCCESS }
+}
+
+/// Writes the results into the staging folder, draws the report there (unless `report` is
+/// false), and moves everything into the output folder; `Ok(true)` when the report failed (the
+/// results are kept, the half-drawn report is not).
+fn write_results<C: Catalogue>(
+    mut staged: Staged,
+    output: &mut RunOutput,
+    perf: &Perf,
+    report: bool,
+) -> std::io::Result<bool> {
+    let dir = staged.dir().to_path_buf();
+    for (name, bytes) in &output.files {
+        write_atomic(&dir.join(name), bytes)?;
+    }
+    write_atomic(&dir.join("summary.json"), &json_bytes(&output.summary))?;
+    write_atomic(&dir.join("perf.json"), &json_bytes(perf))?;
+    // The written files' bytes are not needed by the report, which reads them back.
+    drop(std::mem::take(&mut output.files));
+    staged.mark_results()?;
+    // A report that cannot be drawn, or whose files cannot be put in place, is left out.
+    let report_failed = report
+        && C::report(&dir)
+            .and_then(|_| staged.prepare_targets().map_err(|e| e.to_string()))
+            .map_err(|e| eprintln!("error: the report could not be drawn: {e}"))
+            .is_err();
+    if report_failed {
+        staged.drop_report()?;
+    }
+    staged.commit(&written_by::<C>())?;
+    Ok(report_failed)
+}
+
+/// The program and version a manifest names.
+pub fn written_by<C: Catalogue>() -> String {
+    format!("{} {}", C::BINARY, env!("CARGO_PKG_VERSION"))
 }
 
 impl PartialEq for Format {

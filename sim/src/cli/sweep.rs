@@ -12,6 +12,8 @@ use serde::Deserialize;
 
 use crate::cli::catalogue::Catalogue;
 use crate::cli::common::{check_out_dir, jobs_or_cores, parse_jobs, parse_override};
+use crate::cli::memory;
+use crate::cli::run::written_by;
 use crate::config::issues::Issues;
 use crate::config::load::{ConfigErrors, load};
 use crate::config::overrides::Override;
@@ -23,6 +25,7 @@ use crate::experiment::sweep::rows::{
 };
 use crate::experiment::sweep::shard::{Checksum, Shard, Trailer, point_cells, shard_preamble};
 use crate::output::atomic::{NamedTempFile, temp_file_in, write_atomic};
+use crate::output::folder::Staged;
 use crate::rng::label_hash;
 
 /// Arguments of `sweep`.
@@ -60,6 +63,9 @@ pub struct SweepArgs {
     /// Skip the figures and report.html (the `report` command draws them later).
     #[arg(long)]
     pub no_report: bool,
+    /// Memory the sweep may use, e.g. `8G` (default: what the machine has available).
+    #[arg(long, value_name = "BYTES", value_parser = memory::parse_bytes)]
+    pub max_memory: Option<u64>,
 }
 
 /// The `[sweep]` table of a file, the rest ignored (the catalogue validates it).
@@ -137,10 +143,87 @@ fn plan_and_run<C: Catalogue>(args: &SweepArgs) -> Result<ExitCode, String> {
             .map_err(|e| format!("error: {e}"))?,
     };
     let out_dir = args.out.clone().unwrap_or_else(|| Path::new("output").join(C::name(&base)));
-    check_out_dir(&out_dir)?;
+    // A whole sweep's files go through a staging folder and a manifest; a shard writes its one
+    // file straight into the folder it shares with the other shards.
+    let staged = match shard {
+        None => Some(Staged::begin(&out_dir).map_err(|e| cannot_write(&out_dir, e))?),
+        Some(_) => {
+            check_out_dir(&out_dir)?;
+            None
+        }
+    };
     let jobs = jobs_or_cores(args.jobs);
+    check_memory::<C>(args, &plan, &base, shard, jobs)?;
     let fingerprint = fingerprint(&args.file, args, &plan);
-    run_plan::<C>(args, &plan, seed, shard, &out_dir, jobs.max(1), &fingerprint)
+    let target = Target { out_dir: &out_dir, staged };
+    run_plan::<C>(args, &plan, seed, shard, target, jobs.max(1), &fingerprint)
+}
+
+/// Refuses a sweep whose largest point, run `jobs` at a time, does not fit in the budget.
+fn check_memory<C: Catalogue>(
+    args: &SweepArgs,
+    plan: &Grid,
+    base: &C::Scenario,
+    shard: Option<Shard>,
+    jobs: usize,
+) -> Result<(), String> {
+    let mut largest = C::memory_estimate(base);
+    let mine =
+        (0..plan.points.len()).filter(|k| shard.is_none_or(|s| *k as u64 % s.count == s.index));
+    let mut tasks = 0usize;
+    for k in mine {
+        tasks += plan.replications as usize;
+        let mut overrides = args.overrides.clone();
+        overrides.extend(plan.overrides(k));
+        // A point that does not load is reported when it runs.
+        let Ok(point) = C::load(&args.file, &overrides) else { continue };
+        let estimate = C::memory_estimate(&point);
+        if estimate.as_ref().map(|e| e.bytes) > largest.as_ref().map(|e| e.bytes) {
+            largest = estimate;
+        }
+    }
+    match largest {
+        Some(estimate) => memory::check(&estimate, jobs.min(tasks), args.max_memory),
+        None => Ok(()),
+    }
+}
+
+fn cannot_write(dir: &Path, e: impl std::fmt::Display) -> String {
+    format!("error: cannot write results to {}: {e}", dir.display())
+}
+
+/// Where a sweep writes: the output folder, through a staging folder unless it is a shard.
+struct Target<'a> {
+    out_dir: &'a Path,
+    staged: Option<Staged>,
+}
+
+impl Target<'_> {
+    /// The folder files are written into now.
+    fn write_dir(&self) -> PathBuf {
+        self.staged.as_ref().map_or(self.out_dir, |s| s.dir()).to_path_buf()
+    }
+
+    /// Draws the report (when asked) and moves the staged files into the output folder; with
+    /// nothing to keep, the output folder is left as it was. `Ok(true)`: the report failed.
+    fn finish<C: Catalogue>(self, keep: bool, report: bool) -> Result<bool, String> {
+        let Some(mut staged) = self.staged else { return Ok(false) };
+        if !keep {
+            return Ok(false);
+        }
+        let dir = staged.dir().to_path_buf();
+        staged.mark_results().map_err(|e| cannot_write(self.out_dir, e))?;
+        let report_failed = report
+            && C::report(&dir)
+                .and_then(|_| staged.prepare_targets().map_err(|e| e.to_string()))
+                .map_err(|e| eprintln!("error: the report could not be drawn: {e}"))
+                .is_err();
+        if report_failed {
+            staged.drop_report().map_err(|e| cannot_write(self.out_dir, e))?;
+        }
+        staged.commit(&written_by::<C>()).map_err(|e| cannot_write(self.out_dir, e))?;
+        Ok(report_failed)
+    }
 }
 
 fn run_plan<C: Catalogue>(
@@ -148,7 +231,7 @@ fn run_plan<C: Catalogue>(
     plan: &Grid,
     seed: u64,
     shard: Option<Shard>,
-    out_dir: &Path,
+    target: Target<'_>,
     jobs: usize,
     fingerprint: &str,
 ) -> Result<ExitCode, String> {
@@ -166,14 +249,12 @@ fn run_plan<C: Catalogue>(
         let _ = ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst));
     }
     let progress = std::io::stderr().is_terminal().then(|| progress_bar(task_count));
-    std::fs::create_dir_all(out_dir)
-        .map_err(|e| format!("error: cannot create {}: {e}", out_dir.display()))?;
+    let (out_dir, write_dir) = (target.out_dir, target.write_dir());
     let (rows_name, summary_name) = match shard {
         Some(s) => (s.file_name(), None),
         None => ("sweep.csv".to_string(), Some("sweep-summary.csv")),
     };
-    let rows_tmp = temp_file_in(out_dir, &rows_name)
-        .map_err(|e| format!("error: cannot write results to {}: {e}", out_dir.display()))?;
+    let rows_tmp = temp_file_in(&write_dir, &rows_name).map_err(|e| cannot_write(out_dir, e))?;
     let mut rows_out = BufWriter::new(rows_tmp);
     if let Some(s) = shard {
         writeln!(
@@ -212,13 +293,9 @@ fn run_plan<C: Catalogue>(
     let RowSink { out, summary, metrics, failed_points, run_failures, done, .. } = sink;
     let rows_tmp = out.into_inner().map_err(|e| format!("error: {}", e.error()))?;
     let summary = summary_name.map(|name| (name, summary));
-    keep_files(rows_tmp, out_dir, &rows_name, summary, metrics.is_some() || shard.is_some())?;
-    let report_failed = shard.is_none()
-        && !args.no_report
-        && metrics.is_some()
-        && C::report(out_dir)
-            .map_err(|e| eprintln!("error: the report could not be drawn: {e}"))
-            .is_err();
+    let keep = metrics.is_some() || shard.is_some();
+    keep_files(rows_tmp, &write_dir, &rows_name, summary, keep)?;
+    let report_failed = target.finish::<C>(keep, !args.no_report)?;
     let failed = if failed_points.is_empty() {
         String::new()
     } else {
@@ -433,15 +510,19 @@ fn run_task_inner<C: Catalogue>(
         .collect())
 }
 
-/// Runs `merge DIR`.
-pub fn merge(dir: &Path, out: Option<&Path>) -> ExitCode {
+/// Runs `merge DIR`: the merged files go to the output folder through a staging folder and
+/// its manifest, like a sweep's.
+pub fn merge<C: Catalogue>(dir: &Path, out: Option<&Path>) -> ExitCode {
     match merge_shards(dir) {
         Ok((rows, summary)) => {
             let out = out.unwrap_or(dir);
-            let written = write_atomic(&out.join("sweep.csv"), rows.as_bytes())
-                .and_then(|()| write_atomic(&out.join("sweep-summary.csv"), summary.as_bytes()));
+            let written = Staged::begin(out).and_then(|staged| {
+                write_atomic(&staged.dir().join("sweep.csv"), rows.as_bytes())?;
+                write_atomic(&staged.dir().join("sweep-summary.csv"), summary.as_bytes())?;
+                staged.commit(&written_by::<C>())
+            });
             match written {
-                Ok(()) => {
+                Ok(_) => {
                     eprintln!("merged into {}", out.display());
                     ExitCode::SUCCESS
                 }

@@ -13,7 +13,9 @@ pub use tempfile::NamedTempFile;
 
 /// Creates a fresh temporary file for `name` in `dir`: exclusive creation of an unpredictable
 /// name (`.NAME.XXXXXX.tmp`), with the permissions `File::create` would give (0666 less the
-/// umask). Dropped without [`NamedTempFile::persist`], it removes itself.
+/// umask). Dropped without [`NamedTempFile::persist`], it removes itself. The file is locked
+/// (`flock`) while it is open, so a later run can tell a dead writer's leftover from a live
+/// writer's file ([`crate::output::folder::clean_stale`]).
 pub fn temp_file_in(dir: &Path, name: &str) -> std::io::Result<NamedTempFile> {
     let prefix = format!(".{name}.");
     let mut builder = tempfile::Builder::new();
@@ -23,7 +25,10 @@ pub fn temp_file_in(dir: &Path, name: &str) -> std::io::Result<NamedTempFile> {
         use std::os::unix::fs::PermissionsExt;
         builder.permissions(fs::Permissions::from_mode(0o666));
     }
-    builder.tempfile_in(dir)
+    let tmp = builder.tempfile_in(dir)?;
+    // A file system without locks only loses the stale-file cleaning, not the write.
+    let _ = tmp.as_file().try_lock();
+    Ok(tmp)
 }
 
 /// Writes `bytes` to `path` atomically, creating parent directories as needed.

@@ -1,8 +1,10 @@
-//! Output for people and machines: result files written atomically ([`atomic`]), CSV cells
+//! Output for people and machines: result files written atomically ([`atomic`]), output
+//! folders replaced whole with a manifest ([`folder`]), CSV cells
 //! ([`csv`]), aligned terminal tables ([`table`]) and figures as SVG and PNG ([`plot`]).
 
 pub mod atomic;
 pub mod csv;
+pub mod folder;
 pub mod plot;
 pub mod table;
 pub mod thin;
