@@ -55,6 +55,7 @@ pub fn run_with_timeline(scenario: &Scenario, seed: Option<u64>) -> Result<RunRe
         }
         variants.push(summary);
     }
+    share_cpu_window(&mut variants);
     let summary = Summary {
         scenario: scenario.name.clone(),
         seed,
@@ -67,6 +68,17 @@ pub fn run_with_timeline(scenario: &Scenario, seed: Option<u64>) -> Result<RunRe
         variants,
     };
     Ok(RunResults { summary, timelines })
+}
+
+/// Puts the app tier's CPU utilisation of every flash-sale variant on one window, time zero to
+/// the end of the longest, so that the variants' figures compare (each ran to its own end).
+fn share_cpu_window(variants: &mut [crate::summary::VariantSummary]) {
+    let window_s =
+        variants.iter().filter(|v| v.metrics.is_some()).map(|v| v.end_s).fold(0.0, f64::max);
+    for m in variants.iter_mut().filter_map(|v| v.metrics.as_mut()) {
+        let capacity_s = window_s * m.app_cores as f64;
+        m.app_cpu_utilization = if capacity_s > 0.0 { m.app_cpu_s / capacity_s } else { 0.0 };
+    }
 }
 
 /// Warnings about a scenario worth telling before trusting its numbers.

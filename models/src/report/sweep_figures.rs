@@ -33,8 +33,9 @@ fn num(cell: &str) -> f64 {
 }
 
 /// Metrics drawn for a sweep, when present.
-const SWEEP_METRICS: [(&str, &str); 7] = [
-    ("metrics.buyers.answer_latency.p99_s", "buyers' answer latency p99 (s)"),
+const SWEEP_METRICS: [(&str, &str); 8] = [
+    ("metrics.buyers.time_to_final_answer.p50_s", "half the buyers answered by (s)"),
+    ("metrics.buyers.answer_latency.p99_s", "answered buyers' latency p99 (s)"),
     ("metrics.buyers.gave_up_share", "buyers who gave up (share)"),
     ("metrics.attempt_latency.p99_s", "attempt latency p99 (s)"),
     ("metrics.stock_to_buyers_rate", "stock to buyers (share)"),

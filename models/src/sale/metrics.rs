@@ -20,12 +20,13 @@
 //! - **amplification** = attempts ÷ users (bots included).
 //! - **cost** = Σ provisioned units × unit price × billed time + per-request charges.
 
+use sim::stats::DurationHistogram;
 use sim::{RunStats, SimDuration, SimTime, SlabKey, StationReport};
 
 use super::config::{SaleSetup, SaleVariant};
 use super::model::{AttemptKind, SaleModel, Tallies};
 use super::outcome::{Outcome, UserOutcome};
-use crate::summary::sale::{AttemptShares, Buyers, PeakUtilization};
+use crate::summary::sale::{AllBuyersQuantiles, AttemptShares, Buyers, PeakUtilization};
 pub use crate::summary::sale::{
     AttemptsByKind, Cost, CostLine, Failures, SaleMetrics, StreamMetrics,
 };
@@ -70,8 +71,6 @@ pub struct RunReport {
     pub timeline: super::timeline::Timeline,
     /// Gateway servers, database connections, Redis executors.
     pub servers: [u32; 4],
-    /// First attempt sent (start of the app tier's busy period).
-    pub first_attempt_at: Option<SimTime>,
     pub stream: Option<StreamMetrics>,
     pub waiting_room: Option<crate::components::waiting_room::RoomMetrics>,
 }
@@ -101,7 +100,6 @@ impl RunReport {
                 unclaimed_orders += orders;
             }
         }
-        let first_attempt_at = model.users.iter().filter_map(|u| u.first_click()).min();
         let bots_with_item = holders(humans as usize..model.users.len());
         let limit_violations = row.per_user.iter().filter(|&&n| n > limit).count() as u64;
         let redis = model.tiers.redis.as_ref();
@@ -159,7 +157,6 @@ impl RunReport {
                 model.variant.db.pool,
                 1,
             ],
-            first_attempt_at,
             stream,
             waiting_room: model.tiers.room.as_ref().map(|r| r.figures.clone()),
             timeline: model.timeline,
@@ -249,13 +246,12 @@ fn cost(setup: &SaleSetup, variant: &SaleVariant, report: &RunReport, sold: u64)
     }
 }
 
-/// App-tier CPU utilisation over the busy period (first click to the end of the run): the CPU
-/// of the slices the cores ran (under a blocking event loop, the loops' CPU only).
+/// App-tier CPU utilisation over this variant's run (time zero to its end); `crate::run` puts
+/// every variant of a run on the longest one's window. The CPU is that of the slices the cores
+/// ran (under a blocking event loop, the loops' CPU only).
 fn app_cpu(variant: &SaleVariant, report: &RunReport) -> f64 {
-    let gw = &variant.gateway;
-    let start = report.first_attempt_at.unwrap_or(report.end);
-    let span_ns = (report.end - start).as_nanos() as f64;
-    let cores = (gw.instances * gw.cores) as f64;
+    let span_ns = report.end.as_nanos() as f64;
+    let cores = variant.gateway.total_cores() as f64;
     let cpu_ns = report.gateway_cpu.as_nanos() as f64;
     if span_ns <= 0.0 { 0.0 } else { cpu_ns / (cores * span_ns) }
 }
@@ -343,6 +339,8 @@ pub fn variant_summary(
         cdn_deduped: report.cdn_deduped,
         cdn_fingerprint_peak_bytes: report.cdn_peak_table_bytes,
         app_cpu_utilization: app_cpu(variant, report),
+        app_cpu_s: report.gateway_cpu.as_secs_f64(),
+        app_cores: variant.gateway.total_cores(),
         peak_1s_utilization: peak_1s_utilization(&timeline.rows),
         stream: report.stream.clone(),
         waiting_room: report.waiting_room.clone(),
@@ -488,7 +486,19 @@ fn buyers(humans: u64, t: &Tallies) -> Buyers {
         gave_up_share: of(UserOutcome::GaveUp),
         still_trying_share: of(UserOutcome::StillTrying),
         answer_latency: t.answer_latency.summary(),
+        time_to_final_answer: AllBuyersQuantiles {
+            p50_s: over_all_buyers(&t.answer_latency, humans, 0.5),
+            p90_s: over_all_buyers(&t.answer_latency, humans, 0.9),
+        },
     }
+}
+
+/// The `q`-quantile over `humans` buyers of a time recorded in `answered` for those who reached
+/// it (the others never did): `None` when fewer than `q` of them reached it.
+fn over_all_buyers(answered: &DurationHistogram, humans: u64, q: f64) -> Option<f64> {
+    let reached = answered.count();
+    let within = q * humans as f64 / reached.max(1) as f64;
+    (reached > 0 && within <= 1.0).then(|| answered.quantile_secs(within))
 }
 
 /// The busiest second of each component, from the 100 ms timeline.

@@ -131,8 +131,20 @@ pub struct Buyers {
     pub gave_up_share: f64,
     /// ...or were still trying when the run ended.
     pub still_trying_share: f64,
-    /// First click → final answer, for the buyers given one.
+    /// First click → final answer, for the buyers given one. It rises as capacity lets more of
+    /// the slow buyers through: judge a design by `time_to_final_answer` instead.
     pub answer_latency: DurationSummary,
+    /// First click → final answer over *all* buyers, a buyer never answered counting as never
+    /// answered: the time by which half (90%) of the buyers had one, or `None` when more than
+    /// half (10%) never did. Falls as capacity grows.
+    pub time_to_final_answer: AllBuyersQuantiles,
+}
+
+/// Quantiles over every buyer of a time some buyers never reach.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AllBuyersQuantiles {
+    pub p50_s: Option<f64>,
+    pub p90_s: Option<f64>,
 }
 
 /// Shares of the attempts that the system turned away or never answered in time.
@@ -203,9 +215,12 @@ pub struct SaleMetrics {
     pub cdn_requests: u64,
     pub cdn_deduped: u64,
     pub cdn_fingerprint_peak_bytes: Option<f64>,
-    /// App tier CPU: the CPU the gateway's cores ran ÷ (instances × cores × time from the first
-    /// click to the end of the run).
+    /// App tier CPU: the CPU the gateway's cores ran ÷ (instances × cores × one window shared
+    /// by the run's variants: time zero to the end of the longest), so variants compare.
     pub app_cpu_utilization: f64,
+    /// The CPU the gateway's cores ran, seconds, and the cores it had.
+    pub app_cpu_s: f64,
+    pub app_cores: u32,
     /// Each component's busiest second.
     pub peak_1s_utilization: PeakUtilization,
     pub stream: Option<StreamMetrics>,

@@ -118,7 +118,12 @@ fn buyer_rows(t: &mut TextTable, sale: &[&VariantSummary]) {
     row(t, "buyers with no final answer", &|b| {
         flag(pct(b.gave_up_share + b.still_trying_share), b.gave_up_share > 0.0)
     });
-    row(t, "buyers' answer latency p99", &|b| human_secs(b.answer_latency.p99_s));
+    let never = |t: Option<f64>| t.map_or("never".into(), human_secs);
+    row(t, "buyers answered by (p50 / p90)", &|b| {
+        let q = &b.time_to_final_answer;
+        format!("{} / {}", never(q.p50_s), never(q.p90_s))
+    });
+    row(t, "answered buyers' latency p99", &|b| human_secs(b.answer_latency.p99_s));
 }
 
 /// The rows on the components: the app tier's CPU and threads, Redis and the pool.
@@ -141,6 +146,12 @@ fn component_rows(t: &mut TextTable, sale: &[&VariantSummary]) {
     row(t, "gateway peak queue", &|v| {
         let threads = v.stations.iter().any(|s| s.name == "gateway_threads");
         station_peak(v, if threads { "gateway_threads" } else { "gateway_cores" })
+    });
+    row(t, "gateway time at queue cap", &|v| {
+        let threads = v.stations.iter().any(|s| s.name == "gateway_threads");
+        let name = if threads { "gateway_threads" } else { "gateway_cores" };
+        let station = v.stations.iter().find(|s| s.name == name);
+        station.and_then(|s| s.report.time_at_cap_s).map_or("-".into(), human_secs)
     });
     row(t, "redis hot shard utilisation", &|v| station_util(v, "redis_hot_shard"));
     row(t, "redis hot shard busiest second", &|v| {

@@ -56,6 +56,13 @@ fn the_readme_case_study_table_is_what_the_default_run_prints() {
         ("limit violations", Box::new(|m| thousands(m.limit_violations))),
         ("time to sell-out", Box::new(|m| seconds(m.time_to_sell_out_s))),
         ("user latency p99", Box::new(|m| format!("{:.1} s", m.user_latency.p99_s))),
+        (
+            "buyers with no final answer",
+            Box::new(|m| {
+                let b = &m.buyers;
+                format!("{:.1}%", (b.gave_up_share + b.still_trying_share) * 100.0)
+            }),
+        ),
     ];
     for (label, cell) in rows {
         let cells: Vec<String> = variants.iter().map(&cell).collect();
@@ -64,5 +71,35 @@ fn the_readme_case_study_table_is_what_the_default_run_prints() {
             readme.contains(&row),
             "README's case-study table is out of date; the run gives\n{row}"
         );
+    }
+}
+
+#[test]
+fn the_gateway_sweep_curve_is_what_the_readme_explains() {
+    // `scenarios/sweep-gateway.toml` at its base crowd (100,000 buyers): more instances get
+    // more buyers a final answer until the Redis hot shard binds; after that they add little.
+    let at = |instances: u32| {
+        let sets = [format!("variant[three-tier].gateway.instances={instances}")];
+        let s = run_scenario(&scenario("scenarios/sweep-gateway.toml", &sets), None).unwrap();
+        s.variants[0].metrics.clone().unwrap()
+    };
+    let (few, enough, many) = (at(8), at(32), at(64));
+    let gave_up = |m: &SaleMetrics| m.buyers.gave_up_share;
+    assert!(
+        gave_up(&few) > 0.5 && gave_up(&enough) < 0.25,
+        "8: {}, 32: {}",
+        gave_up(&few),
+        gave_up(&enough)
+    );
+    assert_eq!(few.buyers.time_to_final_answer.p50_s, None, "most buyers never hear back on 8");
+    let (p50_32, p50_64) = (
+        enough.buyers.time_to_final_answer.p50_s.unwrap(),
+        many.buyers.time_to_final_answer.p50_s.unwrap(),
+    );
+    assert!((p50_64 - p50_32).abs() < 0.1 * p50_32, "flat once Redis binds: {p50_32} vs {p50_64}");
+    assert!(few.peak_1s_utilization.gateway_cpu > 0.99, "the cores bind on 8 instances");
+    for m in [&enough, &many] {
+        assert!(m.peak_1s_utilization.redis_shard.unwrap() > 0.99, "the hot shard binds");
+        assert!(m.peak_1s_utilization.gateway_cpu < 0.6);
     }
 }

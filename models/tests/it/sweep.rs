@@ -10,7 +10,7 @@ use crate::support::workspace;
 
 const FILE: &str = "scenarios/sweep-gateway.toml";
 
-/// Small points so the tests stay quick: 3 instance counts × 2 crowd sizes × 2 replications.
+/// Small points so the tests stay quick: 5 instance counts × 2 crowd sizes × 2 replications.
 const SMALL: [&str; 6] =
     ["--grid", "traffic.users=3000,6000", "--set", "sale.stock=100", "--replications", "2"];
 
@@ -62,10 +62,10 @@ fn sweep_output_is_identical_across_job_counts() {
     assert_eq!(read(&a, "sweep.csv"), read(&b, "sweep.csv"));
     assert_eq!(read(&a, "sweep-summary.csv"), read(&b, "sweep-summary.csv"));
     let rows = read(&a, "sweep.csv");
-    // 3 × 2 points × 2 replications × 1 variant, plus the header.
-    assert_eq!(rows.lines().count(), 13);
+    // 5 × 2 points × 2 replications × 1 variant, plus the header.
+    assert_eq!(rows.lines().count(), 21);
     let summary = read(&a, "sweep-summary.csv");
-    assert_eq!(summary.lines().count(), 7);
+    assert_eq!(summary.lines().count(), 11);
     assert!(summary.lines().next().unwrap().contains("metrics.user_latency.p99_s.ci95"));
     // The report is redrawn from the sweep's files alone, byte for byte.
     let figure = a.join("figures/sweep-metrics-stock_to_buyers_rate.svg");
@@ -147,8 +147,8 @@ fn a_point_row_equals_the_single_run_with_its_values() {
     sweep(&dir, &[], &[]);
     let rows = read(&dir, "sweep.csv");
     let header: Vec<&str> = rows.lines().next().unwrap().split(',').collect();
-    // Point 3 = instances 4, users 6000 (file axis first, CLI axis last); replication 0.
-    let row: Vec<&str> = rows.lines().find(|l| l.starts_with("3,0,")).unwrap().split(',').collect();
+    // Point 1 = instances 4, users 6000 (file axis first, CLI axis last); replication 0.
+    let row: Vec<&str> = rows.lines().find(|l| l.starts_with("1,0,")).unwrap().split(',').collect();
     assert_eq!((row[4], row[5]), ("4", "6000"));
     let out = flashsim(
         &[

@@ -66,6 +66,8 @@ pub struct StationStats {
     pub busy: TimeWeighted,
     pub queue: TimeWeighted,
     pub in_system: TimeWeighted,
+    /// Bounded queues: 1 while the queue is at its bound (arrivals are dropped), else 0.
+    pub full: Option<TimeWeighted>,
     pub wait: DurationHistogram,
     pub sojourn: DurationHistogram,
 }
@@ -91,6 +93,9 @@ pub struct StationReport {
     pub p999_sojourn_s: f64,
     pub max_sojourn_s: f64,
     pub wait: DurationSummary,
+    /// Bounded queues: time spent at the bound, when every arrival was dropped (a peak queue
+    /// equal to the bound does not say for how long).
+    pub time_at_cap_s: Option<f64>,
 }
 
 /// A multi-server FIFO station with an optional queue bound.
@@ -120,7 +125,10 @@ impl<J> Station<J> {
             next_ticket: 0,
             waiting: 0,
             stats_since: SimTime::ZERO,
-            stats: StationStats::default(),
+            stats: StationStats {
+                full: queue_capacity.map(|_| TimeWeighted::default()),
+                ..StationStats::default()
+            },
         }
     }
 
@@ -154,6 +162,9 @@ impl<J> Station<J> {
         self.stats.busy.set(now, self.busy as u64);
         self.stats.queue.set(now, self.waiting as u64);
         self.stats.in_system.set(now, self.busy as u64 + self.waiting as u64);
+        if let (Some(full), Some(cap)) = (&mut self.stats.full, self.queue_capacity) {
+            full.set(now, u64::from(self.waiting >= cap));
+        }
     }
 
     /// A job arrives at `now`.
@@ -251,10 +262,14 @@ impl<J> Station<J> {
         stats.busy.restart(now);
         stats.queue.restart(now);
         stats.in_system.restart(now);
+        if let Some(full) = &mut stats.full {
+            full.restart(now);
+        }
         self.stats = StationStats {
             busy: stats.busy,
             queue: stats.queue,
             in_system: stats.in_system,
+            full: stats.full,
             ..StationStats::default()
         };
         self.stats_since = now;
@@ -289,6 +304,7 @@ pub fn report_from(s: &StationStats, servers: u32, since: SimTime, end: SimTime)
         p999_sojourn_s: sojourn.p999_s,
         max_sojourn_s: sojourn.max_s,
         wait: s.wait.summary(),
+        time_at_cap_s: s.full.as_ref().map(|full| full.mean(end) * span_s),
     }
 }
 
@@ -317,6 +333,9 @@ mod tests {
         assert!((r.mean_wait_s - 8e-9 / 3.0).abs() < 1e-15);
         // Busy: 2 servers over [1,11), 1 over [0,1) and [11,12): 22 server-ns over 2×20.
         assert!((r.utilization - 22.0 / 40.0).abs() < 1e-12);
+        // The one waiting place was taken over [2, 10): 8 ns at the bound.
+        assert!((r.time_at_cap_s.unwrap() - 8e-9).abs() < 1e-18);
+        assert_eq!(Station::<u8>::new(1, None).report(t(5)).time_at_cap_s, None);
     }
 
     #[test]
