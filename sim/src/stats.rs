@@ -9,6 +9,10 @@
 use hdrhistogram::Histogram;
 use statrs::distribution::{ContinuousCDF, StudentsT};
 
+mod busiest;
+
+pub use busiest::BusiestWindow;
+
 use crate::time::{SimDuration, SimTime};
 
 /// An integer level over time (e.g. customers waiting), with its time-weighted mean and peak.

@@ -221,7 +221,7 @@ impl Job {
         let n = spec.parallelism as usize;
         Job {
             spec: spec.clone(),
-            subtasks: (0..n).map(|_| Station::new(1, None)).collect(),
+            subtasks: (0..n).map(|_| Station::new(1, None).with_busiest_second()).collect(),
             head: vec![(0, SimTime::ZERO); n],
             last_delivery: vec![SimTime::ZERO; n],
             state: StreamState::new(spec.stock, spec.parallelism, stock, users),

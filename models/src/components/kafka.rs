@@ -256,7 +256,7 @@ impl<J: Copy> Topic<J> {
         let n = spec.partitions as usize;
         Topic {
             spec: spec.clone(),
-            partitions: (0..n).map(|_| Station::new(1, None)).collect(),
+            partitions: (0..n).map(|_| Station::new(1, None).with_busiest_second()).collect(),
             partition_down: vec![(SimTime::ZERO, SimTime::ZERO); n],
             head: vec![(0, SimTime::ZERO); n],
             requests: Vec::new(),

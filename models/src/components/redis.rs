@@ -246,7 +246,7 @@ impl<J: Copy> Redis<J> {
     pub fn new(spec: &RedisSpec, stock: i64, users: usize, seed: u64) -> Self {
         Redis {
             spec: spec.clone(),
-            shard: Station::new(1, None),
+            shard: Station::new(1, None).with_busiest_second(),
             stock: RedisStock::new(stock, users),
             rtt_rng: rng::stream(seed, "redis/rtt"),
             service_rng: rng::stream(seed, "redis/service"),

@@ -72,6 +72,9 @@ pub struct RunReport {
     /// Gateway servers, database connections, Redis executors.
     pub servers: [u32; 4],
     pub stream: Option<StreamMetrics>,
+    /// Busiest seconds tracked by the stations themselves: the stock row lock (busiest row),
+    /// the busiest Kafka partition and Flink subtask.
+    pub busiest_stations: (f64, Option<f64>, Option<f64>),
     pub waiting_room: Option<crate::components::waiting_room::RoomMetrics>,
 }
 
@@ -157,6 +160,7 @@ impl RunReport {
                 model.variant.db.pool,
                 1,
             ],
+            busiest_stations: busiest_stations(&model, end),
             stream,
             waiting_room: model.tiers.room.as_ref().map(|r| r.figures.clone()),
             timeline: model.timeline,
@@ -341,7 +345,12 @@ pub fn variant_summary(
         app_cpu_utilization: app_cpu(variant, report),
         app_cpu_s: report.gateway_cpu.as_secs_f64(),
         app_cores: variant.gateway.total_cores(),
-        peak_1s_utilization: peak_1s_utilization(&timeline.rows),
+        peak_1s_utilization: PeakUtilization {
+            stock_row_lock: report.busiest_stations.0,
+            kafka_partition: report.busiest_stations.1,
+            flink_subtask: report.busiest_stations.2,
+            ..peak_1s_utilization(&timeline.rows)
+        },
         stream: report.stream.clone(),
         waiting_room: report.waiting_room.clone(),
         // Oversold units cannot be delivered: they never make a design look cheaper.
@@ -501,6 +510,24 @@ fn over_all_buyers(answered: &DurationHistogram, humans: u64, q: f64) -> Option<
     (reached > 0 && within <= 1.0).then(|| answered.quantile_secs(within))
 }
 
+/// The busiest second of the stations that track their own: the stock row lock (the busiest
+/// row), and for `queue_stream` the busiest partition and subtask.
+fn busiest_stations(model: &SaleModel<'_>, end: SimTime) -> (f64, Option<f64>, Option<f64>) {
+    let busiest = |reports: &mut dyn Iterator<Item = StationReport>| {
+        reports
+            .filter_map(|r| r.busiest_1s_utilization)
+            .fold(None, |a: Option<f64>, b| Some(a.map_or(b, |a| a.max(b))))
+    };
+    let db = &model.tiers.db;
+    let rows = busiest(&mut (0..db.row_count() as u16).map(|row| db.row_lock(row).report(end)));
+    let stream = model.tiers.stream.as_ref();
+    let partitions =
+        stream.and_then(|st| busiest(&mut st.topic.partitions().iter().map(|p| p.report(end))));
+    let subtasks =
+        stream.and_then(|st| busiest(&mut st.job.subtasks().iter().map(|s| s.report(end))));
+    (rows.unwrap_or(0.0), partitions, subtasks)
+}
+
 /// The busiest second of each component, from the 100 ms timeline.
 fn peak_1s_utilization(rows: &[SaleRow]) -> PeakUtilization {
     let peak = |of: &dyn Fn(&SaleRow) -> f64| {
@@ -521,5 +548,8 @@ fn peak_1s_utilization(rows: &[SaleRow]) -> PeakUtilization {
             .first()
             .and_then(|r| r.redis_utilization)
             .map(|_| peak(&|r| r.redis_utilization.unwrap_or(0.0))),
+        stock_row_lock: 0.0,
+        kafka_partition: None,
+        flink_subtask: None,
     }
 }

@@ -113,6 +113,11 @@ pub struct PeakUtilization {
     pub db_pool: f64,
     /// The hot Redis shard (`three_tier_redis` only).
     pub redis_shard: Option<f64>,
+    /// The stock row's lock (the busiest row's, with split stock).
+    pub stock_row_lock: f64,
+    /// `queue_stream`: the busiest Kafka partition and Flink subtask.
+    pub kafka_partition: Option<f64>,
+    pub flink_subtask: Option<f64>,
 }
 
 /// What the human would-be buyers lived through: shares of them by what they were last told,

@@ -159,6 +159,15 @@ fn component_rows(t: &mut TextTable, sale: &[&VariantSummary]) {
     });
     row(t, "db pool utilisation", &|v| station_util(v, "db_pool"));
     row(t, "db pool busiest second", &|v| pct(m(v).peak_1s_utilization.db_pool));
+    row(t, "stock row lock busiest second", &|v| pct(m(v).peak_1s_utilization.stock_row_lock));
+    if sale.iter().any(|v| m(v).peak_1s_utilization.kafka_partition.is_some()) {
+        row(t, "kafka partition busiest second", &|v| {
+            m(v).peak_1s_utilization.kafka_partition.map_or("-".into(), pct)
+        });
+        row(t, "flink subtask busiest second", &|v| {
+            m(v).peak_1s_utilization.flink_subtask.map_or("-".into(), pct)
+        });
+    }
 }
 
 /// Dollars to three significant digits (`$0.00178`), so a small unit cost is never `$0.0000`.

@@ -249,4 +249,11 @@ fn the_busiest_second_is_at_least_the_runs_mean_and_at_most_full() {
         assert!(busiest >= mean(station) - 1e-9 && busiest <= 1.0 + 1e-9, "{station}: {busiest}");
     }
     assert!(peak.gateway_cpu > 0.99 && mean("gateway_cores") < 0.5, "a burst the mean hides");
+    let lock = peak.stock_row_lock;
+    assert!(lock >= mean("stock_row_lock") - 1e-9 && lock <= 1.0 + 1e-9, "row lock: {lock}");
+    // Two computations of the hot shard's busiest second agree: the timeline's 100 ms rows and
+    // the station's own tracker.
+    let shard = v.stations.iter().find(|st| st.name == "redis_hot_shard").unwrap();
+    let own = shard.report.busiest_1s_utilization.unwrap();
+    assert!((own - peak.redis_shard.unwrap()).abs() < 1e-6, "{own} vs {:?}", peak.redis_shard);
 }

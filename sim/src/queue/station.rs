@@ -16,7 +16,7 @@ use std::collections::VecDeque;
 
 use serde::{Deserialize, Serialize};
 
-use crate::stats::{DurationHistogram, DurationSummary, TimeWeighted};
+use crate::stats::{BusiestWindow, DurationHistogram, DurationSummary, TimeWeighted};
 use crate::time::{SimDuration, SimTime};
 
 /// A place in a station's queue, for reneging.
@@ -68,6 +68,8 @@ pub struct StationStats {
     pub in_system: TimeWeighted,
     /// Bounded queues: 1 while the queue is at its bound (arrivals are dropped), else 0.
     pub full: Option<TimeWeighted>,
+    /// When asked for ([`Station::with_busiest_second`]): the busy servers' busiest second.
+    pub busiest: Option<BusiestWindow>,
     pub wait: DurationHistogram,
     pub sojourn: DurationHistogram,
 }
@@ -96,6 +98,8 @@ pub struct StationReport {
     /// Bounded queues: time spent at the bound, when every arrival was dropped (a peak queue
     /// equal to the bound does not say for how long).
     pub time_at_cap_s: Option<f64>,
+    /// When asked for: the highest mean utilisation over ten consecutive 100 ms intervals.
+    pub busiest_1s_utilization: Option<f64>,
 }
 
 /// A multi-server FIFO station with an optional queue bound.
@@ -132,6 +136,13 @@ impl<J> Station<J> {
         }
     }
 
+    /// The same station, also tracking its busiest second (reported as
+    /// `busiest_1s_utilization`).
+    pub fn with_busiest_second(mut self) -> Self {
+        self.stats.busiest = Some(BusiestWindow::one_second());
+        self
+    }
+
     /// The same station with tickets numbered from `first`: stations that share one kind of
     /// timeout event keep their tickets apart, so a ticket names its station.
     pub fn with_first_ticket(mut self, first: u64) -> Self {
@@ -164,6 +175,9 @@ impl<J> Station<J> {
         self.stats.in_system.set(now, self.busy as u64 + self.waiting as u64);
         if let (Some(full), Some(cap)) = (&mut self.stats.full, self.queue_capacity) {
             full.set(now, u64::from(self.waiting >= cap));
+        }
+        if let Some(busiest) = &mut self.stats.busiest {
+            busiest.set(now, self.busy as u64);
         }
     }
 
@@ -270,6 +284,11 @@ impl<J> Station<J> {
             queue: stats.queue,
             in_system: stats.in_system,
             full: stats.full,
+            busiest: stats.busiest.map(|_| {
+                let mut fresh = BusiestWindow::one_second();
+                fresh.set(now, self.busy as u64);
+                fresh
+            }),
             ..StationStats::default()
         };
         self.stats_since = now;
@@ -305,6 +324,7 @@ pub fn report_from(s: &StationStats, servers: u32, since: SimTime, end: SimTime)
         max_sojourn_s: sojourn.max_s,
         wait: s.wait.summary(),
         time_at_cap_s: s.full.as_ref().map(|full| full.mean(end) * span_s),
+        busiest_1s_utilization: s.busiest.as_ref().map(|b| b.peak_mean(end) / servers as f64),
     }
 }
 

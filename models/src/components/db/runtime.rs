@@ -85,7 +85,9 @@ impl<J: Copy> Db<J> {
                 // The stock spread evenly, the first rows taking the remainder.
                 stock: stock / n + i64::from(i < stock % n),
                 version: 0,
-                lock: Station::new(1, waiters).with_first_ticket((i as u64) << ROW_TICKET_SHIFT),
+                lock: Station::new(1, waiters)
+                    .with_first_ticket((i as u64) << ROW_TICKET_SHIFT)
+                    .with_busiest_second(),
                 victims_checking: 0,
                 work: Vec::new(),
             })
