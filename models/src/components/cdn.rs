@@ -5,6 +5,8 @@
 //! Lua check in the case study). The fingerprint table is counted exactly: an entry lives for
 //! `window` after its last refresh, so its peak size is the most fingerprints seen inside one
 //! window. Edge processing is a delay with no queue (edges are provisioned far above the origin).
+//! A de-duplicated request is answered "processing" by default: the page keeps waiting for the
+//! answer to the request already in flight instead of counting a failure (docs/parameters.md).
 //! Defaults: processing LN(2 ms, 10 ms) [A, parameters.md §11]; window 1 s (NGINX example, §5);
 //! price $0.01 per 10,000 HTTPS requests (CloudFront, §5/§8); 64 B per table entry (NGINX zone
 //! state, §5).
@@ -35,9 +37,9 @@ pub struct RawCdn {
     pub entry_bytes: Option<f64>,
     /// Price per 10,000 requests (default 0.01).
     pub price_per_10k_requests: Option<f64>,
-    /// What a de-duplicated request is answered: `retryable` (default: a failure the client
-    /// backs off from and retries) or `processing` (the front end waits for the answer of the
-    /// user's request in flight; with none in flight, until the client's timeout).
+    /// What a de-duplicated request is answered: `processing` (default: the front end waits for
+    /// the answer of the user's request in flight; with none in flight, until the client's
+    /// timeout) or `retryable` (a failure the client backs off from and retries).
     pub dedupe_answer: Option<DedupeAnswer>,
 }
 
@@ -85,7 +87,7 @@ impl RawCdn {
             service: service?,
             entry_bytes,
             price_per_10k_requests: price,
-            dedupe_answer: self.dedupe_answer.unwrap_or(DedupeAnswer::Retryable),
+            dedupe_answer: self.dedupe_answer.unwrap_or(DedupeAnswer::Processing),
         })
     }
 }
