@@ -32,6 +32,17 @@ pub enum StockScript {
     GetThenDecr,
 }
 
+/// Which check the stock script (or its read) makes first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ScriptOrder {
+    /// The case study's: stock, then the user's count — a buyer who already holds a unit and
+    /// asks again after the sell-out hears "sold out".
+    StockFirst,
+    /// The user's count, then stock — that buyer hears "limit reached" (you already have one).
+    UserFirst,
+}
+
 /// The `[variant.redis]` table.
 #[derive(Clone, Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -40,6 +51,8 @@ pub struct RawRedis {
     pub shards: Option<i64>,
     /// `atomic` (default) or `get_then_decr`.
     pub script: Option<StockScript>,
+    /// `stock_first` (default, the case study's script) or `user_first`.
+    pub script_order: Option<ScriptOrder>,
     /// Time to run the stock script (default constant 25us).
     pub script_time: Option<DistSpec>,
     /// Time to run one plain command (default constant 8us).
@@ -57,6 +70,7 @@ pub struct RawRedis {
 pub struct RedisSpec {
     pub shards: u32,
     pub script: StockScript,
+    pub script_order: ScriptOrder,
     pub script_time: Dist,
     pub command_time: Dist,
     pub rtt: Dist,
@@ -85,6 +99,7 @@ impl RawRedis {
         Some(RedisSpec {
             shards,
             script: self.script.unwrap_or(StockScript::Atomic),
+            script_order: self.script_order.unwrap_or(ScriptOrder::StockFirst),
             script_time: script_time?,
             command_time: command_time?,
             rtt: rtt?,
@@ -144,26 +159,27 @@ impl RedisStock {
         }
     }
 
-    /// The atomic script: check stock, check the user's limit, decrement, count.
-    pub fn script(&mut self, user: u32, limit: u16) -> StockAnswer {
-        if self.stock <= 0 {
-            return StockAnswer::SoldOut;
+    /// The atomic script: check stock and the user's limit (in `order`), decrement, count.
+    pub fn script(&mut self, user: u32, limit: u16, order: ScriptOrder) -> StockAnswer {
+        match self.read(user, limit, order) {
+            StockAnswer::LooksAvailable => {
+                self.decrement(user);
+                StockAnswer::Reserved
+            }
+            refusal => refusal,
         }
-        if self.per_user[user as usize] >= limit {
-            return StockAnswer::LimitReached;
-        }
-        self.decrement(user);
-        StockAnswer::Reserved
     }
 
-    /// The read half of the non-atomic variant.
-    pub fn read(&self, user: u32, limit: u16) -> StockAnswer {
-        if self.stock <= 0 {
-            StockAnswer::SoldOut
-        } else if self.per_user[user as usize] >= limit {
-            StockAnswer::LimitReached
-        } else {
-            StockAnswer::LooksAvailable
+    /// The checks of the script without its writes: the read half of the non-atomic variant.
+    pub fn read(&self, user: u32, limit: u16, order: ScriptOrder) -> StockAnswer {
+        let sold_out = self.stock <= 0;
+        let at_limit = self.per_user[user as usize] >= limit;
+        match (order, sold_out, at_limit) {
+            (ScriptOrder::StockFirst, true, _) | (ScriptOrder::UserFirst, true, false) => {
+                StockAnswer::SoldOut
+            }
+            (_, _, true) => StockAnswer::LimitReached,
+            (_, false, false) => StockAnswer::LooksAvailable,
         }
     }
 
@@ -295,8 +311,8 @@ impl<J: Copy> Redis<J> {
         limit: u16,
     ) -> Option<StockAnswer> {
         let answer = match command {
-            RedisCommand::Script => Some(self.stock.script(user, limit)),
-            RedisCommand::Read => Some(self.stock.read(user, limit)),
+            RedisCommand::Script => Some(self.stock.script(user, limit, self.spec.script_order)),
+            RedisCommand::Read => Some(self.stock.read(user, limit, self.spec.script_order)),
             RedisCommand::Decrement => {
                 self.stock.decrement(user);
                 Some(StockAnswer::Reserved)
@@ -370,6 +386,18 @@ mod tests {
         assert_eq!(r.execute(T, RedisCommand::Script, 0, 1), Some(StockAnswer::SoldOut));
         assert_eq!(r.execute(T, RedisCommand::Script, 2, 1), Some(StockAnswer::SoldOut));
         assert_eq!((r.stock.stock, r.stock.min_stock), (0, 0), "never below zero");
+    }
+
+    #[test]
+    fn a_user_first_script_tells_a_holder_limit_reached_after_the_sell_out() {
+        let raw = RawRedis { script_order: Some(ScriptOrder::UserFirst), ..RawRedis::default() };
+        let mut r = Redis::<u32>::new(&raw.check("redis", &mut Issues::new()).unwrap(), 1, 4, 1);
+        assert_eq!(r.execute(T, RedisCommand::Script, 0, 1), Some(StockAnswer::Reserved));
+        // Sold out now; the holder asks again: their count is checked first.
+        assert_eq!(r.execute(T, RedisCommand::Script, 0, 1), Some(StockAnswer::LimitReached));
+        assert_eq!(r.execute(T, RedisCommand::Script, 1, 1), Some(StockAnswer::SoldOut));
+        assert_eq!(r.execute(T, RedisCommand::Read, 0, 1), Some(StockAnswer::LimitReached));
+        assert_eq!(r.stock.stock, 0);
     }
 
     #[test]

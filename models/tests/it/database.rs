@@ -257,3 +257,31 @@ fn the_busiest_second_is_at_least_the_runs_mean_and_at_most_full() {
     let own = shard.report.busiest_1s_utilization.unwrap();
     assert!((own - peak.redis_shard.unwrap()).abs() < 1e-6, "{own} vs {:?}", peak.redis_shard);
 }
+
+#[test]
+fn a_user_first_script_tells_holders_of_their_seat_where_stock_first_says_sold_out() {
+    // The case study on 8 instances: reservations wait on the row past the 3 s timeout, the
+    // buyer asks again after the sell-out. The article's script checks stock first and answers
+    // "sold out" to a buyer who holds a seat; checking the buyer's count first says "limit
+    // reached" — they learn they have one.
+    let variant = |name: &str, order: &str| {
+        format!(
+            "[[variant]]\nname = \"{name}\"\narchitecture = \"three_tier_redis\"\n\
+             [variant.gateway]\ninstances = 8\nworkers = 128\nrate_limit = \"100k/s\"\n\
+             [variant.redis]\nshards = 3\nscript_order = \"{order}\"\n\
+             [variant.db]\npool = 32\nguard = \"version\"\n"
+        )
+    };
+    let scn = case_study_with(&(variant("stock", "stock_first") + &variant("user", "user_first")));
+    let s = run_scenario(&scn, None).unwrap();
+    let (stock, user) = (metrics(&s, "stock"), metrics(&s, "user"));
+    assert_eq!((stock.sold, user.sold), (3000, 3000));
+    assert!(stock.unclaimed_orders > 500, "{} unclaimed", stock.unclaimed_orders);
+    assert!(
+        user.unclaimed_orders * 2 < stock.unclaimed_orders,
+        "user first: {} unclaimed against {}",
+        user.unclaimed_orders,
+        stock.unclaimed_orders
+    );
+    assert!(user.buyers.limit_reached_share > stock.buyers.limit_reached_share);
+}
