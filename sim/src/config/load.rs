@@ -67,13 +67,29 @@ fn terminal_safe(text: &str) -> String {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ConfigErrors(pub Vec<ConfigError>);
 
+/// At most this many distinct errors are printed; the rest are counted in a last line.
+const ERRORS_SHOWN: usize = 20;
+
 impl fmt::Display for ConfigErrors {
+    /// The distinct errors in the order found (an error repeated word for word is printed once),
+    /// at most [`ERRORS_SHOWN`] of them, then a line counting what was left out.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, err) in self.0.iter().enumerate() {
+        let mut seen = std::collections::BTreeSet::new();
+        let distinct: Vec<String> =
+            self.0.iter().map(|e| e.to_string()).filter(|text| seen.insert(text.clone())).collect();
+        for (i, text) in distinct.iter().take(ERRORS_SHOWN).enumerate() {
             if i > 0 {
                 writeln!(f)?;
             }
-            write!(f, "error: {err}")?;
+            write!(f, "error: {text}")?;
+        }
+        let hidden = distinct.len().saturating_sub(ERRORS_SHOWN);
+        let repeated = self.0.len() - distinct.len();
+        if hidden > 0 || repeated > 0 {
+            write!(f, "\nerror: … and {hidden} more errors not shown")?;
+            if repeated > 0 {
+                write!(f, " ({repeated} repeats of errors above left out)")?;
+            }
         }
         Ok(())
     }
@@ -311,4 +327,38 @@ fn plain_types(message: &str) -> String {
     ]
     .iter()
     .fold(message.to_string(), |text, (from, to)| text.replace(from, to))
+}
+
+#[cfg(test)]
+mod error_list_tests {
+    use super::*;
+
+    fn error(message: String) -> ConfigError {
+        ConfigError {
+            file: PathBuf::from("x.toml"),
+            location: Location::Unknown,
+            key_path: String::new(),
+            message,
+        }
+    }
+
+    #[test]
+    fn a_long_error_list_is_capped_and_repeats_are_folded() {
+        let mut errors: Vec<ConfigError> = (0..30).map(|i| error(format!("bad {i}"))).collect();
+        errors.extend((0..2920).map(|_| error("the same".into())));
+        let text = ConfigErrors(errors).to_string();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), ERRORS_SHOWN + 1, "{text}");
+        assert_eq!(lines[0], "error: x.toml: bad 0");
+        assert_eq!(
+            lines[ERRORS_SHOWN],
+            "error: … and 11 more errors not shown (2919 repeats of errors above left out)"
+        );
+    }
+
+    #[test]
+    fn a_short_list_is_printed_whole() {
+        let text = ConfigErrors(vec![error("a".into()), error("b".into())]).to_string();
+        assert_eq!(text, "error: x.toml: a\nerror: x.toml: b");
+    }
 }
