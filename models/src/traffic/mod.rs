@@ -11,6 +11,7 @@
 //! inside each variant's run ([`client`]).
 
 pub mod client;
+pub mod clustering;
 pub mod profile;
 
 use std::path::Path;
@@ -24,6 +25,7 @@ use sim::config::{Issues, join_key};
 use sim::{Dist, DistSpec, SimDuration, SimTime, rng};
 
 use client::{ClientSpec, RawClient};
+use clustering::{Clustering, RawClustering};
 use profile::{Profile, RawProfile};
 
 /// The `[traffic]` table.
@@ -41,6 +43,8 @@ pub struct RawTraffic {
     pub clock_skew: Option<DurationLit>,
     /// Users whose front end fails to de-duplicate clicks.
     pub duplicates: Option<RawDuplicates>,
+    /// Optional: buyers who follow other buyers (a Hawkes cluster process on the profile).
+    pub clustering: Option<RawClustering>,
     /// Timeouts, retries and patience.
     #[serde(default)]
     pub client: RawClient,
@@ -99,6 +103,7 @@ pub struct Traffic {
     pub reaction: Option<Dist>,
     pub clock_skew: SimDuration,
     pub duplicates: Option<Duplicates>,
+    pub clustering: Option<Clustering>,
     pub client: ClientSpec,
     pub bots: Option<Bots>,
 }
@@ -137,6 +142,8 @@ impl RawTraffic {
             let gap = d.gap.check(&join_key(&d_at, "gap"), issues);
             gap.map(|gap| Duplicates { share: d.share, extra_clicks: d.extra_clicks, gap })
         });
+        let clustering =
+            self.clustering.as_ref().map(|c| c.check(&join_key(at, "clustering"), issues));
         let client = self.client.check(&join_key(at, "client"), issues);
         let bots = self.bots.as_ref().map(|b| {
             let b_at = join_key(at, "bots");
@@ -190,6 +197,7 @@ impl RawTraffic {
             reaction: reaction.flatten(),
             clock_skew: clock_skew.flatten().unwrap_or(SimDuration::ZERO),
             duplicates: duplicates.flatten(),
+            clustering: clustering.flatten(),
             client: client?,
             bots: bots.flatten(),
         })
@@ -244,8 +252,16 @@ impl Traffic {
         });
         // (time, user, click index within the user) — a total order, so sorting is deterministic.
         let mut keyed: Vec<(u64, u32, u32)> = Vec::with_capacity(clicks.capacity());
+        let clustered = self.clustering.as_ref().map(|c| {
+            let mut rng = rng::stream(seed, "traffic/clustering");
+            clustering::clustered_offsets(self.users, &self.profile, c, &mut intent_rng, &mut rng)
+        });
         for user in 0..self.users {
-            let mut t = opens_ns.saturating_add(self.profile.sample_offset_ns(&mut intent_rng));
+            let offset = match &clustered {
+                Some(offsets) => offsets[user as usize],
+                None => self.profile.sample_offset_ns(&mut intent_rng),
+            };
+            let mut t = opens_ns.saturating_add(offset);
             if let Some(reaction) = &self.reaction {
                 t = t.saturating_add(reaction.sample(&mut reaction_rng).as_nanos() as i64);
             }
