@@ -38,6 +38,7 @@ pub struct Flashsim;
 impl Catalogue for Flashsim {
     type Scenario = Scenario;
     const BINARY: &'static str = "flashsim";
+    const SET_EXAMPLE: &'static str = "variant[three-tier].gateway.instances=40";
 
     fn default_scenario() -> PathBuf {
         let local = PathBuf::from(DEFAULT_SCENARIO);
@@ -73,12 +74,12 @@ impl Catalogue for Flashsim {
         DEFAULT_OBJECTIVE
     }
 
-    fn select_variant(scenario: &mut Scenario, name: &str) -> Result<(), String> {
-        let names: Vec<String> = scenario.variants.iter().map(|v| v.name().to_string()).collect();
-        scenario.variants.retain(|v| v.name() == name);
-        if scenario.variants.is_empty() {
-            return Err(format!("no variant named `{name}` (variants: {})", names.join(", ")));
+    fn select_variants(scenario: &mut Scenario, names: &[String]) -> Result<(), String> {
+        let known: Vec<&str> = scenario.variants.iter().map(|v| v.name()).collect();
+        if let Some(unknown) = names.iter().find(|n| !known.contains(&n.as_str())) {
+            return Err(format!("no variant named `{unknown}` (variants: {})", known.join(", ")));
         }
+        scenario.variants.retain(|v| names.iter().any(|n| n == v.name()));
         Ok(())
     }
 

@@ -1,4 +1,5 @@
-//! The command line: the default run, the schema, and the table format.
+//! The command line: the default run, `--version` and help, `--variant`, `NO_COLOR`, the
+//! schema, and the table format.
 
 use std::process::Command;
 
@@ -12,8 +13,19 @@ fn bare_invocation_runs_the_default_scenario() {
     std::fs::create_dir_all(&dir).unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_flashsim")).current_dir(&dir).output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
     assert!(stdout.contains("scenario edu-live-class") && stdout.contains("oversold"), "{stdout}");
+    // The default is said first, with the command it stands for; the report is named last.
+    let first = stderr.lines().next().unwrap();
+    assert!(
+        first.starts_with("no subcommand: running the bundled case study (flashsim run ")
+            && first.ends_with(
+                "scenarios/edu-live-class.toml --out output/edu-live-class); see flashsim --help"
+            ),
+        "{first}"
+    );
+    assert_eq!(stderr.lines().last(), Some("report: output/edu-live-class/report.html"));
     let out_dir = dir.join("output/edu-live-class");
     let summary: serde_json::Value =
         serde_json::from_slice(&std::fs::read(out_dir.join("summary.json")).unwrap()).unwrap();
@@ -51,6 +63,129 @@ fn bare_invocation_runs_the_default_scenario() {
         serde_json::from_slice(&std::fs::read(out_dir.join("perf.json")).unwrap()).unwrap();
     assert!(perf["events_per_s"].as_f64().unwrap() > 0.0);
     assert!(summary.get("wall_s").is_none() && summary["engine"].get("wall_s").is_none());
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// Runs the binary from the workspace with `args`.
+fn flashsim(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_flashsim"))
+        .current_dir(workspace())
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+/// A small edu-live-class sale, for tests that only need some run.
+const SMALL_SALE: [&str; 5] =
+    ["scenarios/edu-live-class.toml", "--set", "traffic.users=20000", "--set", "sale.stock=300"];
+
+#[test]
+fn version_and_help_name_flashsim_and_show_a_sale_example() {
+    let out = flashsim(&["--version"]);
+    assert!(out.status.success());
+    let version = format!("flashsim {}\n", env!("CARGO_PKG_VERSION"));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), version);
+    let help = String::from_utf8_lossy(&flashsim(&["--help"]).stdout).to_string();
+    assert!(help.contains("Usage: flashsim"), "{help}");
+    for sub in ["run", "sweep", "plan"] {
+        let help = String::from_utf8_lossy(&flashsim(&[sub, "--help"]).stdout).to_string();
+        // Help is wrapped to the terminal's width: compare words.
+        let help = help.split_whitespace().collect::<Vec<_>>().join(" ");
+        assert!(
+            help.contains("e.g. --set 'variant[three-tier].gateway.instances=40'"),
+            "{sub}: {help}"
+        );
+    }
+    // The example is a valid override of the case study.
+    let dir = std::env::temp_dir().join(format!("flashsim-example-{}", std::process::id()));
+    let mut args = vec!["run", "--no-report", "--format", "json", "--out", dir.to_str().unwrap()];
+    args.extend(SMALL_SALE);
+    args.extend(["--set", "variant[three-tier].gateway.instances=40", "--variant", "three-tier"]);
+    let out = flashsim(&args);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// `--variant` runs part of a file on the same traffic: the chosen variants' results equal
+/// those of the full run; an unknown name is bad input that lists the variants there are.
+#[test]
+fn variant_runs_part_of_a_file_on_the_same_traffic() {
+    let base = std::env::temp_dir().join(format!("flashsim-variant-{}", std::process::id()));
+    let run = |dir: &str, extra: &[&str]| {
+        let out_dir = base.join(dir);
+        let mut args = vec!["run", "--out", out_dir.to_str().unwrap()];
+        args.extend(SMALL_SALE);
+        args.extend(extra);
+        let out = flashsim(&args);
+        let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+        assert!(out.status.success(), "{stderr}");
+        let summary: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(out_dir.join("summary.json")).unwrap()).unwrap();
+        (summary, stderr, out_dir)
+    };
+    let (full, _, _) = run("full", &["--no-report"]);
+    let (part, stderr, dir) =
+        run("part", &["--variant", "queue-stream", "--variant", "three-tier"]);
+    let names: Vec<&str> =
+        part["variants"].as_array().unwrap().iter().map(|v| v["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["three-tier", "queue-stream"], "file order");
+    for v in part["variants"].as_array().unwrap() {
+        let whole = full["variants"].as_array().unwrap().iter().find(|w| w["name"] == v["name"]);
+        let (m, w) = (&v["metrics"], &whole.unwrap()["metrics"]);
+        for key in ["traffic_digest", "attempts", "outcomes", "confirmed", "oversold"] {
+            assert!(!m[key].is_null(), "{key}");
+            assert_eq!(m[key], w[key], "{}: {key}", v["name"]);
+        }
+        assert_eq!(v["events"], whole.unwrap()["events"]);
+    }
+    let report = format!("report: {}", dir.join("report.html").display());
+    assert_eq!(stderr.lines().last(), Some(report.as_str()), "the last line names the report");
+    let mut args = vec!["run", "--no-report", "--variant", "three-tier", "--variant", "nope"];
+    args.extend(SMALL_SALE);
+    let out = flashsim(&args);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains(
+            "no variant named `nope` (variants: three-tier, room-three-tier, \
+             naive-for-update, naive-unguarded, queue-stream)"
+        ),
+        "{stderr}"
+    );
+    std::fs::remove_dir_all(base).unwrap();
+}
+
+/// On a terminal the table is coloured, unless `NO_COLOR` is set and non-empty. The terminal is
+/// `script`'s pseudo-terminal; without `script` (not Linux) there is nothing to test.
+#[test]
+fn no_color_keeps_ansi_colour_off_a_terminal() {
+    if Command::new("script").arg("--version").output().is_err() {
+        eprintln!("skipped: no `script` command for a pseudo-terminal");
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("flashsim-no-color-{}", std::process::id()));
+    let command = format!(
+        "{} run {} --no-report --out {}",
+        env!("CARGO_BIN_EXE_flashsim"),
+        SMALL_SALE.join(" "),
+        dir.display()
+    );
+    let on_terminal = |no_color: Option<&str>| {
+        let mut script = Command::new("script");
+        script.current_dir(workspace()).args(["-qec", &command, "/dev/null"]);
+        script.stdin(std::process::Stdio::null());
+        match no_color {
+            Some(value) => script.env("NO_COLOR", value),
+            None => script.env_remove("NO_COLOR"),
+        };
+        let out = script.output().unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        assert!(out.status.success() && text.contains("oversold"), "{text}");
+        text
+    };
+    assert!(on_terminal(None).contains("\x1b["), "coloured on a terminal");
+    assert!(on_terminal(Some("")).contains("\x1b["), "an empty NO_COLOR is not set");
+    assert!(!on_terminal(Some("1")).contains("\x1b["), "NO_COLOR=1 leaves no colour");
     std::fs::remove_dir_all(dir).unwrap();
 }
 

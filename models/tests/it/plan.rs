@@ -45,7 +45,10 @@ fn plan(out: &Path, slo: &str, extra: &[&str]) -> serde_json::Value {
     ];
     args.extend(extra);
     let output = flashsim(&args);
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    let report = format!("report: {}", out.join("report.html").display());
+    assert_eq!(stderr.lines().last(), Some(report.as_str()), "the last line names the report");
     serde_json::from_slice(&std::fs::read(out.join("plan.json")).unwrap()).unwrap()
 }
 

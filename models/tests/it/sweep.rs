@@ -55,8 +55,12 @@ fn read(dir: &Path, name: &str) -> String {
 #[test]
 fn sweep_output_is_identical_across_job_counts() {
     let (a, b) = (temp("jobs1"), temp("jobs2"));
-    sweep(&a, &["--jobs", "1"], &[]);
-    sweep(&b, &["--jobs", "2", "--no-report"], &[]);
+    let with_report = sweep(&a, &["--jobs", "1"], &[]);
+    let without = sweep(&b, &["--jobs", "2", "--no-report"], &[]);
+    // The last line names the report, when there is one.
+    let last = |o: &Output| String::from_utf8_lossy(&o.stderr).lines().last().unwrap().to_string();
+    assert_eq!(last(&with_report), format!("report: {}", a.join("report.html").display()));
+    assert!(!last(&without).starts_with("report:"), "{}", last(&without));
     assert!(a.join("report.html").exists() && !b.join("report.html").exists());
     assert!(!b.join("figures").exists());
     assert_eq!(read(&a, "sweep.csv"), read(&b, "sweep.csv"));

@@ -13,6 +13,8 @@ pub trait Catalogue {
     type Scenario: Send + Sync;
     /// The binary's name, for messages.
     const BINARY: &'static str;
+    /// An example of `--set KEY.PATH=VALUE` on the bundled scenarios, for the help text.
+    const SET_EXAMPLE: &'static str = "variant[0].station[server].servers=2";
     /// The scenario a bare invocation runs.
     fn default_scenario() -> PathBuf;
     /// JSON Schema of the scenario file format.
@@ -28,7 +30,12 @@ pub trait Catalogue {
     /// costs infinitely much) without that being an input error.
     fn default_objective() -> &'static str;
     /// Keeps only the variant called `name` (for planning one variant at a time).
-    fn select_variant(scenario: &mut Self::Scenario, name: &str) -> Result<(), String>;
+    fn select_variant(scenario: &mut Self::Scenario, name: &str) -> Result<(), String> {
+        Self::select_variants(scenario, &[name.to_string()])
+    }
+    /// Keeps only the variants called `names`, in file order (`run --variant`); an unknown name
+    /// is an error that lists the variants the file has.
+    fn select_variants(scenario: &mut Self::Scenario, names: &[String]) -> Result<(), String>;
     /// What one run of the scenario is estimated to need in memory at its peak, checked
     /// against the budget before simulating; `None` when the models cannot tell.
     fn memory_estimate(_scenario: &Self::Scenario) -> Option<MemoryEstimate> {

@@ -1,5 +1,5 @@
 //! Helpers every subcommand shares: reading `--set` and `--jobs` arguments, the worker count,
-//! checking the output folder before any work, and the process's peak memory.
+//! checking the output folder before any work, whether to colour, and the process's peak memory.
 
 use std::path::Path;
 
@@ -40,10 +40,36 @@ pub fn jobs_or_cores(jobs: Option<usize>) -> usize {
         .clamp(1, MAX_JOBS)
 }
 
+/// Whether output bound for a terminal (`on_terminal`) may carry ANSI colour: not when the
+/// `NO_COLOR` environment variable is set and non-empty (<https://no-color.org>).
+pub fn colour_wanted(on_terminal: bool) -> bool {
+    colour_allowed(on_terminal, std::env::var_os("NO_COLOR").as_deref())
+}
+
+/// [`colour_wanted`] with the value of `NO_COLOR` given.
+fn colour_allowed(on_terminal: bool, no_color: Option<&std::ffi::OsStr>) -> bool {
+    on_terminal && no_color.is_none_or(|v| v.is_empty())
+}
+
 /// The process's peak resident set size, from `/proc/self/status` on Linux.
 pub fn peak_rss_bytes() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kib * 1024)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_color_set_and_non_empty_turns_colour_off() {
+        use std::ffi::OsStr;
+        assert!(colour_allowed(true, None));
+        assert!(colour_allowed(true, Some(OsStr::new(""))), "an empty NO_COLOR is not set");
+        assert!(!colour_allowed(true, Some(OsStr::new("1"))));
+        assert!(!colour_allowed(true, Some(OsStr::new("false"))), "any non-empty value");
+        assert!(!colour_allowed(false, None), "never colour what is not a terminal");
+    }
 }

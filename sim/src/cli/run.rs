@@ -11,7 +11,7 @@ use clap::ValueEnum;
 use serde::Serialize;
 
 use crate::cli::catalogue::{Catalogue, RunOutput};
-use crate::cli::common::{parse_override, peak_rss_bytes};
+use crate::cli::common::{colour_wanted, parse_override, peak_rss_bytes};
 use crate::cli::memory;
 use crate::config::overrides::Override;
 use crate::output::atomic::{json_bytes, write_atomic};
@@ -24,10 +24,10 @@ pub struct RunArgs {
     /// Seed replacing the scenario's `run.seed`.
     #[arg(long)]
     pub seed: Option<u64>,
-    /// Override a scalar by key path, e.g. `variant[0].station[server].servers=2`.
+    /// Override a scalar by key path, checked like the file
     #[arg(long = "set", value_name = "KEY.PATH=VALUE", value_parser = parse_override)]
     pub overrides: Vec<Override>,
-    /// Output folder (default: output/<scenario>).
+    /// Output folder, replaced whole (default: output/<scenario>).
     #[arg(long)]
     pub out: Option<PathBuf>,
     /// What to print on stdout.
@@ -39,13 +39,22 @@ pub struct RunArgs {
     /// Memory the run may use, e.g. `8G` (default: what the machine has available).
     #[arg(long, value_name = "BYTES", value_parser = memory::parse_bytes)]
     pub max_memory: Option<u64>,
+    /// Run only the variant called NAME (repeatable); the others' traffic is the same as in a
+    /// full run (same seed, same random numbers).
+    #[arg(long = "variant", value_name = "NAME")]
+    pub variants: Vec<String>,
+    /// Set when no subcommand was given: the run says so before anything else.
+    #[arg(skip)]
+    pub bare: bool,
 }
 
 #[derive(Clone, Copy, Debug, Default, ValueEnum)]
 /// What `run` prints on stdout.
 pub enum Format {
+    /// The summary table (coloured on a terminal unless NO_COLOR is set).
     #[default]
     Table,
+    /// The summary as JSON, as in summary.json.
     Json,
 }
 
@@ -64,13 +73,29 @@ struct Perf {
 /// Runs `run`.
 pub fn run<C: Catalogue>(args: RunArgs) -> ExitCode {
     let file = args.file.clone().unwrap_or_else(C::default_scenario);
-    let scenario = match C::load(&file, &args.overrides) {
+    let mut scenario = match C::load(&file, &args.overrides) {
         Ok(scenario) => scenario,
         Err(errors) => {
             eprintln!("{errors}");
             return ExitCode::from(2);
         }
     };
+    let out_dir = args.out.clone().unwrap_or_else(|| Path::new("output").join(C::name(&scenario)));
+    if args.bare {
+        let bin = C::BINARY;
+        eprintln!(
+            "no subcommand: running the bundled case study ({bin} run {} --out {}); see {bin} \
+             --help",
+            file.display(),
+            out_dir.display()
+        );
+    }
+    if !args.variants.is_empty()
+        && let Err(message) = C::select_variants(&mut scenario, &args.variants)
+    {
+        eprintln!("error: {message}");
+        return ExitCode::from(2);
+    }
     let estimate = C::memory_estimate(&scenario);
     if let Some(estimate) = &estimate
         && let Err(message) = memory::check(estimate, 1, args.max_memory)
@@ -78,7 +103,6 @@ pub fn run<C: Catalogue>(args: RunArgs) -> ExitCode {
         eprintln!("{message}");
         return ExitCode::from(2);
     }
-    let out_dir = args.out.clone().unwrap_or_else(|| Path::new("output").join(C::name(&scenario)));
     // Results go to a staging folder inside the output folder and are moved in at the end.
     let staged = match Staged::begin(&out_dir) {
         Ok(staged) => staged,
@@ -104,7 +128,8 @@ pub fn run<C: Catalogue>(args: RunArgs) -> ExitCode {
         peak_rss_bytes: peak_rss_bytes(),
         memory_estimate_bytes: estimate.map(|e| e.bytes),
     };
-    let report_failed = match write_results::<C>(staged, &mut output, &perf, !args.no_report) {
+    let report = !args.no_report;
+    let report_failed = match write_results::<C>(staged, &mut output, &perf, report) {
         Ok(report_failed) => report_failed,
         Err(err) => {
             eprintln!("error: cannot write results to {}: {err}", out_dir.display());
@@ -116,7 +141,7 @@ pub fn run<C: Catalogue>(args: RunArgs) -> ExitCode {
     }
     let mut stdout = std::io::stdout().lock();
     let printed = match args.format {
-        Format::Table if std::io::stdout().is_terminal() => {
+        Format::Table if colour_wanted(std::io::stdout().is_terminal()) => {
             write!(stdout, "{}", output.table_colour)
         }
         Format::Table => write!(stdout, "{}", output.table),
@@ -137,7 +162,13 @@ pub fn run<C: Catalogue>(args: RunArgs) -> ExitCode {
             out_dir.display()
         );
     }
-    if report_failed { ExitCode::from(1) } else { ExitCode::SUCCESS }
+    if report_failed {
+        return ExitCode::from(1);
+    }
+    if report {
+        eprintln!("report: {}", out_dir.join("report.html").display());
+    }
+    ExitCode::SUCCESS
 }
 
 /// Writes the results into the staging folder, draws the report there (unless `report` is
@@ -189,6 +220,9 @@ fn reproduce_command<C: Catalogue>(file: &Path, args: &RunArgs) -> String {
     }
     for set in &args.overrides {
         cmd.push_str(&format!(" --set '{}'", set.text));
+    }
+    for name in &args.variants {
+        cmd.push_str(&format!(" --variant '{name}'"));
     }
     cmd
 }

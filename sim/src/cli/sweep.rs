@@ -307,6 +307,10 @@ fn run_plan<C: Catalogue>(
         if summary_name.is_some() { "sweep.csv and sweep-summary.csv" } else { rows_name.as_str() },
         out_dir.display()
     );
+    let report = out_dir.join("report.html");
+    if summary_name.is_some() && keep && !args.no_report && !report_failed && report.exists() {
+        eprintln!("report: {}", report.display());
+    }
     Ok(if stopped {
         ExitCode::from(130)
     } else if !failed_points.is_empty() {

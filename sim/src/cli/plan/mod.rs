@@ -48,6 +48,7 @@ pub struct PlanArgs {
     /// Output folder (default: output/<scenario>).
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Seed replacing the scenario's.
     #[arg(long)]
     pub seed: Option<u64>,
     /// Override a scalar for every candidate.
@@ -156,6 +157,7 @@ fn run<C: Catalogue>(args: &PlanArgs) -> Result<ExitCode, String> {
         return Ok(ExitCode::from(1));
     }
     eprintln!("plan written to {}", out_dir.join("plan.json").display());
+    eprintln!("report: {}", out_dir.join("report.html").display());
     Ok(ExitCode::SUCCESS)
 }
 
