@@ -8,12 +8,14 @@
 //! (`summary.json` read into [`crate::summary::Summary`]) and the typed timelines
 //! ([`crate::timelines`]). Figures of a sweep (`sweep_figures.rs`): chosen metrics against the
 //! first axis, one line per variant (and per value of the other axes), with 95% confidence bands.
-//! The page (`page.rs`) puts them together.
+//! The page (`page.rs`) puts them together, after a verdict table (`verdict.rs`) of the figures a
+//! review asks first.
 
 mod figure;
 mod page;
 mod run_figures;
 mod sweep_figures;
+mod verdict;
 
 pub use figure::Named;
 pub use page::write_report;

@@ -17,7 +17,8 @@ use crate::timelines::{self, SaleRow, ServerRow};
 const CSS: &str = "body{font-family:DejaVu Sans,Helvetica,Arial,sans-serif;max-width:1000px;margin:2em auto;color:#222}\
 h1{font-size:1.6em}h2{font-size:1.2em;margin-top:2em}pre{background:#f6f6f6;padding:1em;overflow-x:auto;font-size:.85em}\
 figure{margin:1.5em 0}figcaption{color:#555;font-size:.9em}svg{max-width:100%;height:auto}table{border-collapse:collapse}\
-td,th{border:1px solid #ccc;padding:.2em .6em;font-size:.9em}";
+td,th{border:1px solid #ccc;padding:.2em .6em;font-size:.9em}\
+table.verdict td{text-align:right}td.alarm{background:#fde0dc;color:#a40000;font-weight:bold}";
 
 fn escape(text: &str) -> String {
     text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
@@ -78,6 +79,7 @@ pub fn write_report(dir: &Path) -> Result<Vec<PathBuf>, String> {
             serde_json::to_string(&engine.warmup_s).map_err(|e| e.to_string())?
         )
         .expect("string");
+        super::verdict::verdict_section(&mut html, s, escape);
         if let Some(table) = read_result(&dir.join("table.txt"))? {
             write!(html, "<h2>Comparison</h2><pre>{}</pre>", escape(&table)).expect("string");
         }
