@@ -273,7 +273,6 @@ fn check_faults(
     variants: &[Variant],
     issues: &mut Issues,
 ) -> Vec<crate::sale::fault::Fault> {
-    use crate::sale::fault::FaultComponent as C;
     let mut out = Vec::new();
     for (i, fault) in raw.faults.iter().flatten().enumerate() {
         let at = join_index("fault", i);
@@ -283,14 +282,7 @@ fn check_faults(
                 issues.push(join_key(&at, "variants"), format!("names no variant (got {name:?})"));
             }
         }
-        let has = |v: &SaleVariant| match checked.component {
-            C::Cdn => v.cdn.is_some(),
-            C::Gateway | C::Db => true,
-            C::Redis => v.redis.is_some(),
-            C::Kafka => v.kafka.is_some(),
-            C::Flink => v.flink.is_some(),
-            C::Results => v.results.is_some(),
-        };
+        let has = |v: &SaleVariant| checked.component.is_in(v);
         let hits = variants.iter().any(|v| match v {
             Variant::Sale(s) => checked.applies_to(&s.name) && has(s),
             _ => false,

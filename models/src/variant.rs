@@ -42,6 +42,9 @@ pub struct RawVariant {
     pub client: Option<crate::traffic::client::RawClient>,
     /// Flash sale: a waiting room in front of the architecture.
     pub waiting_room: Option<crate::components::waiting_room::RawWaitingRoom>,
+    /// `three_tier_redis`: where the order row is written (`sync` in the request, `async` by
+    /// order consumers after the answer).
+    pub orders: Option<crate::components::orders::RawOrders>,
     /// `queue_stream`: the result store clients poll.
     pub results: Option<crate::components::results::RawResults>,
     /// `server`: the server tier and its execution model.

@@ -5,7 +5,7 @@
 //! |--------------------|------------------------|-----------------------------------------------|
 //! | `network`          | `crate::network`       | `arrival`, `station`                          |
 //! | `server`           | `crate::server`        | `server`                                      |
-//! | `three_tier_redis` | `crate::sale::arch`    | `client_rtt`, `cdn`, `gateway`, `redis`, `db`, `client`, `waiting_room` |
+//! | `three_tier_redis` | `crate::sale::arch`    | `client_rtt`, `cdn`, `gateway`, `redis`, `orders`, `db`, `client`, `waiting_room` |
 //! | `naive_db`         | `crate::sale::arch`    | `client_rtt`, `gateway`, `db`, `client`, `waiting_room` |
 //! | `queue_stream`     | `crate::sale::arch`    | `client_rtt`, `cdn`, `gateway`, `db`, `kafka`, `flink`, `results`, `client`, `waiting_room` |
 //!
@@ -36,7 +36,7 @@ impl Architecture {
             "server" => self == Server,
             "client_rtt" | "gateway" | "db" | "client" | "waiting_room" => self.is_sale(),
             "cdn" => matches!(self, ThreeTierRedis | QueueStream),
-            "redis" => self == ThreeTierRedis,
+            "redis" | "orders" => self == ThreeTierRedis,
             "kafka" | "flink" | "results" => self == QueueStream,
             other => unreachable!("unknown variant section `{other}`"),
         }
@@ -58,6 +58,7 @@ fn check_sections(raw: &RawVariant, at: &str, issues: &mut Issues) {
         ("client", raw.client.is_some()),
         ("waiting_room", raw.waiting_room.is_some()),
         ("results", raw.results.is_some()),
+        ("orders", raw.orders.is_some()),
         ("server", raw.server.is_some()),
     ];
     let architecture = raw.architecture;

@@ -10,6 +10,7 @@ pub mod faults;
 pub mod flink;
 pub mod gateway;
 pub mod kafka;
+pub mod orders;
 pub mod redis;
 pub mod results;
 pub mod waiting_room;

@@ -15,6 +15,9 @@ pub enum AttemptKind {
     Bot,
     /// `queue_stream`: asking the result store for the answer to a queued request.
     Poll,
+    /// `three_tier_redis`, async order path: an order record and its consumer's transaction
+    /// (no client waits on it).
+    Order,
 }
 
 /// What the server does next with an attempt.
@@ -71,6 +74,7 @@ pub struct Attempt {
     pub db_row: u16,
     pub empty_rows: u16,
     /// `queue_stream`: the produce request of this attempt, or the answer code a poll read.
+    /// An order record: its deliveries (low 16 bits) and the consumers' epoch of the last one.
     pub stream_ref: u32,
     /// The server's answer, once there is one.
     pub answer: Option<Outcome>,

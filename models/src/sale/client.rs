@@ -71,6 +71,7 @@ impl SaleModel<'_> {
             AttemptKind::Retry => RequestKind::Retry,
             AttemptKind::Bot => RequestKind::Bot,
             AttemptKind::Poll => RequestKind::Poll,
+            AttemptKind::Order => unreachable!("order records are not sent by clients"),
         };
         if kind == AttemptKind::Retry {
             self.users[user as usize].reclick_pending = false;

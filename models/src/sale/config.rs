@@ -13,6 +13,7 @@ use crate::components::db::DbSpec;
 use crate::components::flink::FlinkSpec;
 use crate::components::gateway::GatewaySpec;
 use crate::components::kafka::KafkaSpec;
+use crate::components::orders::OrdersSpec;
 use crate::components::redis::{RawRedis, RedisSpec};
 use crate::components::results::ResultsSpec;
 use crate::components::{dist_or, lognormal};
@@ -107,6 +108,8 @@ pub struct SaleVariant {
     pub cdn: Option<CdnSpec>,
     pub gateway: GatewaySpec,
     pub redis: Option<RedisSpec>,
+    /// `three_tier_redis`: where the order row is written (other architectures: `sync`, unused).
+    pub orders: OrdersSpec,
     pub db: DbSpec,
     /// The variant's own client timeout and retry behaviour, replacing `[traffic.client]`'s.
     pub client: Option<crate::traffic::client::ClientSpec>,
@@ -151,6 +154,10 @@ pub fn check_variant(
     let redis = (architecture == Architecture::ThreeTierRedis)
         .then(|| raw.redis.as_ref().unwrap_or(&default_redis).check(&join_key(at, "redis"), issues))
         .flatten();
+    let orders = match &raw.orders {
+        Some(o) => o.check(&join_key(at, "orders"), issues),
+        None => Some(OrdersSpec::default()),
+    };
     let stream = architecture == Architecture::QueueStream;
     let kafka = stream
         .then(|| raw.kafka.clone().unwrap_or_default().check(&join_key(at, "kafka"), issues))
@@ -193,6 +200,7 @@ pub fn check_variant(
         cdn,
         gateway: gateway?,
         redis,
+        orders: orders?,
         db: db?,
         client,
         waiting_room,

@@ -25,6 +25,8 @@ pub enum Hop {
     Results,
     /// Back at the gateway with the result store's answer.
     ResultsReply,
+    /// An order record's retry delay is over: it joins the order queue again.
+    OrderRetry,
 }
 
 /// Everything that can happen in a flash sale.
@@ -52,6 +54,8 @@ pub enum Event {
     Stream(StreamEvent),
     /// The waiting room admits its next user.
     Admit,
+    /// The order consumers are back after a crash.
+    OrdersResume,
     /// The crash of `[[fault]]` number `index` happens.
     Fault { index: u16 },
 }

@@ -8,8 +8,10 @@
 //!   `replication_lag` before the crash, acknowledged but not yet copied, are lost (stock and
 //!   per-user counts go back). `kafka`: one broker is lost — the partitions it leads pause until
 //!   new leaders are elected, and with acks 0 or 1 the entries it had not yet replicated are
-//!   lost. `flink`: a task failure — the job restarts from its last completed checkpoint. Other
-//!   components crash as a pause.
+//!   lost. `flink`: a task failure — the job restarts from its last completed checkpoint.
+//!   `orders` (three-tier, async order path): the order consumers stop for the downtime (10 s
+//!   [A]) and their running transactions are delivered again. Other components crash as a
+//!   pause.
 //!
 //! Times are offsets from the sale's opening, like the traffic profile. The crash downtime
 //! defaults (parameters.md §1, §3, §11): Redis Cluster failover 15 s detection + U(0.5 s, 1 s)
@@ -33,6 +35,8 @@ pub enum FaultComponent {
     Kafka,
     Flink,
     Results,
+    /// `three_tier_redis` with the async order path: the order consumers (crash only).
+    Orders,
 }
 
 impl FaultComponent {
@@ -45,6 +49,22 @@ impl FaultComponent {
             FaultComponent::Kafka => "kafka",
             FaultComponent::Flink => "flink",
             FaultComponent::Results => "results",
+            FaultComponent::Orders => "orders",
+        }
+    }
+
+    /// Whether `variant` has this component.
+    pub fn is_in(self, v: &super::config::SaleVariant) -> bool {
+        match self {
+            FaultComponent::Cdn => v.cdn.is_some(),
+            FaultComponent::Gateway | FaultComponent::Db => true,
+            FaultComponent::Redis => v.redis.is_some(),
+            FaultComponent::Kafka => v.kafka.is_some(),
+            FaultComponent::Flink => v.flink.is_some(),
+            FaultComponent::Results => v.results.is_some(),
+            FaultComponent::Orders => {
+                v.redis.is_some() && v.orders.path == crate::components::orders::OrderPath::Async
+            }
         }
     }
 }
@@ -62,7 +82,7 @@ pub enum FaultKind {
 #[derive(Clone, Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawFault {
-    /// `cdn`, `gateway`, `redis`, `db`, `kafka`, `flink` or `results`.
+    /// `cdn`, `gateway`, `redis`, `db`, `kafka`, `flink`, `results` or `orders`.
     pub component: FaultComponent,
     /// `pause`, `slowdown` or `crash`.
     pub kind: FaultKind,
@@ -108,6 +128,13 @@ impl RawFault {
         }
         if duration.is_some_and(|d| d.is_zero()) {
             issues.push(join_key(at, "duration"), "must be > 0 (got 0s)");
+        }
+        if self.component == FaultComponent::Orders && self.kind != FaultKind::Crash {
+            issues.push(
+                join_key(at, "kind"),
+                "the order consumers only crash: use kind = \"crash\" (a downtime, then the \
+                 transactions they had running are delivered again)",
+            );
         }
         let factor = match (self.kind, self.factor) {
             (FaultKind::Slowdown, Some(f)) if f.is_finite() && f > 1.0 && f <= 1e6 => f,

@@ -49,6 +49,8 @@ pub struct RunReport {
     /// Humans holding an order they know of (told "purchased" or "limit reached").
     pub humans_with_claimed_item: u64,
     pub unclaimed_orders: u64,
+    /// Humans told "purchased" holding no order.
+    pub humans_told_without_order: u64,
     pub bots_with_item: u64,
     pub limit_violations: u64,
     pub redis_stock: Option<i64>,
@@ -72,6 +74,7 @@ pub struct RunReport {
     /// Gateway servers, database connections, Redis executors.
     pub servers: [u32; 4],
     pub stream: Option<StreamMetrics>,
+    pub order_path: Option<crate::components::orders::OrderCounters>,
     /// Busiest seconds tracked by the stations themselves: the stock row lock (busiest row),
     /// the busiest Kafka partition and Flink subtask.
     pub busiest_stations: (f64, Option<f64>, Option<f64>),
@@ -93,8 +96,12 @@ impl RunReport {
         };
         let mut unclaimed_orders = 0;
         let mut humans_with_claimed_item = 0;
+        let mut humans_told_without_order = 0;
         for (i, u) in model.users.iter().enumerate() {
             let orders = row.per_user[i] as u64;
+            if u.told_purchased && orders == 0 && i < humans as usize {
+                humans_told_without_order += 1;
+            }
             if claimed(u) {
                 if orders > 0 && i < humans as usize {
                     humans_with_claimed_item += 1;
@@ -136,6 +143,7 @@ impl RunReport {
             humans_with_item,
             humans_with_claimed_item,
             unclaimed_orders,
+            humans_told_without_order,
             bots_with_item,
             limit_violations,
             redis_stock: redis.map(|r| r.stock.stock),
@@ -162,6 +170,7 @@ impl RunReport {
             ],
             busiest_stations: busiest_stations(&model, end),
             stream,
+            order_path: model.tiers.orders.as_ref().map(|q| q.counters.clone()),
             waiting_room: model.tiers.room.as_ref().map(|r| r.figures.clone()),
             timeline: model.timeline,
             tallies: model.tallies,
@@ -227,6 +236,10 @@ fn cost(setup: &SaleSetup, variant: &SaleVariant, report: &RunReport, sold: u64)
     line("gateway", gw.instances as f64, gw.price_per_instance_hour, hours);
     if let Some(redis) = &variant.redis {
         line("redis", redis.shards as f64, redis.price_per_shard_hour, hours);
+    }
+    if report.order_path.is_some() {
+        let o = &variant.orders;
+        line("order_consumers", o.instances as f64, o.price_per_instance_hour, hours);
     }
     if let (Some(kafka), Some(stream)) = (&variant.kafka, &report.stream) {
         line("kafka", kafka.brokers as f64, kafka.price_per_broker_hour, hours);
@@ -312,6 +325,7 @@ pub fn variant_summary(
         }),
         users_with_item: report.humans_with_item,
         users_told_of_item: report.humans_with_claimed_item,
+        users_told_without_order: report.humans_told_without_order,
         bots_with_item: report.bots_with_item,
         // Orders beyond the stock cannot be honoured (they count under oversold), so at most
         // `stock` users count as served.
@@ -352,6 +366,7 @@ pub fn variant_summary(
             ..peak_1s_utilization(&timeline.rows)
         },
         stream: report.stream.clone(),
+        order_path: report.order_path.as_ref().map(Into::into),
         waiting_room: report.waiting_room.clone(),
         // Oversold units cannot be delivered: they never make a design look cheaper.
         cost: cost(setup, variant, report, sold.min(stock)),

@@ -25,6 +25,7 @@ use crate::architecture::kind::Architecture;
 use crate::components::cdn::Cdn;
 use crate::components::db::Db;
 use crate::components::gateway::Gateway;
+use crate::components::orders::{OrderPath, OrderQueue};
 use crate::components::redis::Redis;
 use crate::components::waiting_room::WaitingRoom;
 use crate::traffic::Population;
@@ -101,6 +102,8 @@ impl<'a> SaleModel<'a> {
             cdn: variant.cdn.clone().map(|spec| Cdn::new(spec, all, seed)),
             gateway: Gateway::new(&variant.gateway, seed),
             redis: variant.redis.as_ref().map(|spec| Redis::new(spec, stock, all, seed)),
+            orders: (variant.redis.is_some() && variant.orders.path == OrderPath::Async)
+                .then(|| OrderQueue::new(&variant.orders)),
             db: Db::new(&variant.db, stock, all, seed),
             stream: StreamTiers::new(
                 (variant.kafka.as_ref(), variant.flink.as_ref(), variant.results.as_ref()),
@@ -256,6 +259,7 @@ impl Model for SaleModel<'_> {
             Event::Fault { index } => self.on_fault(now, index as usize, ctx),
             Event::Admit => self.on_admit(now, ctx),
             Event::Stream(event) => self.on_stream(now, event, ctx),
+            Event::OrdersResume => self.dispatch_orders(now, ctx),
         }
     }
 }

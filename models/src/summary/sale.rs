@@ -194,6 +194,9 @@ pub struct SaleMetrics {
     pub users_with_item: u64,
     /// Human users holding an order they know of (told "purchased" or "limit reached").
     pub users_told_of_item: u64,
+    /// Human users told "purchased" who hold no order: broken promises (an async order record
+    /// lost, dead-lettered or refused by the database).
+    pub users_told_without_order: u64,
     pub bots_with_item: u64,
     /// Of the stock that could reach buyers (min(stock, humans)), the share human buyers hold:
     /// the stock's success, not the buyers' (see `buyers`).
@@ -229,7 +232,48 @@ pub struct SaleMetrics {
     /// Each component's busiest second.
     pub peak_1s_utilization: PeakUtilization,
     pub stream: Option<StreamMetrics>,
+    /// `three_tier_redis` with the async order path: its queue and consumers.
+    pub order_path: Option<OrderPathMetrics>,
     /// The waiting room in front, if any.
     pub waiting_room: Option<RoomMetrics>,
     pub cost: Cost,
+}
+
+/// The async order path of `three_tier_redis`: records pushed by the stock script and what
+/// became of them (`crate::components::orders`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct OrderPathMetrics {
+    pub records_pushed: u64,
+    pub orders_committed: u64,
+    /// Lost with their decrement on a Redis failover before a consumer took them.
+    pub records_lost_on_failover: u64,
+    /// Given up after the last delivery failed.
+    pub records_dead_lettered: u64,
+    /// Refused by the database for want of stock (Redis over-admitted them).
+    pub records_refused_no_stock: u64,
+    /// Deliveries after a failed transaction.
+    pub redeliveries: u64,
+    /// Deliveries after a consumer crash of records already committed (no-ops).
+    pub duplicate_deliveries: u64,
+    pub consumer_crashes: u64,
+    pub peak_queue: u64,
+    /// Push → commit (consumer lag included), per committed order.
+    pub lag: DurationSummary,
+}
+
+impl From<&crate::components::orders::OrderCounters> for OrderPathMetrics {
+    fn from(c: &crate::components::orders::OrderCounters) -> Self {
+        OrderPathMetrics {
+            records_pushed: c.pushed,
+            orders_committed: c.committed,
+            records_lost_on_failover: c.lost_on_failover,
+            records_dead_lettered: c.dead_lettered,
+            records_refused_no_stock: c.refused_no_stock,
+            redeliveries: c.redeliveries,
+            duplicate_deliveries: c.duplicate_deliveries,
+            consumer_crashes: c.crashes,
+            peak_queue: c.peak_queue,
+            lag: c.lag.summary(),
+        }
+    }
 }

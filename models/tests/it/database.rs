@@ -5,21 +5,8 @@ use std::path::Path;
 
 use models::run::run_scenario;
 use models::sale::metrics::SaleMetrics;
-use models::summary::Summary;
 
-use crate::support::workspace;
-
-fn metrics(summary: &Summary, variant: &str) -> SaleMetrics {
-    summary.variants.iter().find(|v| v.name == variant).unwrap().metrics.clone().unwrap()
-}
-
-/// The case study's scenario with its own variants replaced by `variants`.
-fn case_study_with(variants: &str) -> models::Scenario {
-    let file = workspace().join("scenarios/edu-live-class.toml");
-    let text = std::fs::read_to_string(&file).unwrap();
-    let head = &text[..text.find("[[variant]]").unwrap()];
-    models::scenario::from_text(&file, &format!("{head}{variants}"), &[]).unwrap()
-}
+use crate::support::{case_study_with, metrics};
 
 #[test]
 fn the_version_guard_sells_all_the_stock_on_the_case_studys_traffic() {

@@ -11,6 +11,7 @@ mod hand;
 mod hostile;
 mod mechanisms;
 mod memory;
+mod orders;
 mod plan;
 mod readme;
 mod results;

@@ -103,3 +103,16 @@ fn erlang_c_matches_a_textbook_value() {
     assert!((erlang_c(4, 3.0) - 0.509_43).abs() < 1e-4);
     assert!((erlang_c(1, 0.8) - 0.8).abs() < 1e-12, "M/M/1: P(wait) = ρ");
 }
+
+/// The flash-sale metrics of `variant`.
+pub fn metrics(summary: &Summary, variant: &str) -> models::sale::metrics::SaleMetrics {
+    summary.variants.iter().find(|v| v.name == variant).unwrap().metrics.clone().unwrap()
+}
+
+/// The case study's scenario with its own variants replaced by `variants`.
+pub fn case_study_with(variants: &str) -> models::Scenario {
+    let file = workspace().join("scenarios/edu-live-class.toml");
+    let text = std::fs::read_to_string(&file).unwrap();
+    let head = &text[..text.find("[[variant]]").unwrap()];
+    models::scenario::from_text(&file, &format!("{head}{variants}"), &[]).unwrap()
+}

@@ -13,7 +13,7 @@
 
 use sim::{Context, SimTime, SlabKey, Ticket};
 
-use super::super::model::{Event, Hop, SaleModel, Since, Stage};
+use super::super::model::{AttemptKind, Event, Hop, SaleModel, Since, Stage};
 use super::super::outcome::Outcome;
 use crate::architecture::kind::Architecture;
 use crate::components::db::{Db, Guard, LockRequest, OnEmptyRow, RowDecision, RowRead, Writer};
@@ -272,6 +272,9 @@ impl SaleModel<'_> {
             }
             self.timeline.level(now, &self.tiers);
         }
+        if self.attempts.get(attempt).kind == AttemptKind::Order {
+            return self.order_transaction_over(now, attempt, result, ctx);
+        }
         match result {
             Ok(outcome) => self.answer(now, attempt, outcome, ctx),
             Err(()) => self.fail(now, attempt, ctx),
@@ -280,6 +283,9 @@ impl SaleModel<'_> {
 
     /// A step failed: the user is shown the waiting page (and a Redis reservation is handled).
     fn fail(&mut self, now: SimTime, attempt: SlabKey, ctx: &mut Context<Event>) {
+        if self.attempts.get(attempt).kind == AttemptKind::Order {
+            return self.order_transaction_over(now, attempt, Err(()), ctx);
+        }
         self.answer(now, attempt, Outcome::Failed, ctx);
     }
 }

@@ -52,19 +52,12 @@ impl SaleModel<'_> {
             FaultComponent::Kafka => &mut stream(tiers).topic.windows,
             FaultComponent::Flink => &mut stream(tiers).job.windows,
             FaultComponent::Results => &mut stream(tiers).results.windows,
+            FaultComponent::Orders => unreachable!("the order consumers only crash (validated)"),
         }
     }
 
     fn has_component(&self, component: FaultComponent) -> bool {
-        let v = self.variant;
-        match component {
-            FaultComponent::Cdn => v.cdn.is_some(),
-            FaultComponent::Gateway | FaultComponent::Db => true,
-            FaultComponent::Redis => v.redis.is_some(),
-            FaultComponent::Kafka => v.kafka.is_some(),
-            FaultComponent::Flink => v.flink.is_some(),
-            FaultComponent::Results => v.results.is_some(),
-        }
+        component.is_in(self.variant)
     }
 
     /// A crash happens now.
@@ -87,6 +80,7 @@ impl SaleModel<'_> {
                 redis.fail_over(now, down, fault.replication_lag);
                 let stock = redis.stock.stock;
                 self.timeline.redis_stock(now, stock);
+                self.lose_unreplicated_orders(now, fault.replication_lag);
             }
             FaultComponent::Kafka => {
                 let down = fault.duration.unwrap_or(SimDuration::from_secs(10));
@@ -98,6 +92,10 @@ impl SaleModel<'_> {
                 let st = stream(&mut self.tiers);
                 let restart = fault.duration.unwrap_or(st.job.spec.restart_time);
                 st.fail_job(now, restart, &mut self.timeline, ctx);
+            }
+            FaultComponent::Orders => {
+                let down = fault.duration.unwrap_or(SimDuration::from_secs(10));
+                self.crash_order_consumers(now, down, ctx);
             }
             other => {
                 let down = fault.duration.unwrap_or(SimDuration::from_secs(10));

@@ -18,6 +18,7 @@
 pub mod database;
 pub mod faults;
 pub mod naive_db;
+pub mod orders;
 pub mod queue_stream;
 pub mod three_tier_redis;
 pub mod waiting_room;
@@ -43,7 +44,9 @@ impl SaleModel<'_> {
             Hop::Edge => self.at_edge(now, attempt, ctx),
             Hop::Room => self.at_room(now, attempt, ctx),
             Hop::Gateway => self.at_gateway(now, attempt, ctx),
-            Hop::GatewayWait => unreachable!("the gateway's waits are entered directly"),
+            Hop::GatewayWait | Hop::OrderRetry => {
+                unreachable!("the gateway's waits and order retries are entered directly")
+            }
             Hop::Redis => self.at_redis(now, attempt, ctx),
             Hop::RedisReply => self.redis_replied(now, attempt, ctx),
             Hop::Results => self.at_result_store(now, attempt, ctx),
@@ -73,6 +76,7 @@ impl SaleModel<'_> {
             Hop::RowLock => self.locked_work_done(now, attempt, ctx),
             Hop::DeadlockCheck => self.deadlock_victim_rolled_back(now, attempt, ctx),
             Hop::BatchWindow => self.batch_window_over(now, attempt, ctx),
+            Hop::OrderRetry => self.order_retry_due(now, attempt, ctx),
             Hop::Edge
             | Hop::Room
             | Hop::RedisReply

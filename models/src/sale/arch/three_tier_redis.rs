@@ -50,7 +50,7 @@ impl SaleModel<'_> {
         self.redis_call(now, attempt, stage, ctx);
     }
 
-    fn redis_call(
+    pub(in crate::sale) fn redis_call(
         &mut self,
         _now: SimTime,
         attempt: SlabKey,
@@ -109,7 +109,12 @@ impl SaleModel<'_> {
                 let a = self.attempts.get_mut(attempt);
                 a.redis_answer = Some(answer);
                 if answer == StockAnswer::Reserved {
-                    a.reserved_in_redis = true;
+                    if self.tiers.orders.is_some() {
+                        // The same script pushed the order record: the record holds the unit.
+                        self.push_order(now, user, ctx);
+                    } else {
+                        a.reserved_in_redis = true;
+                    }
                 }
                 let half_rtt = self.redis().half_rtt();
                 ctx.after(half_rtt, Event::Arrive { attempt, hop: Hop::RedisReply, user });
@@ -127,6 +132,10 @@ impl SaleModel<'_> {
             StockAnswer::SoldOut => self.answer(now, attempt, Outcome::SoldOut, ctx),
             StockAnswer::LimitReached => self.answer(now, attempt, Outcome::LimitReached, ctx),
             StockAnswer::LooksAvailable => self.redis_call(now, attempt, Stage::RedisDecr, ctx),
+            // Async: the buyer is told at once; the order record is on its way to the database.
+            StockAnswer::Reserved if self.tiers.orders.is_some() => {
+                self.answer(now, attempt, Outcome::Purchased, ctx)
+            }
             StockAnswer::Reserved => self.request_connection(now, attempt, ctx),
         }
     }
