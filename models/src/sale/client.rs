@@ -12,6 +12,7 @@ use super::observed::RequestKind;
 use super::outcome::{Outcome, UserOutcome};
 use crate::components::cdn::{Cdn, DedupeAnswer};
 use crate::traffic::ClickKind;
+use crate::traffic::client::ClientProfile;
 
 /// Folds one click into a running FNV-1a digest.
 fn digest(state: u64, time_ns: u64, user: u32) -> u64 {
@@ -319,11 +320,20 @@ impl SaleModel<'_> {
             .give_up_at
             .as_ref()
             .is_none_or(|deadlines| deadlines.get(user as usize).is_none_or(|d| now < *d));
-        let may = client.retry != crate::traffic::client::RetryPolicy::None
+        let page = client.profile == ClientProfile::PurchasePage;
+        let may = (page || client.retry != crate::traffic::client::RetryPolicy::None)
             && (u.attempts as u32) < client.max_attempts
             && patient;
         if !may {
             self.finish_user(now, user, UserOutcome::GaveUp);
+            return;
+        }
+        if let (true, Some(reclick)) = (page, &client.reclick) {
+            // The page shows the error; the human reads it and clicks again.
+            let wait = reclick.sample(&mut self.streams.retry);
+            let u = &mut self.users[user as usize];
+            (u.retry_pending, u.reclick_pending) = (true, true);
+            ctx.after(wait, Event::Retry { user });
             return;
         }
         // The budget's per-second floor accrues from the opening, not from time zero.

@@ -131,7 +131,8 @@ pub struct ObservedTraffic {
     pub requests: u64,
     pub first: u64,
     pub duplicate: u64,
-    /// Clicks again after "not open" (counted as `retry` in `attempts_by_kind`).
+    /// Clicks again by a human: after "not open", or after a purchase page's error message
+    /// (counted as `retry` in `attempts_by_kind`).
     pub reclick: u64,
     pub retry: u64,
     pub poll: u64,

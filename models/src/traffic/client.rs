@@ -36,11 +36,28 @@ pub enum RetryPolicy {
     Decorrelated,
 }
 
+/// What sends the purchase request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ClientProfile {
+    /// An RPC client library: a short timeout and automatic resubmission with backoff.
+    Rpc,
+    /// A purchase page: a long timeout (a spinner), no automatic resubmission; after an error
+    /// message the human clicks again a `reclick` time later.
+    PurchasePage,
+}
+
 /// The `[traffic.client]` table.
 #[derive(Clone, Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawClient {
-    /// An attempt with no answer after this long counts as timed out (default 3s).
+    /// `rpc` (default: automatic resubmission with backoff) or `purchase_page` (the human
+    /// clicks again after an error message).
+    pub profile: Option<ClientProfile>,
+    /// `purchase_page`: error message → the human's next click (default LN(median 1s, p99 5s)).
+    pub reclick: Option<DistSpec>,
+    /// An attempt with no answer after this long counts as timed out (default 3s; a purchase
+    /// page's spinner: 15s).
     pub timeout: Option<DurationLit>,
     /// Backoff policy (default full_jitter).
     pub retry: Option<RetryPolicy>,
@@ -69,6 +86,9 @@ pub struct RawRetryBudget {
 /// Validated client behaviour.
 #[derive(Clone, Debug)]
 pub struct ClientSpec {
+    pub profile: ClientProfile,
+    /// `purchase_page`: the human's time from an error message to the next click.
+    pub reclick: Option<Dist>,
     pub timeout: SimDuration,
     pub retry: RetryPolicy,
     pub base: SimDuration,
@@ -85,7 +105,35 @@ impl RawClient {
             |lit: &Option<DurationLit>, key: &str, default: SimDuration, issues: &mut Issues| {
                 lit.as_ref().map_or(Some(default), |l| l.check(&join_key(at, key), issues))
             };
-        let timeout = duration(&self.timeout, "timeout", SimDuration::from_secs(3), issues);
+        let profile = self.profile.unwrap_or(ClientProfile::Rpc);
+        let page = profile == ClientProfile::PurchasePage;
+        let default_timeout = SimDuration::from_secs(if page { 15 } else { 3 });
+        let timeout = duration(&self.timeout, "timeout", default_timeout, issues);
+        if page {
+            // A page has no resubmission policy: the human decides when to click again.
+            let rpc_only = [
+                ("retry", self.retry.is_some()),
+                ("base", self.base.is_some()),
+                ("cap", self.cap.is_some()),
+                ("retry_budget", self.retry_budget.is_some()),
+            ];
+            for (key, _) in rpc_only.iter().filter(|(_, set)| *set) {
+                issues.push(
+                    join_key(at, key),
+                    "applies to profile = \"rpc\" (a purchase page does not resubmit; the human \
+                     clicks again after `reclick`)",
+                );
+            }
+        } else if self.reclick.is_some() {
+            issues.push(join_key(at, "reclick"), "applies to profile = \"purchase_page\"");
+        }
+        let reclick = page.then(|| match &self.reclick {
+            Some(spec) => spec.check(&join_key(at, "reclick"), issues),
+            None => Dist::lognormal_from_median_p99(
+                SimDuration::from_secs(1),
+                SimDuration::from_secs(5),
+            ),
+        });
         let base = duration(&self.base, "base", SimDuration::from_millis(100), issues);
         let cap = duration(&self.cap, "cap", SimDuration::from_secs(1), issues);
         if timeout.is_some_and(|t| t.is_zero()) {
@@ -123,6 +171,8 @@ impl RawClient {
             return None;
         }
         Some(ClientSpec {
+            profile,
+            reclick: reclick.flatten(),
             timeout: timeout?,
             retry: self.retry.unwrap_or(RetryPolicy::FullJitter),
             base: base?,
@@ -186,6 +236,8 @@ mod tests {
 
     fn spec(retry: RetryPolicy) -> ClientSpec {
         ClientSpec {
+            profile: ClientProfile::Rpc,
+            reclick: None,
             timeout: SimDuration::from_secs(3),
             retry,
             base: SimDuration::from_millis(100),

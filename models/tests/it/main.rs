@@ -1,6 +1,7 @@
 //! Integration tests of flashsim: the engine against queueing theory, hand-computed runs,
 //! determinism, error reporting, and the command line.
 
+mod buyers;
 mod cli;
 mod database;
 mod determinism;

@@ -1,0 +1,53 @@
+//! What the buyer's side does: the purchase page against the RPC client.
+
+use models::run::run_scenario;
+
+use crate::support::{metrics, workspace};
+
+/// The case study's three-tier design on 8 instances, its clients as `client` says.
+fn case_study_clients(client: &str) -> models::Scenario {
+    let file = workspace().join("scenarios/edu-live-class.toml");
+    let text = std::fs::read_to_string(&file).unwrap();
+    let head = &text[..text.find("[traffic.client]").unwrap()];
+    let variant = "[[variant]]\nname = \"tt\"\narchitecture = \"three_tier_redis\"\n\
+                   [variant.gateway]\ninstances = 8\nworkers = 128\nrate_limit = \"100k/s\"\n\
+                   [variant.db]\npool = 32\nguard = \"version\"\n";
+    let text = format!("{head}[traffic.client]\n{client}\n{variant}");
+    models::scenario::from_text(&file, &text, &[]).unwrap()
+}
+
+#[test]
+fn a_purchase_page_never_resubmits_on_its_own() {
+    let page = metrics(
+        &run_scenario(&case_study_clients("profile = \"purchase_page\"\nmax_attempts = 4"), None)
+            .unwrap(),
+        "tt",
+    );
+    let rpc = metrics(
+        &run_scenario(&case_study_clients("profile = \"rpc\"\nmax_attempts = 4"), None).unwrap(),
+        "tt",
+    );
+    assert_eq!(page.traffic_digest, rpc.traffic_digest, "same buyers");
+    let (p, r) = (&page.traffic_observed, &rpc.traffic_observed);
+    assert_eq!(p.retry, 0, "every resubmission is a human's click after an error");
+    assert!(p.reclick > r.reclick, "page {} vs rpc {}", p.reclick, r.reclick);
+    assert!(r.retry > 10_000, "the RPC client resubmits: {}", r.retry);
+    // The page's spinner outlasts the hot row's commits; the RPC client's 3 s does not.
+    let timed_out = |m: &models::sale::metrics::SaleMetrics| {
+        m.outcomes.get(models::sale::outcome::Outcome::TimedOut)
+    };
+    assert!(timed_out(&page) < timed_out(&rpc));
+    assert!(page.claimed_order_rate.unwrap() > rpc.claimed_order_rate.unwrap());
+}
+
+#[test]
+fn a_purchase_page_refuses_a_resubmission_policy() {
+    let file = workspace().join("scenarios/edu-live-class.toml");
+    let text = std::fs::read_to_string(&file).unwrap();
+    let text = text.replace("profile = \"rpc\"", "profile = \"purchase_page\"");
+    let err = models::scenario::from_text(&file, &text, &[]).unwrap_err().to_string();
+    for key in ["traffic.client.retry", "traffic.client.base", "traffic.client.cap"] {
+        assert!(err.contains(key), "{key} not named in: {err}");
+    }
+    assert!(err.contains("applies to profile = \"rpc\""), "{err}");
+}
