@@ -282,7 +282,7 @@ fn check_faults(
                 issues.push(join_key(&at, "variants"), format!("names no variant (got {name:?})"));
             }
         }
-        let has = |v: &SaleVariant| checked.component.is_in(v);
+        let has = |v: &SaleVariant| v.has(checked.component);
         let hits = variants.iter().any(|v| match v {
             Variant::Sale(s) => checked.applies_to(&s.name) && has(s),
             _ => false,

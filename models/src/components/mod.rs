@@ -11,6 +11,7 @@ pub mod flink;
 pub mod gateway;
 pub mod kafka;
 pub mod orders;
+pub mod payment;
 pub mod redis;
 pub mod results;
 pub mod waiting_room;

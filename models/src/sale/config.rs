@@ -36,6 +36,8 @@ pub struct RawSale {
     /// open"), `edge` (the CDN answers it, for variants with one) or `disabled` (the button is
     /// off until the page's clock says open; the click waits for it).
     pub pre_open: Option<PreOpen>,
+    /// The payment stage: a window per order, cancellation and restock (default: none).
+    pub payment: Option<crate::components::payment::RawPayment>,
 }
 
 /// What happens to a click before the opening.
@@ -58,6 +60,7 @@ pub struct SaleSpec {
     pub opens_at: SimTime,
     pub billed_time: SimDuration,
     pub pre_open: PreOpen,
+    pub payment: Option<crate::components::payment::PaymentSpec>,
 }
 
 impl RawSale {
@@ -85,10 +88,12 @@ impl RawSale {
             .billed_time
             .as_ref()
             .map_or(Some(SimDuration::from_secs(3600)), |b| b.check("sale.billed_time", issues));
+        let payment = self.payment.as_ref().map(|p| p.check("sale.payment", issues));
         if issues.len() > before {
             return None;
         }
         Some(SaleSpec {
+            payment: payment.flatten(),
             stock: self.stock as u64,
             per_user_limit: limit as u16,
             opens_at: SimTime::ZERO + opens_at?,
@@ -208,4 +213,23 @@ pub fn check_variant(
         flink,
         results,
     })
+}
+
+impl SaleVariant {
+    /// Whether this variant has the component a `[[fault]]` names.
+    pub fn has(&self, component: super::fault::FaultComponent) -> bool {
+        use super::fault::FaultComponent as C;
+        match component {
+            C::Cdn => self.cdn.is_some(),
+            C::Gateway | C::Db => true,
+            C::Redis => self.redis.is_some(),
+            C::Kafka => self.kafka.is_some(),
+            C::Flink => self.flink.is_some(),
+            C::Results => self.results.is_some(),
+            C::Orders => {
+                self.redis.is_some()
+                    && self.orders.path == crate::components::orders::OrderPath::Async
+            }
+        }
+    }
 }

@@ -52,21 +52,6 @@ impl FaultComponent {
             FaultComponent::Orders => "orders",
         }
     }
-
-    /// Whether `variant` has this component.
-    pub fn is_in(self, v: &super::config::SaleVariant) -> bool {
-        match self {
-            FaultComponent::Cdn => v.cdn.is_some(),
-            FaultComponent::Gateway | FaultComponent::Db => true,
-            FaultComponent::Redis => v.redis.is_some(),
-            FaultComponent::Kafka => v.kafka.is_some(),
-            FaultComponent::Flink => v.flink.is_some(),
-            FaultComponent::Results => v.results.is_some(),
-            FaultComponent::Orders => {
-                v.redis.is_some() && v.orders.path == crate::components::orders::OrderPath::Async
-            }
-        }
-    }
 }
 
 /// What happens to it.

@@ -5,7 +5,7 @@
 //! - **confirmed**: "purchased" answers the system sent, including those that reached a client
 //!   after it had timed out (the order is in the user's account either way).
 //! - **sold**: orders committed in the system of record (the database).
-//! - **oversold** = max(0, max(sold, confirmed) − stock).
+//! - **oversold** = max(0, max(sold, confirmed) − stock − units restocked by cancellations).
 //! - **limit violations**: users holding more orders than the per-user limit.
 //! - **duplicate orders**: order rows written again for a decision already written (a stream
 //!   job's replay through an at-least-once sink); reconciliation cancels them.
@@ -75,6 +75,7 @@ pub struct RunReport {
     pub servers: [u32; 4],
     pub stream: Option<StreamMetrics>,
     pub order_path: Option<crate::components::orders::OrderCounters>,
+    pub payment: Option<crate::components::payment::PaymentMetrics>,
     /// Busiest seconds tracked by the stations themselves: the stock row lock (busiest row),
     /// the busiest Kafka partition and Flink subtask.
     pub busiest_stations: (f64, Option<f64>, Option<f64>),
@@ -171,6 +172,7 @@ impl RunReport {
             busiest_stations: busiest_stations(&model, end),
             stream,
             order_path: model.tiers.orders.as_ref().map(|q| q.counters.clone()),
+            payment: model.payments.as_ref().map(|p| p.finish()),
             waiting_room: model.tiers.room.as_ref().map(|r| r.figures.clone()),
             timeline: model.timeline,
             tallies: model.tallies,
@@ -273,6 +275,12 @@ fn app_cpu(variant: &SaleVariant, report: &RunReport) -> f64 {
     if span_ns <= 0.0 { 0.0 } else { cpu_ns / (cores * span_ns) }
 }
 
+/// The stock plus the units of cancelled orders, which went back on sale: selling them again
+/// is not an oversell.
+fn units_on_sale(report: &RunReport) -> u64 {
+    report.stock + report.payment.as_ref().map_or(0, |p| p.cancelled)
+}
+
 /// Builds the variant's summary from its run.
 pub fn variant_summary(
     setup: &SaleSetup,
@@ -288,8 +296,8 @@ pub fn variant_summary(
     let confirmed = t.outcomes.get(purchased) + t.late_answers.get(purchased);
     let sold = report.orders;
     let stock = report.stock;
-    let oversold = sold.max(confirmed).saturating_sub(stock);
-    let stock_left = stock.saturating_sub(sold.min(stock));
+    let oversold = sold.max(confirmed).saturating_sub(units_on_sale(report));
+    let stock_left = units_on_sale(report).saturating_sub(sold.min(units_on_sale(report)));
     let humans_without = report.humans - report.humans_with_item;
     let could_serve = stock.min(report.humans);
     let duplicate_orders = report.stream.as_ref().map_or(0, |s| s.duplicate_orders);
@@ -367,6 +375,7 @@ pub fn variant_summary(
         },
         stream: report.stream.clone(),
         order_path: report.order_path.as_ref().map(Into::into),
+        payment: report.payment.clone(),
         waiting_room: report.waiting_room.clone(),
         // Oversold units cannot be delivered: they never make a design look cheaper.
         cost: cost(setup, variant, report, sold.min(stock)),
@@ -445,7 +454,8 @@ fn summary_of(
         name: variant.name.clone(),
         architecture: variant.architecture,
         events: stats.events,
-        end_s: stats.end.as_secs_f64(),
+        // The sale's end: payment windows run on after it (`crate::sale::payment`).
+        end_s: report.end.as_secs_f64(),
         stop: crate::summary::StopKind::of(stats),
         network: None,
         metrics: Some(metrics),

@@ -9,6 +9,7 @@ pub mod metrics;
 pub mod model;
 pub mod observed;
 pub mod outcome;
+pub mod payment;
 pub mod tiers;
 pub mod timeline;
 
@@ -40,7 +41,9 @@ pub fn simulate(
     let mut ctx = Context::new();
     let mut model = SaleModel::new(setup, variant, population, seed, &mut ctx);
     let stats = limits.run(&mut model, &mut ctx)?;
-    let report = model.finish(stats.end);
+    // Payment windows run on after the sale; the components are measured over the sale.
+    let end = if model.payments.is_some() { model.last_sale_event } else { stats.end };
+    let report = model.finish(end);
     report.check_conservation().map_err(|e| format!("variant `{}`: {e}", variant.name))?;
     let timeline = report.timeline(&variant.name);
     let summary = metrics::variant_summary(setup, variant, &report, &timeline, &stats);

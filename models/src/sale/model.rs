@@ -83,6 +83,11 @@ pub struct SaleModel<'a> {
     /// Per user: the last backoff wait (decorrelated jitter only; empty otherwise).
     pub(super) last_backoff: Vec<SimDuration>,
     pub(super) fault_rng: RngStream,
+    /// The payment stage, with `[sale.payment]`.
+    pub payments: Option<crate::components::payment::Payments>,
+    /// The last event that was not a payment: the sale's end, over which components are
+    /// measured (payment windows run on after it).
+    pub last_sale_event: SimTime,
 }
 
 impl<'a> SaleModel<'a> {
@@ -148,6 +153,12 @@ impl<'a> SaleModel<'a> {
             timeout_armed: false,
             last_backoff: Vec::new(),
             fault_rng: rng::stream(seed, "fault"),
+            payments: setup
+                .sale
+                .payment
+                .as_ref()
+                .map(|p| crate::components::payment::Payments::new(p, seed)),
+            last_sale_event: SimTime::ZERO,
         };
         if model.client().retry == crate::traffic::client::RetryPolicy::Decorrelated {
             model.last_backoff = vec![SimDuration::ZERO; all];
@@ -244,6 +255,9 @@ impl Model for SaleModel<'_> {
 
     #[inline]
     fn handle(&mut self, now: SimTime, event: Event, ctx: &mut Context<Event>) {
+        if !matches!(event, Event::Payment { .. }) {
+            self.last_sale_event = now;
+        }
         match event {
             Event::Click { index } => self.on_click(now, index, ctx),
             Event::Retry { user } => self.on_retry(now, user, ctx),
@@ -260,6 +274,7 @@ impl Model for SaleModel<'_> {
             Event::Admit => self.on_admit(now, ctx),
             Event::Stream(event) => self.on_stream(now, event, ctx),
             Event::OrdersResume => self.dispatch_orders(now, ctx),
+            Event::Payment { user, window_end } => self.on_payment(now, user, window_end, ctx),
         }
     }
 }

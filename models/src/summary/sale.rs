@@ -232,6 +232,8 @@ pub struct SaleMetrics {
     /// Each component's busiest second.
     pub peak_1s_utilization: PeakUtilization,
     pub stream: Option<StreamMetrics>,
+    /// The payment stage (`[sale.payment]`): orders paid, cancelled and sold again.
+    pub payment: Option<crate::components::payment::PaymentMetrics>,
     /// `three_tier_redis` with the async order path: its queue and consumers.
     pub order_path: Option<OrderPathMetrics>,
     /// The waiting room in front, if any.

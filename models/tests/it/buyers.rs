@@ -51,3 +51,30 @@ fn a_purchase_page_refuses_a_resubmission_policy() {
     }
     assert!(err.contains("applies to profile = \"rpc\""), "{err}");
 }
+
+#[test]
+fn unpaid_orders_are_cancelled_restocked_and_sold_again_while_the_sale_is_on() {
+    // A 2 s window and half the told buyers paying: windows end while buyers are still trying.
+    let file = workspace().join("scenarios/edu-live-class.toml");
+    let text = std::fs::read_to_string(&file).unwrap();
+    let head = &text[..text.find("[[variant]]").unwrap()];
+    let head = head.replace(
+        "opens_at = \"10s\"\n",
+        "opens_at = \"10s\"\n[sale.payment]\nwindow = \"2s\"\ntold_pay_share = 0.5\n\
+         delay = { kind = \"constant\", value = \"500ms\" }\n",
+    );
+    let variant = "[[variant]]\nname = \"tt\"\narchitecture = \"three_tier_redis\"\n\
+                   [variant.gateway]\ninstances = 8\nworkers = 128\nrate_limit = \"100k/s\"\n\
+                   [variant.db]\npool = 32\nguard = \"version\"\n";
+    let scn = models::scenario::from_text(&file, &format!("{head}{variant}"), &[]).unwrap();
+    let m = metrics(&run_scenario(&scn, None).unwrap(), "tt");
+    let p = m.payment.as_ref().expect("the payment stage is reported");
+    assert_eq!(p.orders, m.sold);
+    assert_eq!(p.paid + p.cancelled, p.orders, "every window ended paid or cancelled");
+    assert!(p.cancelled > 500, "{p:?}");
+    assert!(p.sold_after_restock > 100, "restocked units sold again: {p:?}");
+    assert!(m.sold > 3000 && m.sold - p.cancelled <= 3000, "never more held than the stock");
+    assert_eq!(m.oversold, 0, "selling a restocked unit again is no oversell");
+    let rate = p.payment_success_rate.unwrap();
+    assert!((rate - p.paid as f64 / p.orders as f64).abs() < 1e-12);
+}

@@ -329,6 +329,12 @@ impl<J: Copy> Db<J> {
         (done, next)
     }
 
+    /// A cancelled order's unit goes back on the first stock row.
+    pub fn restock_one(&mut self) {
+        self.rows[0].stock += 1;
+        self.row.stock += 1;
+    }
+
     /// Puts `stock` units on a one-row table (tests).
     #[cfg(test)]
     pub fn restock(&mut self, stock: i64) {

@@ -220,6 +220,8 @@ impl SaleModel<'_> {
             let attempt = member.job;
             match member.decision {
                 RowDecision::Sold => {
+                    let user = self.attempts.get(attempt).user;
+                    self.order_created(now, user, ctx);
                     self.end_transaction(now, attempt, Ok(Outcome::Purchased), ctx)
                 }
                 RowDecision::VersionChanged => {

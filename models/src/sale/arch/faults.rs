@@ -57,7 +57,7 @@ impl SaleModel<'_> {
     }
 
     fn has_component(&self, component: FaultComponent) -> bool {
-        component.is_in(self.variant)
+        self.variant.has(component)
     }
 
     /// A crash happens now.

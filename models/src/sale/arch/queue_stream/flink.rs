@@ -132,6 +132,7 @@ impl SaleModel<'_> {
                 let row = &mut self.tiers.db.row;
                 row.commit_sale(user, row.stock - 1, now);
                 self.timeline.db_stock(now, row.stock);
+                self.order_created(now, user, ctx);
             }
         }
         stream(&mut self.tiers).store_command(now, StoreCommand::Set { user, code }, ctx);
