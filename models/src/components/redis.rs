@@ -53,6 +53,9 @@ pub struct RawRedis {
     pub script: Option<StockScript>,
     /// `stock_first` (default, the case study's script) or `user_first`.
     pub script_order: Option<ScriptOrder>,
+    /// The atomic script keeps its answer per purchase request (the page's request id, carried by
+    /// every resubmission of the buyer's purchase) and returns it to a repeat (default false).
+    pub request_ids: Option<bool>,
     /// Time to run the stock script (default constant 25us).
     pub script_time: Option<DistSpec>,
     /// Time to run one plain command (default constant 8us).
@@ -71,6 +74,7 @@ pub struct RedisSpec {
     pub shards: u32,
     pub script: StockScript,
     pub script_order: ScriptOrder,
+    pub request_ids: bool,
     pub script_time: Dist,
     pub command_time: Dist,
     pub rtt: Dist,
@@ -93,6 +97,13 @@ impl RawRedis {
         let rtt = dist_or(&self.rtt, at, "rtt", lognormal(us(250), us(1000)), issues);
         let key_bytes = price_or(self.key_bytes, at, "key_bytes", 85.0, issues);
         let price = price_or(self.price_per_shard_hour, at, "price_per_shard_hour", 0.206, issues);
+        let request_ids = self.request_ids.unwrap_or(false);
+        if request_ids && self.script == Some(StockScript::GetThenDecr) {
+            issues.push(
+                sim::config::join_key(at, "request_ids"),
+                "needs script = \"atomic\": the stored answer is written by the same script",
+            );
+        }
         if issues.len() > before {
             return None;
         }
@@ -100,6 +111,7 @@ impl RawRedis {
             shards,
             script: self.script.unwrap_or(StockScript::Atomic),
             script_order: self.script_order.unwrap_or(ScriptOrder::StockFirst),
+            request_ids,
             script_time: script_time?,
             command_time: command_time?,
             rtt: rtt?,
@@ -118,6 +130,8 @@ pub enum StockAnswer {
     Reserved,
     /// Non-atomic read: stock looked available; the decrement is still to be sent.
     LooksAvailable,
+    /// Request ids: this purchase request reserved a unit before; the stored answer is returned.
+    AlreadyReserved,
 }
 
 /// The item's keys on its shard.
@@ -136,6 +150,16 @@ pub struct RedisStock {
     pub resyncs: u64,
     /// Lowest value the stock key reached (below zero only without atomicity).
     pub min_stock: i64,
+    /// Request ids: per user (one purchase request per buyer and page), the stored answer
+    /// (0: none); empty without request ids.
+    stored: Vec<u8>,
+    pub stored_keys: u64,
+    pub peak_stored_keys: u64,
+    /// Repeats answered from a stored answer.
+    pub stored_answers_returned: u64,
+    /// Of those, repeats told their request had reserved a unit: a second "purchased" for one
+    /// reservation.
+    pub repeats_told_reserved: u64,
 }
 
 impl RedisStock {
@@ -156,6 +180,64 @@ impl RedisStock {
             compensations: 0,
             resyncs: 0,
             min_stock: stock,
+            stored: Vec::new(),
+            stored_keys: 0,
+            peak_stored_keys: 0,
+            stored_answers_returned: 0,
+            repeats_told_reserved: 0,
+        }
+    }
+
+    /// Keeps the script's answer per purchase request from now on.
+    pub fn with_request_ids(mut self) -> Self {
+        self.stored = vec![0; self.per_user.len()];
+        self
+    }
+
+    /// The atomic script with request ids: a repeat of a request gets the stored answer;
+    /// otherwise the script runs and its answer is stored.
+    pub fn script_once(&mut self, user: u32, limit: u16, order: ScriptOrder) -> StockAnswer {
+        if self.stored.is_empty() {
+            return self.script(user, limit, order);
+        }
+        let code = self.stored[user as usize];
+        if code != 0 {
+            self.stored_answers_returned += 1;
+            self.repeats_told_reserved += u64::from(code == 1);
+            return match code {
+                1 => StockAnswer::AlreadyReserved,
+                2 => StockAnswer::SoldOut,
+                _ => StockAnswer::LimitReached,
+            };
+        }
+        let answer = self.script(user, limit, order);
+        self.stored[user as usize] = match answer {
+            StockAnswer::Reserved => 1,
+            StockAnswer::SoldOut => 2,
+            _ => 3,
+        };
+        self.stored_keys += 1;
+        self.peak_stored_keys = self.peak_stored_keys.max(self.stored_keys);
+        answer
+    }
+
+    /// The request's reservation was given back or lost: its stored answer goes with it, so
+    /// the request can try again.
+    /// The database had no stock for this request's reserved unit: a repeat hears "sold out".
+    pub fn answer_sold_out(&mut self, user: u32) {
+        if let Some(code) = self.stored.get_mut(user as usize)
+            && *code == 1
+        {
+            *code = 2;
+        }
+    }
+
+    fn forget_answer(&mut self, user: u32) {
+        if let Some(code) = self.stored.get_mut(user as usize)
+            && *code != 0
+        {
+            *code = 0;
+            self.stored_keys -= 1;
         }
     }
 
@@ -197,6 +279,7 @@ impl RedisStock {
 
     /// A decrement lost on failover: the promoted replica never saw it.
     pub fn undo_decrement(&mut self, user: u32) {
+        self.forget_answer(user);
         self.stock += 1;
         let count = &mut self.per_user[user as usize];
         *count = count.saturating_sub(1);
@@ -204,6 +287,7 @@ impl RedisStock {
 
     /// Gives a unit back after a failed final write (INCR stock, DECR the user's count).
     pub fn compensate(&mut self, user: u32) {
+        self.forget_answer(user);
         self.stock += 1;
         self.compensations += 1;
         let count = &mut self.per_user[user as usize];
@@ -220,7 +304,7 @@ impl RedisStock {
     /// Peak memory of the item's shard plus the base of every shard, in bytes.
     pub fn peak_memory_bytes(&self, spec: &RedisSpec) -> f64 {
         BASE_BYTES_PER_SHARD * spec.shards as f64
-            + (1 + self.peak_user_keys) as f64 * spec.key_bytes
+            + (1 + self.peak_user_keys + self.peak_stored_keys) as f64 * spec.key_bytes
     }
 }
 
@@ -263,7 +347,10 @@ impl<J: Copy> Redis<J> {
         Redis {
             spec: spec.clone(),
             shard: Station::new(1, None).with_busiest_second(),
-            stock: RedisStock::new(stock, users),
+            stock: match spec.request_ids {
+                true => RedisStock::new(stock, users).with_request_ids(),
+                false => RedisStock::new(stock, users),
+            },
             rtt_rng: rng::stream(seed, "redis/rtt"),
             service_rng: rng::stream(seed, "redis/service"),
             windows: FaultWindows::default(),
@@ -311,7 +398,9 @@ impl<J: Copy> Redis<J> {
         limit: u16,
     ) -> Option<StockAnswer> {
         let answer = match command {
-            RedisCommand::Script => Some(self.stock.script(user, limit, self.spec.script_order)),
+            RedisCommand::Script => {
+                Some(self.stock.script_once(user, limit, self.spec.script_order))
+            }
             RedisCommand::Read => Some(self.stock.read(user, limit, self.spec.script_order)),
             RedisCommand::Decrement => {
                 self.stock.decrement(user);
@@ -321,7 +410,10 @@ impl<J: Copy> Redis<J> {
                 self.stock.compensate(user);
                 None
             }
-            RedisCommand::Resync => None,
+            RedisCommand::Resync => {
+                self.stock.answer_sold_out(user);
+                None
+            }
         };
         if answer == Some(StockAnswer::Reserved) {
             self.note_write(now, user);
@@ -398,6 +490,31 @@ mod tests {
         assert_eq!(r.execute(T, RedisCommand::Script, 1, 1), Some(StockAnswer::SoldOut));
         assert_eq!(r.execute(T, RedisCommand::Read, 0, 1), Some(StockAnswer::LimitReached));
         assert_eq!(r.stock.stock, 0);
+    }
+
+    #[test]
+    fn a_repeated_request_gets_its_stored_answer_until_its_unit_is_given_back() {
+        let raw = RawRedis { request_ids: Some(true), ..RawRedis::default() };
+        let mut r = Redis::<u32>::new(&raw.check("redis", &mut Issues::new()).unwrap(), 1, 4, 1);
+        let run = |r: &mut Redis<u32>, user| r.execute(T, RedisCommand::Script, user, 1);
+        assert_eq!(run(&mut r, 0), Some(StockAnswer::Reserved));
+        // The stock-first script would say "sold out" to this buyer now; the stored answer wins.
+        assert_eq!(run(&mut r, 0), Some(StockAnswer::AlreadyReserved));
+        assert_eq!(run(&mut r, 1), Some(StockAnswer::SoldOut));
+        assert_eq!(run(&mut r, 1), Some(StockAnswer::SoldOut));
+        assert_eq!((r.stock.stock, r.stock.stored_answers_returned), (0, 2));
+        // The final write failed and the unit came back: the request runs again, and wins.
+        r.execute(T, RedisCommand::Compensate, 0, 1);
+        assert_eq!(run(&mut r, 0), Some(StockAnswer::Reserved));
+        assert_eq!(r.stock.peak_stored_keys, 2, "memory: one stored answer per request");
+        let bare = Redis::<u32>::new(
+            &RawRedis::default().check("r", &mut Issues::new()).unwrap(),
+            1,
+            4,
+            1,
+        );
+        let spec = &r.spec;
+        assert!(r.stock.peak_memory_bytes(spec) > bare.stock.peak_memory_bytes(spec));
     }
 
     #[test]

@@ -57,6 +57,10 @@ pub struct RunReport {
     pub redis_min_stock: i64,
     pub redis_peak_memory_bytes: Option<f64>,
     pub redis_compensations: u64,
+    /// Request ids: repeats the script answered from a stored answer, and those told
+    /// "purchased" again for a reservation already answered.
+    pub redis_stored_answers: Option<u64>,
+    pub redis_repeats_told_reserved: u64,
     pub redis_resyncs: u64,
     /// Redis decrements lost on failover.
     pub lost_redis_writes: u64,
@@ -153,6 +157,10 @@ impl RunReport {
                 .map(|r| r.stock.peak_memory_bytes(&r.spec))
                 .or(stream.as_ref().map(|s| s.result_store_peak_memory_bytes)),
             redis_compensations: redis.map_or(0, |r| r.stock.compensations),
+            redis_stored_answers: redis
+                .filter(|r| r.spec.request_ids)
+                .map(|r| r.stock.stored_answers_returned),
+            redis_repeats_told_reserved: redis.map_or(0, |r| r.stock.repeats_told_reserved),
             redis_resyncs: redis.map_or(0, |r| r.stock.resyncs),
             lost_redis_writes: redis.map_or(0, |r| r.lost_writes),
             db: model.tiers.db.counters.clone(),
@@ -275,6 +283,14 @@ fn app_cpu(variant: &SaleVariant, report: &RunReport) -> f64 {
     if span_ns <= 0.0 { 0.0 } else { cpu_ns / (cores * span_ns) }
 }
 
+/// Every "purchased" answer the system sent, whether or not its client was still waiting (the
+/// order shows up in the user's account either way); a repeat answered from a stored
+/// "reserved" confirms a reservation already confirmed and does not count again.
+fn confirmed_purchases(report: &RunReport) -> u64 {
+    let (t, purchased) = (&report.tallies, Outcome::Purchased);
+    t.outcomes.get(purchased) + t.late_answers.get(purchased) - report.redis_repeats_told_reserved
+}
+
 /// The stock plus the units of cancelled orders, which went back on sale: selling them again
 /// is not an oversell.
 fn units_on_sale(report: &RunReport) -> u64 {
@@ -290,10 +306,7 @@ pub fn variant_summary(
     stats: &RunStats,
 ) -> VariantSummary {
     let t = &report.tallies;
-    // Confirmed: every "purchased" answer the system sent, whether or not its client was still
-    // waiting (the order shows up in the user's account either way).
-    let purchased = super::outcome::Outcome::Purchased;
-    let confirmed = t.outcomes.get(purchased) + t.late_answers.get(purchased);
+    let confirmed = confirmed_purchases(report);
     let sold = report.orders;
     let stock = report.stock;
     let oversold = sold.max(confirmed).saturating_sub(units_on_sale(report));
@@ -375,6 +388,7 @@ pub fn variant_summary(
         },
         stream: report.stream.clone(),
         order_path: report.order_path.as_ref().map(Into::into),
+        redis_stored_answers: report.redis_stored_answers,
         payment: report.payment.clone(),
         waiting_room: report.waiting_room.clone(),
         // Oversold units cannot be delivered: they never make a design look cheaper.

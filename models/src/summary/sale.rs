@@ -234,6 +234,8 @@ pub struct SaleMetrics {
     pub stream: Option<StreamMetrics>,
     /// The payment stage (`[sale.payment]`): orders paid, cancelled and sold again.
     pub payment: Option<crate::components::payment::PaymentMetrics>,
+    /// `three_tier_redis` with request ids: repeats answered from the script's stored answer.
+    pub redis_stored_answers: Option<u64>,
     /// `three_tier_redis` with the async order path: its queue and consumers.
     pub order_path: Option<OrderPathMetrics>,
     /// The waiting room in front, if any.

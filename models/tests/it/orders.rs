@@ -80,3 +80,26 @@ fn a_consumer_crash_delays_orders_and_redelivers_without_a_second_order() {
     let calm_lag = calm.order_path.unwrap().lag.max_s;
     assert!(o.lag.max_s > calm_lag + 4.0, "{} vs {calm_lag}", o.lag.max_s);
 }
+
+#[test]
+fn a_repeated_request_gets_its_stored_answer_and_buyers_learn_they_hold_a_seat() {
+    // Sync on 8 instances: reservations wait on the hot row past the 3 s timeout and the client
+    // resubmits. The stock-first script tells the holder "sold out"; with request ids the
+    // script returns the stored answer, "purchased".
+    let with_ids = |name: &str, ids: bool| {
+        variant(name, "sync").replace("shards = 3\n", &format!("shards = 3\nrequest_ids = {ids}\n"))
+    };
+    let scn = case_study_with(&(with_ids("plain", false) + &with_ids("ids", true)));
+    let s = run_scenario(&scn, None).unwrap();
+    let (plain, ids) = (metrics(&s, "plain"), metrics(&s, "ids"));
+    assert_eq!(plain.redis_stored_answers, None);
+    assert!(ids.redis_stored_answers.unwrap() > 1000, "{:?}", ids.redis_stored_answers);
+    assert_eq!((ids.sold, ids.oversold, ids.limit_violations), (3000, 0, 0));
+    assert!(
+        ids.unclaimed_orders < plain.unclaimed_orders / 2,
+        "{} vs {}",
+        ids.unclaimed_orders,
+        plain.unclaimed_orders
+    );
+    assert!(ids.redis_peak_memory_bytes.unwrap() > plain.redis_peak_memory_bytes.unwrap());
+}

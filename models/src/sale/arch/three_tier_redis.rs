@@ -132,6 +132,8 @@ impl SaleModel<'_> {
             StockAnswer::SoldOut => self.answer(now, attempt, Outcome::SoldOut, ctx),
             StockAnswer::LimitReached => self.answer(now, attempt, Outcome::LimitReached, ctx),
             StockAnswer::LooksAvailable => self.redis_call(now, attempt, Stage::RedisDecr, ctx),
+            // A repeat of a request that reserved a unit: its order is written or being written.
+            StockAnswer::AlreadyReserved => self.answer(now, attempt, Outcome::Purchased, ctx),
             // Async: the buyer is told at once; the order record is on its way to the database.
             StockAnswer::Reserved if self.tiers.orders.is_some() => {
                 self.answer(now, attempt, Outcome::Purchased, ctx)
