@@ -5,7 +5,7 @@
 //! - **confirmed**: "purchased" answers the system sent, including those that reached a client
 //!   after it had timed out (the order is in the user's account either way).
 //! - **sold**: orders committed in the system of record (the database).
-//! - **oversold** = max(0, max(sold, confirmed) − stock − units restocked by cancellations).
+//! - **oversold** = max(0, max(sold, confirmed) − stock − restocked units sold again).
 //! - **limit violations**: users holding more orders than the per-user limit.
 //! - **duplicate orders**: order rows written again for a decision already written (a stream
 //!   job's replay through an at-least-once sink); reconciliation cancels them.
@@ -291,10 +291,10 @@ fn confirmed_purchases(report: &RunReport) -> u64 {
     t.outcomes.get(purchased) + t.late_answers.get(purchased) - report.redis_repeats_told_reserved
 }
 
-/// The stock plus the units of cancelled orders, which went back on sale: selling them again
-/// is not an oversell.
+/// The stock plus the units of cancelled orders that went back on sale and were sold again:
+/// selling them again is not an oversell (a cancellation after the sale repairs no oversell).
 fn units_on_sale(report: &RunReport) -> u64 {
-    report.stock + report.payment.as_ref().map_or(0, |p| p.cancelled)
+    report.stock + report.payment.as_ref().map_or(0, |p| p.cancelled.min(p.sold_after_restock))
 }
 
 /// Builds the variant's summary from its run.

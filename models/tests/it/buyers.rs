@@ -44,7 +44,9 @@ fn a_purchase_page_never_resubmits_on_its_own() {
 fn a_purchase_page_refuses_a_resubmission_policy() {
     let file = workspace().join("scenarios/edu-live-class.toml");
     let text = std::fs::read_to_string(&file).unwrap();
-    let text = text.replace("profile = \"rpc\"", "profile = \"purchase_page\"");
+    let page =
+        "profile = \"purchase_page\"\nretry = \"full_jitter\"\nbase = \"100ms\"\ncap = \"1s\"";
+    let text = text.replace("profile = \"rpc\"", page);
     let err = models::scenario::from_text(&file, &text, &[]).unwrap_err().to_string();
     for key in ["traffic.client.retry", "traffic.client.base", "traffic.client.cap"] {
         assert!(err.contains(key), "{key} not named in: {err}");
@@ -59,8 +61,8 @@ fn unpaid_orders_are_cancelled_restocked_and_sold_again_while_the_sale_is_on() {
     let text = std::fs::read_to_string(&file).unwrap();
     let head = &text[..text.find("[[variant]]").unwrap()];
     let head = head.replace(
-        "opens_at = \"10s\"\n",
-        "opens_at = \"10s\"\n[sale.payment]\nwindow = \"2s\"\ntold_pay_share = 0.5\n\
+        "[sale.payment]\n",
+        "[sale.payment]\nwindow = \"2s\"\ntold_pay_share = 0.5\n\
          delay = { kind = \"constant\", value = \"500ms\" }\n",
     );
     let variant = "[[variant]]\nname = \"tt\"\narchitecture = \"three_tier_redis\"\n\

@@ -147,7 +147,7 @@ fn variant_runs_part_of_a_file_on_the_same_traffic() {
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(
         stderr.contains(
-            "no variant named `nope` (variants: three-tier, room-three-tier, \
+            "no variant named `nope` (variants: three-tier, room-three-tier, three-tier-sync, \
              naive-for-update, naive-unguarded, queue-stream)"
         ),
         "{stderr}"

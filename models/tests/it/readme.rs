@@ -41,6 +41,13 @@ fn the_readme_case_study_table_is_what_the_default_run_prints() {
     let variants: Vec<SaleMetrics> =
         summary.variants.iter().map(|v| v.metrics.clone().unwrap()).collect();
     let rows: Vec<Row> = vec![
+        (
+            "payment success rate",
+            Box::new(|m| {
+                let rate = m.payment.as_ref().and_then(|p| p.payment_success_rate);
+                percent(rate.unwrap_or(0.0))
+            }),
+        ),
         ("order success rate", Box::new(|m| percent(m.order_success_rate.unwrap_or(0.0)))),
         (
             "claimed order rate (unclaimed)",
@@ -64,6 +71,20 @@ fn the_readme_case_study_table_is_what_the_default_run_prints() {
             }),
         ),
     ];
+    // The traffic the three-tier variant sent, as the metrics table quotes it.
+    let o = &variants[0].traffic_observed;
+    let observed = format!(
+        "On the case study's three-tier variant: {:.1}% in the last 5 s (the article: 87.3%), \
+         repeats {:.1}% of submissions (duplicates alone {:.1}% of requests; the article: 41%), \
+         peaks {:.0}k/s over 1 s and {:.0}k/s over 100 ms, width {:.2} s",
+        o.share_last_5s_before_opening * 100.0,
+        o.repeat_share * 100.0,
+        o.duplicate_share * 100.0,
+        o.peak_1s_per_s / 1000.0,
+        o.peak_100ms_per_s / 1000.0,
+        o.peak_width_s,
+    );
+    assert!(readme.contains(&observed), "README's observed traffic is out of date:\n{observed}");
     for (label, cell) in rows {
         let cells: Vec<String> = variants.iter().map(&cell).collect();
         let row = format!("| {label} | {} |", cells.join(" | "));
@@ -97,5 +118,60 @@ fn the_gateway_sweep_curve_is_what_the_readme_explains() {
     for m in [&enough, &many] {
         assert!(m.peak_1s_utilization.redis_shard.unwrap() > 0.99, "the hot shard binds");
         assert!(m.peak_1s_utilization.gateway_cpu < 0.6);
+    }
+}
+
+#[test]
+fn the_readme_sensitivity_table_is_what_the_runs_give() {
+    // Each row of "Sensitivity: what moves the payment-success gap": the case study's
+    // three-tier and queue+stream variants with one setting changed, at 40 and 8 instances.
+    let readme = std::fs::read_to_string(workspace().join("README.md")).unwrap();
+    let rows: [(&str, &str); 5] = [
+        ("none (async order path, stock-first script, RPC client)", ""),
+        ("`variant[three-tier].orders.path=\"sync\"`", "variant[three-tier].orders.path=\"sync\""),
+        ("`traffic.client.profile=\"purchase_page\"`", "traffic.client.profile=\"purchase_page\""),
+        (
+            "`variant[three-tier].redis.script_order=\"user_first\"`",
+            "variant[three-tier].redis.script_order=\"user_first\"",
+        ),
+        (
+            "`variant[three-tier].redis.request_ids=true`",
+            "variant[three-tier].redis.request_ids=true",
+        ),
+    ];
+    let cell = |set: &str, instances: u32| {
+        let mut sets: Vec<String> = ["three-tier", "queue-stream"]
+            .iter()
+            .map(|v| format!("variant[{v}].gateway.instances={instances}"))
+            .collect();
+        if !set.is_empty() {
+            sets.push(set.to_string());
+        }
+        let mut scn = scenario("scenarios/edu-live-class.toml", &sets);
+        scn.variants.retain(|v| matches!(v.name(), "three-tier" | "queue-stream"));
+        let s = run_scenario(&scn, None).unwrap();
+        let rate = |i: usize| {
+            let m = s.variants[i].metrics.as_ref().unwrap();
+            m.payment.as_ref().unwrap().payment_success_rate.unwrap()
+        };
+        let (tt, qs) = (rate(0), rate(1));
+        let gap = (tt - qs) * 100.0;
+        let sign = if gap < 0.0 { "−" } else { "+" };
+        format!("{:.1}% / {:.1}% ({sign}{:.1})", tt * 100.0, qs * 100.0, gap.abs())
+    };
+    let lines: Vec<String> = std::thread::scope(|scope| {
+        let handles: Vec<_> = rows
+            .iter()
+            .map(|(label, set)| {
+                scope.spawn(move || format!("| {label} | {} | {} |", cell(set, 40), cell(set, 8)))
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    for line in lines {
+        assert!(
+            readme.contains(&line),
+            "README's sensitivity table is out of date; the runs give\n{line}"
+        );
     }
 }
