@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use sim::output::plot::{Band, Chart, Kind};
+use sim::output::plot::{Axes, Band, Chart, Kind};
 
 use super::figure::Named;
 
@@ -94,6 +94,7 @@ pub fn sweep_figures(header: &[String], rows: &[Vec<String>]) -> Vec<Named> {
                 y_label: label.to_string(),
                 kind: Kind::Bands { bands },
                 markers: Vec::new(),
+                axes: Axes::default(),
             },
         });
     }

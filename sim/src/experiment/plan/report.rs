@@ -11,7 +11,7 @@ use crate::experiment::plan::monotone::Monotonicity;
 use crate::experiment::plan::slo::Judgement;
 use crate::experiment::plan::spec::PlanSpec;
 use crate::output::atomic::write_atomic;
-use crate::output::plot::{Chart, Kind, Series, render};
+use crate::output::plot::{Axes, Chart, Kind, Series, render};
 use crate::output::table::TextTable;
 
 /// One variant's plan.
@@ -174,6 +174,8 @@ pub fn frontier_figure(dir: &Path, v: &VariantPlan, spec: &PlanSpec) -> Result<(
                 Series { name: "meets every SLO".into(), points: points(true) },
                 Series { name: "misses an SLO".into(), points: points(false) },
             ],
+            levels: Vec::new(),
+            labels: Vec::new(),
         },
         markers: v
             .objective_value
@@ -181,6 +183,7 @@ pub fn frontier_figure(dir: &Path, v: &VariantPlan, spec: &PlanSpec) -> Result<(
             .map(|c| (c, "chosen".to_string()))
             .into_iter()
             .collect(),
+        axes: Axes::default(),
     };
     let fig = render(&chart)?;
     let stem = frontier_stem(&v.variant);
