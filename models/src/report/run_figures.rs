@@ -97,7 +97,8 @@ fn success_figure(sale: &[Sale]) -> Named {
                 ],
             },
             markers: Vec::new(),
-            axes: Axes::default(),
+            // Shares: up to 100%, with room above for the legend.
+            axes: Axes { y: Some((0.0, 135.0)), ..Axes::default() },
         },
     }
 }

@@ -1,7 +1,7 @@
 //! The figures of a run drawn over time, from `timeline.csv`: per flash-sale variant, answers by
 //! outcome (log scale, so a few purchases show beside a flood of refusals), queues and
 //! utilisation of the components the variant has; for all variants, stock left and the answer
-//! latency's p50 and p99 per 100 ms.
+//! latency's p99 and p50 per 100 ms (a figure each).
 //!
 //! Every one of them shares one time window ([`sale_window`]): from a few seconds before the
 //! opening to the last final answer of any variant, so figures side by side compare.
@@ -100,7 +100,9 @@ pub fn timeline_figures(sale: &[Sale], timeline: &[VariantTimeline<SaleRow>]) ->
     }
     if let Some((_, first)) = sale.first() {
         out.push(stock_figure(sale, timeline, first.opens_at_s, window));
-        out.push(answer_latency_figure(sale, timeline, first.opens_at_s, window));
+        let at = (first.opens_at_s, window);
+        out.push(answer_latency_figure(sale, timeline, at, ("p99", |r| r.answer_latency_p99_s)));
+        out.push(answer_latency_figure(sale, timeline, at, ("p50", |r| r.answer_latency_p50_s)));
     }
     out
 }
@@ -219,34 +221,31 @@ fn stock_figure(
     }
 }
 
-/// The answer latency's p50 and p99 per 100 ms, by variant, on a log scale.
+/// One quantile of the answer latency per 100 ms of answers, one line per variant, on a log
+/// scale: `answer-latency-p99` and `answer-latency-p50`.
 fn answer_latency_figure(
     sale: &[Sale],
     timeline: &[VariantTimeline<SaleRow>],
-    opens_at_s: f64,
-    window: (f64, f64),
+    (opens_at_s, window): (f64, (f64, f64)),
+    (label, quantile): (&str, Column),
 ) -> Named {
-    let mut series = Vec::new();
-    for (v, _) in sale {
-        let rows = rows_of(timeline, &v.name);
-        type Quantile = fn(&SaleRow) -> Option<f64>;
-        let quantiles: [(&str, Quantile); 2] =
-            [("p99", |r| r.answer_latency_p99_s), ("p50", |r| r.answer_latency_p50_s)];
-        for (label, quantile) in quantiles {
-            series.push(Series {
-                name: format!("{} {label}", v.name),
-                points: within(rows, window)
-                    .map(|r| (r.t_s, quantile(r).unwrap_or(f64::NAN)))
-                    .collect(),
-            });
-        }
-    }
+    let series = sale
+        .iter()
+        .map(|(v, _)| Series {
+            name: v.name.clone(),
+            points: within(rows_of(timeline, &v.name), window)
+                .map(|r| (r.t_s, quantile(r).unwrap_or(f64::NAN)))
+                .collect(),
+        })
+        .collect();
     Named {
-        name: "answer-latency".into(),
+        name: format!("answer-latency-{label}"),
         chart: Chart {
-            title: "Buyers' answer latency (first click → final answer) by when answered".into(),
+            title: format!(
+                "Buyers' answer latency {label} (first click → final answer), by when answered"
+            ),
             x_label: "simulated time (s)".into(),
-            y_label: "seconds, per 100 ms of answers (log scale)".into(),
+            y_label: format!("{label} of the answers in each 100 ms, s (log scale)"),
             kind: Kind::Lines { series, log_x: false, levels: Vec::new() },
             markers: opening(opens_at_s),
             axes: Axes { log_y: true, ..in_window(window) },

@@ -256,7 +256,7 @@ fn the_report_draws_what_the_run_measured() {
                 .any(|p| f.name.starts_with(p))
         })
         .collect();
-    assert!(over_time.len() >= 3 * 5 + 2, "{} figures over time", over_time.len());
+    assert!(over_time.len() >= 3 * 5 + 3, "{} figures over time", over_time.len());
     let window = over_time[0].chart.axes.x.expect("a fixed window");
     let opens = summary["variants"][0]["metrics"]["opens_at_s"].as_f64().unwrap();
     assert_eq!(window.0, opens - models::report::LEAD_S);
@@ -339,7 +339,11 @@ fn the_report_draws_what_the_run_measured() {
         .collect();
     assert!(answered.len() > 10);
     assert!(answered.iter().all(|(a, b)| a <= b && *a > 0.0));
-    assert!(figures.iter().any(|f| f.name == "answer-latency"));
+    for name in ["answer-latency-p99", "answer-latency-p50"] {
+        let f = figures.iter().find(|f| f.name == name).unwrap();
+        let sim::output::plot::Kind::Lines { series, .. } = &f.chart.kind else { panic!() };
+        assert_eq!(series.len(), summary["variants"].as_array().unwrap().len(), "a line each");
+    }
     let html = std::fs::read_to_string(dir.join("report.html")).unwrap();
     // Every figure is inlined in the page.
     let figure_count = std::fs::read_dir(dir.join("figures")).unwrap().count() / 2;

@@ -303,7 +303,8 @@ where
     // Room above the tallest bar for the legend, a row per series.
     let y1 = if max > 0.0 { max * (1.25 + 0.08 * per as f64) } else { 1.0 };
     // Group i is centred on x = i, so integer ticks carry the category names.
-    let mut c = builder.build_cartesian_2d(-0.5..groups as f64 - 0.5, 0.0..y1)?;
+    let (y0, y1) = chart.axes.y.unwrap_or((0.0, y1));
+    let mut c = builder.build_cartesian_2d(-0.5..groups as f64 - 0.5, y0..y1)?;
     let names = categories.to_vec();
     c.configure_mesh()
         .disable_x_mesh()
