@@ -36,6 +36,15 @@ pub use summary::DEFAULT_OBJECTIVE;
 pub struct Flashsim;
 
 impl Catalogue for Flashsim {
+    const SWEEP_METRICS: &'static [&'static str] = &[
+        "metrics.buyers.purchased_share",
+        "metrics.buyers.gave_up_share",
+        "metrics.buyers.time_to_final_answer.p50_s",
+        "metrics.peak_1s_utilization.gateway_cpu",
+        "metrics.cost.total_usd",
+        "network.response.mean_s",
+        "server.throughput_per_s",
+    ];
     type Scenario = Scenario;
     const BINARY: &'static str = "flashsim";
     const SET_EXAMPLE: &'static str = "variant[three-tier].gateway.instances=40";

@@ -167,6 +167,14 @@ pub struct SaleRow {
     /// `queue_stream` only: consumer lag and the stock in the job's state.
     pub kafka_lag: Option<u64>,
     pub stream_stock: Option<i64>,
+    /// `queue_stream` only: the busiest Kafka partition's and Flink subtask's utilisation in
+    /// the interval.
+    pub kafka_partition_utilization: Option<f64>,
+    pub flink_subtask_utilization: Option<f64>,
+    /// Final answers given in the interval (purchased, sold out, limit): p50 and p99 of their
+    /// latency from the buyer's first click, seconds; `None` when no answer was given.
+    pub answer_latency_p50_s: Option<f64>,
+    pub answer_latency_p99_s: Option<f64>,
 }
 
 impl TimelineRow for SaleRow {
@@ -189,6 +197,10 @@ impl TimelineRow for SaleRow {
                 "redis_utilization",
                 "kafka_lag",
                 "stream_stock",
+                "kafka_partition_utilization",
+                "flink_subtask_utilization",
+                "answer_latency_p50_s",
+                "answer_latency_p99_s",
             ]
             .map(str::to_string),
         );
@@ -226,6 +238,14 @@ impl TimelineRow for SaleRow {
         }
         write!(out, ",{},{}", cell(self.kafka_lag), cell(self.stream_stock))
             .expect("writing to a string");
+        for utilization in [self.kafka_partition_utilization, self.flink_subtask_utilization] {
+            write!(out, ",{}", cell(utilization.map(|u| format!("{u:.4}"))))
+                .expect("writing to a string");
+        }
+        for latency in [self.answer_latency_p50_s, self.answer_latency_p99_s] {
+            write!(out, ",{}", cell(latency.map(|s| format!("{s:.6}"))))
+                .expect("writing to a string");
+        }
     }
 
     fn parse_cells(cells: &[String]) -> Option<Self> {
@@ -246,6 +266,10 @@ impl TimelineRow for SaleRow {
             redis_utilization,
             kafka_lag,
             stream_stock,
+            kafka_partition_utilization,
+            flink_subtask_utilization,
+            answer_latency_p50_s,
+            answer_latency_p99_s,
         ] = rest
         else {
             return None;
@@ -272,6 +296,10 @@ impl TimelineRow for SaleRow {
             redis_utilization: parse_opt(redis_utilization)?,
             kafka_lag: parse_opt(kafka_lag)?,
             stream_stock: parse_opt(stream_stock)?,
+            kafka_partition_utilization: parse_opt(kafka_partition_utilization)?,
+            flink_subtask_utilization: parse_opt(flink_subtask_utilization)?,
+            answer_latency_p50_s: parse_opt(answer_latency_p50_s)?,
+            answer_latency_p99_s: parse_opt(answer_latency_p99_s)?,
         })
     }
 }

@@ -15,9 +15,11 @@ mod figure;
 mod page;
 mod run_figures;
 mod sweep_figures;
+mod timeline_figures;
 mod verdict;
 
 pub use figure::Named;
 pub use page::write_report;
 pub use run_figures::run_figures;
 pub use sweep_figures::sweep_figures;
+pub use timeline_figures::{LEAD_S, sale_window};

@@ -125,6 +125,39 @@ fn headroom_text(v: &serde_json::Value) -> String {
     v["headroom"].as_f64().map_or("-".to_string(), |h| format!("{at_least}{h:.2}×"))
 }
 
+/// A number from `plan.json` for people: whole numbers as integers (`4064`, not `4064.0`).
+fn count(value: &serde_json::Value) -> String {
+    match value {
+        serde_json::Value::Null => "-".to_string(),
+        _ => value
+            .as_f64()
+            .map_or_else(|| value.to_string(), sim::experiment::sweep::terminal::human_number),
+    }
+}
+
+/// Per variant, every SLO at the chosen configuration: the metric and its target, the mean, the
+/// 95% bound judged, and pass or fail.
+fn slo_table(html: &mut String, plan: &serde_json::Value) {
+    html.push_str("<h3>SLOs at the chosen configuration</h3><table class=\"verdict\"><tr><th>variant</th><th>SLO (metric, target)</th><th>mean</th><th>95% bound</th><th>verdict</th></tr>");
+    for v in plan["variants"].as_array().into_iter().flatten() {
+        for j in v["slos"].as_array().into_iter().flatten() {
+            let holds = j["holds"].as_bool() == Some(true);
+            write!(
+                html,
+                "<tr><td>{}</td><td style=\"text-align:left\"><code>{}</code></td><td>{}</td><td>{}</td><td{}>{}</td></tr>",
+                escape(v["variant"].as_str().unwrap_or("")),
+                escape(j["slo"].as_str().unwrap_or("")),
+                count(&j["mean"]),
+                count(&j["bound"]),
+                if holds { "" } else { " class=\"alarm\"" },
+                if holds { "pass" } else { "fail" }
+            )
+            .expect("string");
+        }
+    }
+    html.push_str("</table>");
+}
+
 /// The capacity plan's table and its frontier figures, from `plan.json`.
 fn plan_section(html: &mut String, dir: &Path, plan: &serde_json::Value) {
     html.push_str("<h2>Capacity plan</h2><table><tr><th>variant</th><th>capacities</th><th>objective</th><th>headroom</th><th>simulated</th></tr>");
@@ -134,7 +167,7 @@ fn plan_section(html: &mut String, dir: &Path, plan: &serde_json::Value) {
             .map(|c| c.iter().map(|(k, x)| format!("{k} = {x}")).collect::<Vec<_>>().join("<br>"))
             .unwrap_or_default();
         let objective = if v["feasible"].as_bool() == Some(true) {
-            format!("{} = {}", v["objective"].as_str().unwrap_or(""), v["objective_value"])
+            format!("{} = {}", v["objective"].as_str().unwrap_or(""), count(&v["objective_value"]))
         } else {
             "no configuration meets every SLO".to_string()
         };
@@ -145,12 +178,13 @@ fn plan_section(html: &mut String, dir: &Path, plan: &serde_json::Value) {
             escape(&capacities).replace("&lt;br&gt;", "<br>"),
             escape(&objective),
             headroom_text(v),
-            v["configurations_simulated"],
-            v["full_grid"]
+            count(&v["configurations_simulated"]),
+            count(&v["full_grid"])
         )
         .expect("string");
     }
     html.push_str("</table>");
+    slo_table(html, plan);
     // The planner's own check of its assumption: one line per SLO a larger configuration fails.
     let variants = plan["variants"].as_array().into_iter().flatten();
     for violation in variants.flat_map(|v| v["monotonicity"]["violations"].as_array()).flatten() {

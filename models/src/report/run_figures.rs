@@ -1,28 +1,12 @@
 //! The figures of a run, one function per figure, from the typed summary and timelines.
 
-use sim::output::plot::{Chart, Kind, Series};
+use sim::output::plot::{Axes, Chart, Kind, Series};
 
-use super::figure::{Named, file_safe};
-use crate::sale::outcome::Outcome;
+use super::figure::Named;
+use super::timeline_figures::{Sale, rows_of, timeline_figures};
+use crate::summary::Summary;
 use crate::summary::sale::SaleMetrics;
-use crate::summary::{Summary, VariantSummary};
 use crate::timelines::{SaleRow, ServerRow, VariantTimeline};
-
-/// Outcome groups stacked in the timeline, bottom to top.
-const OUTCOME_GROUPS: [(&str, &[Outcome]); 6] = [
-    ("purchased", &[Outcome::Purchased]),
-    ("queued / poll pending", &[Outcome::Queued, Outcome::Pending]),
-    ("sold out / limit", &[Outcome::SoldOut, Outcome::LimitReached]),
-    ("failed / timed out", &[Outcome::Failed, Outcome::TimedOut, Outcome::InFlightAtEnd]),
-    (
-        "turned away (deduped, rate limited, shed)",
-        &[Outcome::Deduped, Outcome::RateLimited, Outcome::Shed],
-    ),
-    ("not open yet / waiting room", &[Outcome::NotOpen, Outcome::InRoom]),
-];
-
-/// A flash-sale variant and its metrics.
-type Sale<'a> = (&'a VariantSummary, &'a SaleMetrics);
 
 /// The figures of a run, from its summary and timelines (`None`: no such file).
 pub fn run_figures(
@@ -34,15 +18,7 @@ pub fn run_figures(
     let sale: Vec<Sale> =
         summary.variants.iter().filter_map(|v| v.metrics.as_ref().map(|m| (v, m))).collect();
     if let Some(timeline) = timeline {
-        for (v, m) in &sale {
-            let rows = rows_of(timeline, &v.name);
-            out.push(thin(outcomes_figure(&v.name, rows, m.opens_at_s)));
-            out.push(thin(queues_figure(&v.name, rows, m.opens_at_s)));
-            out.push(thin(utilisation_figure(&v.name, rows, m.opens_at_s)));
-        }
-        if let Some(stock) = stock_figure(&sale, timeline) {
-            out.push(thin(stock));
-        }
+        out.extend(timeline_figures(&sale, timeline).into_iter().map(thin));
     }
     if !sale.is_empty() {
         out.push(latency_cdf_figure(&sale));
@@ -61,132 +37,6 @@ pub fn run_figures(
 /// hold every interval at once (see `sim::output::thin`).
 fn thin(figure: Named) -> Named {
     Named { name: figure.name, chart: sim::output::plot::thin(figure.chart) }
-}
-
-/// `variant`'s rows (none when the timeline lacks it).
-fn rows_of<'a, R>(timelines: &'a [VariantTimeline<R>], variant: &str) -> &'a [R] {
-    timelines.iter().find(|t| t.variant == variant).map_or(&[], |t| &t.rows)
-}
-
-fn opening(opens_at_s: f64) -> Vec<(f64, String)> {
-    vec![(opens_at_s, "opening".to_string())]
-}
-
-/// An empty cell is not a point: NaN, which the plot leaves out.
-fn level<T: Into<f64>>(value: Option<T>) -> f64 {
-    value.map_or(f64::NAN, Into::into)
-}
-
-/// Attempts ending per second, stacked by outcome group.
-fn outcomes_figure(name: &str, rows: &[SaleRow], opens_at_s: f64) -> Named {
-    let series = OUTCOME_GROUPS
-        .iter()
-        .map(|(label, members)| Series {
-            name: label.to_string(),
-            points: rows
-                .iter()
-                .map(|r| {
-                    let per_interval: f64 = members.iter().map(|&o| r.outcomes.get(o) as f64).sum();
-                    (r.t_s, per_interval * 10.0)
-                })
-                .collect(),
-        })
-        .collect();
-    Named {
-        name: format!("timeline-{}", file_safe(name)),
-        chart: Chart {
-            title: format!("{name}: attempts ending per second, by outcome"),
-            x_label: "simulated time (s)".into(),
-            y_label: "attempts per second".into(),
-            kind: Kind::Stacked { series },
-            markers: opening(opens_at_s),
-        },
-    }
-}
-
-/// Requests waiting at each component at the end of each interval.
-fn queues_figure(name: &str, rows: &[SaleRow], opens_at_s: f64) -> Named {
-    type Queue = fn(&SaleRow) -> f64;
-    let queues: [(&str, Queue); 5] = [
-        ("gateway queue", |r| r.gateway_queue as f64),
-        ("db pool queue", |r| r.db_pool_queue as f64),
-        ("row lock queue", |r| r.row_lock_queue as f64),
-        ("redis queue", |r| level(r.redis_queue.map(|q| q as f64))),
-        ("kafka lag", |r| level(r.kafka_lag.map(|q| q as f64))),
-    ];
-    let series = queues
-        .iter()
-        .map(|(label, queue)| Series {
-            name: label.to_string(),
-            points: rows.iter().map(|r| (r.t_s, queue(r))).collect(),
-        })
-        .collect();
-    Named {
-        name: format!("queues-{}", file_safe(name)),
-        chart: Chart {
-            title: format!("{name}: requests waiting at each component"),
-            x_label: "simulated time (s)".into(),
-            y_label: "waiting (end of each 100 ms)".into(),
-            kind: Kind::Lines { series, log_x: false, levels: Vec::new() },
-            markers: opening(opens_at_s),
-        },
-    }
-}
-
-/// Busy servers per interval, per component the variant has.
-fn utilisation_figure(name: &str, rows: &[SaleRow], opens_at_s: f64) -> Named {
-    type Utilisation = fn(&SaleRow) -> f64;
-    let components: [(&str, Utilisation); 4] = [
-        ("gateway CPU", |r| r.gateway_cpu_utilization),
-        ("gateway threads", |r| level(r.gateway_threads_utilization)),
-        ("database pool", |r| r.db_pool_utilization),
-        ("Redis hot shard", |r| level(r.redis_utilization)),
-    ];
-    let series = components
-        .iter()
-        .map(|(label, utilisation)| Series {
-            name: label.to_string(),
-            points: rows
-                .iter()
-                .map(|r| (r.t_s, utilisation(r) * 100.0))
-                .filter(|(_, y)| y.is_finite())
-                .collect(),
-        })
-        .filter(|s| !s.points.is_empty())
-        .collect();
-    Named {
-        name: format!("utilisation-{}", file_safe(name)),
-        chart: Chart {
-            title: format!("{name}: utilisation per 100 ms"),
-            x_label: "simulated time (s)".into(),
-            y_label: "busy servers (% of capacity)".into(),
-            kind: Kind::Lines { series, log_x: false, levels: Vec::new() },
-            markers: opening(opens_at_s),
-        },
-    }
-}
-
-/// Stock left in the database, one line per flash-sale variant.
-fn stock_figure(sale: &[Sale], timeline: &[VariantTimeline<SaleRow>]) -> Option<Named> {
-    let (_, first) = sale.first()?;
-    let series = sale
-        .iter()
-        .map(|(v, _)| Series {
-            name: format!("{} (database)", v.name),
-            // Not clipped at zero: a negative stock column is an oversell to see.
-            points: rows_of(timeline, &v.name).iter().map(|r| (r.t_s, r.db_stock as f64)).collect(),
-        })
-        .collect();
-    Some(Named {
-        name: "stock".into(),
-        chart: Chart {
-            title: "Stock left in the system of record".into(),
-            x_label: "simulated time (s)".into(),
-            y_label: "units".into(),
-            kind: Kind::Lines { series, log_x: false, levels: Vec::new() },
-            markers: opening(first.opens_at_s),
-        },
-    })
 }
 
 fn latency_cdf_figure(sale: &[Sale]) -> Named {
@@ -209,6 +59,8 @@ fn latency_cdf_figure(sale: &[Sale]) -> Named {
                 levels: vec![(0.5, "p50".into()), (0.99, "p99".into())],
             },
             markers: Vec::new(),
+            // A share: the axis ends at 1, whatever room the legend would like.
+            axes: Axes { y: Some((0.0, 1.0)), ..Axes::default() },
         },
     }
 }
@@ -245,6 +97,8 @@ fn success_figure(sale: &[Sale]) -> Named {
                 ],
             },
             markers: Vec::new(),
+            // Shares: up to 100%, with room above for the legend.
+            axes: Axes { y: Some((0.0, 135.0)), ..Axes::default() },
         },
     }
 }
@@ -266,6 +120,7 @@ fn oversold_figure(sale: &[Sale]) -> Named {
                 ],
             },
             markers: Vec::new(),
+            axes: Axes::default(),
         },
     }
 }
@@ -281,6 +136,7 @@ fn cost_per_item_figure(sale: &[Sale]) -> Named {
             y_label: "USD per item".into(),
             kind: Kind::Bars { categories: names(sale), series: vec![per_item] },
             markers: Vec::new(),
+            axes: Axes::default(),
         },
     }
 }
@@ -309,6 +165,7 @@ fn cost_figure(sale: &[Sale]) -> Named {
             y_label: "USD".into(),
             kind: Kind::Bars { categories: names(sale), series },
             markers: Vec::new(),
+            axes: Axes::default(),
         },
     }
 }
@@ -335,6 +192,7 @@ fn server_throughput_figure(summary: &Summary, timeline: &[VariantTimeline<Serve
             y_label: "answered per second".into(),
             kind: Kind::Lines { series, log_x: false, levels: Vec::new() },
             markers: Vec::new(),
+            axes: Axes::default(),
         },
     }
 }

@@ -4,9 +4,10 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use sim::output::plot::{Band, Chart, Kind};
+use sim::output::plot::{Axes, Band, Chart, Kind};
 
 use super::figure::Named;
+use sim::experiment::sweep::terminal::axis_label;
 
 /// Reads `sweep-summary.csv` (quoted cells undone); rows of the wrong width are skipped, so
 /// a damaged file gives fewer points, not a panic.
@@ -30,6 +31,48 @@ fn col(header: &[String], name: &str) -> Option<usize> {
 
 fn num(cell: &str) -> f64 {
     cell.parse().unwrap_or(f64::NAN)
+}
+
+/// A band's legend: the variant, then the other axes' values by their short labels.
+fn band_name(variant: &str, axes: &[&String], row: &[String]) -> String {
+    let others: Vec<String> =
+        (1..axes.len()).map(|i| format!("{}={}", axis_label(axes[i]), row[3 + i])).collect();
+    if others.is_empty() { variant.to_string() } else { format!("{variant} {}", others.join(" ")) }
+}
+
+/// An axis value, ordered as a number when it is one (numbers first), else as text.
+#[derive(Clone, Debug, PartialEq)]
+enum Value {
+    Number(f64),
+    Text(String),
+}
+
+impl Value {
+    fn of(cell: &str) -> Value {
+        match cell.parse::<f64>() {
+            Ok(x) if x.is_finite() => Value::Number(x),
+            _ => Value::Text(cell.to_string()),
+        }
+    }
+}
+
+impl Eq for Value {}
+
+impl PartialOrd for Value {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Value {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        match (self, other) {
+            (Value::Number(a), Value::Number(b)) => a.total_cmp(b),
+            (Value::Number(_), Value::Text(_)) => std::cmp::Ordering::Less,
+            (Value::Text(_), Value::Number(_)) => std::cmp::Ordering::Greater,
+            (Value::Text(a), Value::Text(b)) => a.cmp(b),
+        }
+    }
 }
 
 /// Metrics drawn for a sweep, when present.
@@ -61,21 +104,25 @@ pub fn sweep_figures(header: &[String], rows: &[Vec<String>]) -> Vec<Named> {
         else {
             continue;
         };
-        let mut bands: BTreeMap<String, Band> = BTreeMap::new();
+        // One band per variant and values of the other axes, in variant order, then by those
+        // values as numbers (50000 before 100000), as text when they are not numbers.
+        let mut bands: BTreeMap<(usize, Vec<Value>), Band> = BTreeMap::new();
+        let mut variants: Vec<&str> = Vec::new();
         for r in rows {
-            let others: Vec<String> =
-                (1..axes.len()).map(|i| format!("{}={}", axes[i], r[3 + i])).collect();
-            let key = if others.is_empty() {
-                r[1].clone()
-            } else {
-                format!("{} {}", r[1], others.join(" "))
-            };
+            if !variants.contains(&r[1].as_str()) {
+                variants.push(&r[1]);
+            }
+            let variant = variants.iter().position(|v| *v == r[1]).unwrap_or(0);
+            let others: Vec<Value> = (1..axes.len()).map(|i| Value::of(&r[3 + i])).collect();
             let (m, h) = (num(&r[mean]), num(&r[ci]));
             let h = if h.is_finite() { h } else { 0.0 };
             if m.is_finite() {
                 bands
-                    .entry(key.clone())
-                    .or_insert_with(|| Band { name: key, points: Vec::new() })
+                    .entry((variant, others))
+                    .or_insert_with(|| Band {
+                        name: band_name(&r[1], &axes, r),
+                        points: Vec::new(),
+                    })
                     .points
                     .push((num(&r[3]), m - h, m, m + h));
             }
@@ -86,16 +133,74 @@ pub fn sweep_figures(header: &[String], rows: &[Vec<String>]) -> Vec<Named> {
         if bands.is_empty() {
             continue;
         }
+        let x_label = axis_label(x_axis);
         out.push(Named {
             name: format!("sweep-{}", metric.replace('.', "-")),
             chart: Chart {
-                title: format!("{label} against {x_axis} (95% confidence bands)"),
-                x_label: x_axis.to_string(),
+                title: format!("{label} against {x_label} (95% confidence bands)"),
+                x_label,
                 y_label: label.to_string(),
                 kind: Kind::Bands { bands },
                 markers: Vec::new(),
+                axes: Axes::default(),
             },
         });
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn axes_are_labelled_short_and_legends_ordered_as_numbers() {
+        assert_eq!(
+            axis_label("variant[three-tier].gateway.instances"),
+            "gateway.instances (three-tier)"
+        );
+        assert_eq!(axis_label("traffic.users"), "traffic.users");
+        assert_eq!(axis_label("traffic.client.retry.max_attempts"), "retry.max_attempts");
+        let header: Vec<String> = [
+            "point",
+            "variant",
+            "replications",
+            "variant[v].gateway.instances",
+            "traffic.users",
+            "metrics.cost.total_usd.mean",
+            "metrics.cost.total_usd.sd",
+            "metrics.cost.total_usd.ci95",
+        ]
+        .map(str::to_string)
+        .to_vec();
+        let mut rows = Vec::new();
+        for (k, (instances, users)) in
+            [(4, 50_000), (4, 100_000), (4, 150_000), (8, 50_000), (8, 100_000), (8, 150_000)]
+                .into_iter()
+                .enumerate()
+        {
+            rows.push(
+                [
+                    &k.to_string(),
+                    "v",
+                    "2",
+                    &instances.to_string(),
+                    &users.to_string(),
+                    "1.5",
+                    "0.1",
+                    "0.2",
+                ]
+                .map(str::to_string)
+                .to_vec(),
+            );
+        }
+        let figures = sweep_figures(&header, &rows);
+        let Kind::Bands { bands } = &figures[0].chart.kind else { panic!("bands") };
+        let names: Vec<&str> = bands.iter().map(|b| b.name.as_str()).collect();
+        assert_eq!(
+            names,
+            ["v traffic.users=50000", "v traffic.users=100000", "v traffic.users=150000"]
+        );
+        assert_eq!(figures[0].chart.x_label, "gateway.instances (v)");
+    }
 }

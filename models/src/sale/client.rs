@@ -381,6 +381,7 @@ impl SaleModel<'_> {
                 UserOutcome::Purchased | UserOutcome::SoldOut | UserOutcome::LimitReached
             ) {
                 self.tallies.answer_latency.record(now - first);
+                self.timeline.answer(now, now - first);
             }
         }
     }

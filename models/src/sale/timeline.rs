@@ -6,7 +6,7 @@
 //! purpose: one row per interval with a fixed column order, documented in the README. The rows
 //! are typed (`crate::timelines::SaleRow`), and written and read back in `crate::timelines`.
 
-use sim::{SimDuration, SimTime};
+use sim::{SimDuration, SimTime, Station};
 
 use super::outcome::{Outcome, OutcomeCounts};
 use super::tiers::Tiers;
@@ -35,6 +35,10 @@ struct Row {
     /// `queue_stream`: consumer lag and the stock in the job's state.
     lag: Option<u64>,
     stream_stock: Option<i64>,
+    /// `queue_stream`: the busiest Kafka partition's and Flink subtask's utilisation.
+    stream_utilization: Option<[f64; 2]>,
+    /// Final answers given in this interval: their latency's p50 and p99 (ns).
+    answers: Option<[u64; 2]>,
 }
 
 /// Per-interval counters and levels.
@@ -49,6 +53,11 @@ pub struct Timeline {
     current_start: u64,
     /// The end of the run, once closed: the last row covers only up to it.
     end: Option<SimTime>,
+    /// Latencies of the final answers given in interval `answer_row`, not yet summarised.
+    answer_latencies: Vec<u64>,
+    answer_row: usize,
+    /// `queue_stream`: its stations' busy levels, integrated per interval.
+    stream: Option<StreamBusy>,
 }
 
 impl Timeline {
@@ -62,7 +71,55 @@ impl Timeline {
             current_index: 0,
             current_start: 0,
             end: None,
+            answer_latencies: Vec::new(),
+            answer_row: 0,
+            stream: None,
         }
+    }
+
+    /// A final answer given at `now`, `latency` after the buyer's first click.
+    pub fn answer(&mut self, now: SimTime, latency: SimDuration) {
+        let index = (now.as_nanos() / self.interval.as_nanos()) as usize;
+        if index != self.answer_row {
+            self.summarise_answers();
+            self.answer_row = index;
+        }
+        self.answer_latencies.push(latency.as_nanos());
+    }
+
+    /// Writes the p50 and p99 (nearest rank) of the pending answers into their row.
+    fn summarise_answers(&mut self) {
+        let latencies = &mut self.answer_latencies;
+        if latencies.is_empty() || self.answer_row >= MAX_ROWS {
+            latencies.clear();
+            return;
+        }
+        latencies.sort_unstable();
+        let n = latencies.len();
+        let rank = |q: f64| latencies[((q * n as f64).ceil() as usize).clamp(1, n) - 1];
+        let quantiles = [rank(0.5), rank(0.99)];
+        latencies.clear();
+        if self.rows.len() <= self.answer_row {
+            self.rows.resize(self.answer_row + 1, Row::default());
+        }
+        self.rows[self.answer_row].answers = Some(quantiles);
+    }
+
+    /// `queue_stream`: the Kafka partitions' and Flink subtasks' busy levels at `now`.
+    pub fn stream_busy(
+        &mut self,
+        now: SimTime,
+        partitions: &[Station<u32>],
+        subtasks: &[Station<u32>],
+    ) {
+        let stream = self.stream.get_or_insert_with(|| StreamBusy::new(partitions, subtasks));
+        let busy = partitions.iter().chain(subtasks).map(|s| s.busy());
+        if busy.clone().eq(stream.levels.iter().copied()) {
+            return;
+        }
+        stream.advance(now.as_nanos(), self.interval.as_nanos(), &mut self.rows);
+        stream.levels.clear();
+        stream.levels.extend(busy);
     }
 
     /// The row of `now`'s interval; `None` past the last kept row.
@@ -170,6 +227,10 @@ impl Timeline {
             if end_ns > 0 && starts_a_row { SimTime::from_nanos(end_ns - 1) } else { end };
         self.level(closing, tiers);
         self.integrate_busy(end);
+        self.summarise_answers();
+        if let Some(stream) = &mut self.stream {
+            stream.close(end.as_nanos(), interval, &mut self.rows);
+        }
         self.end = Some(end);
         closing
     }
@@ -254,8 +315,93 @@ impl Timeline {
                 redis_utilization: with_redis.then(|| utilization(3)),
                 kafka_lag: with_stream.then_some(lag),
                 stream_stock: with_stream.then_some(stream_stock),
+                kafka_partition_utilization: with_stream
+                    .then(|| row.stream_utilization.map_or(0.0, |u| u[0])),
+                flink_subtask_utilization: with_stream
+                    .then(|| row.stream_utilization.map_or(0.0, |u| u[1])),
+                answer_latency_p50_s: row.answers.map(|a| a[0] as f64 * 1e-9),
+                answer_latency_p99_s: row.answers.map(|a| a[1] as f64 * 1e-9),
             });
         }
         out
+    }
+}
+
+/// The stream's stations (Kafka partitions, then Flink subtasks): busy levels integrated per
+/// interval, each finished interval keeping its busiest partition's and subtask's utilisation.
+#[derive(Clone, Debug)]
+struct StreamBusy {
+    partitions: usize,
+    servers: Vec<u32>,
+    levels: Vec<u32>,
+    /// Integrated up to `since`, which lies in interval `row`; busy·ns per station in it.
+    since: u64,
+    row: usize,
+    area: Vec<f64>,
+}
+
+impl StreamBusy {
+    fn new(partitions: &[Station<u32>], subtasks: &[Station<u32>]) -> Self {
+        let servers: Vec<u32> = partitions.iter().chain(subtasks).map(|s| s.servers()).collect();
+        StreamBusy {
+            partitions: partitions.len(),
+            levels: vec![0; servers.len()],
+            area: vec![0.0; servers.len()],
+            servers,
+            since: 0,
+            row: 0,
+            // The first call integrates zero levels from time zero.
+        }
+    }
+
+    /// Integrates the levels up to `t`, finishing every interval it passes.
+    fn advance(&mut self, t: u64, interval: u64, rows: &mut Vec<Row>) {
+        while self.since < t {
+            let boundary = (self.row as u64 + 1) * interval;
+            let until = boundary.min(t);
+            let piece = (until - self.since) as f64;
+            for (area, level) in self.area.iter_mut().zip(&self.levels) {
+                *area += *level as f64 * piece;
+            }
+            self.since = until;
+            if until == boundary {
+                self.finish(interval, rows);
+                self.row += 1;
+                if self.levels.iter().all(|&l| l == 0) {
+                    // Idle: the intervals up to `t` stay at zero.
+                    self.row = self.row.max((t / interval) as usize);
+                    self.since = self.since.max(self.row as u64 * interval);
+                }
+            }
+        }
+    }
+
+    /// Integrates up to the run's `end` and finishes the interval it falls in.
+    fn close(&mut self, end: u64, interval: u64, rows: &mut Vec<Row>) {
+        self.advance(end, interval, rows);
+        let covered = end.saturating_sub(self.row as u64 * interval);
+        if covered > 0 {
+            self.finish(covered, rows);
+        }
+    }
+
+    /// Writes the busiest partition's and subtask's utilisation over `covered` ns into the
+    /// current interval's row, and starts the next.
+    fn finish(&mut self, covered: u64, rows: &mut Vec<Row>) {
+        let utilization = |range: std::ops::Range<usize>| {
+            range
+                .map(|i| self.area[i] / (covered as f64 * self.servers[i].max(1) as f64))
+                .fold(0.0, f64::max)
+        };
+        let busiest =
+            [utilization(0..self.partitions), utilization(self.partitions..self.area.len())];
+        self.area.iter_mut().for_each(|a| *a = 0.0);
+        if self.row >= MAX_ROWS || busiest == [0.0; 2] {
+            return;
+        }
+        if rows.len() <= self.row {
+            rows.resize(self.row + 1, Row::default());
+        }
+        rows[self.row].stream_utilization = Some(busiest);
     }
 }

@@ -246,19 +246,52 @@ fn the_report_draws_what_the_run_measured() {
             .unwrap()
             .unwrap();
     let figures = models::report::run_figures(&typed, Some(&timeline), None);
+    // Every figure over time shows one window: from a few seconds before the opening to the
+    // last final answer, the same for every variant (#21 item 2).
+    let over_time: Vec<_> = figures
+        .iter()
+        .filter(|f| {
+            ["timeline-", "queues-", "utilisation-", "stock", "answer-latency"]
+                .iter()
+                .any(|p| f.name.starts_with(p))
+        })
+        .collect();
+    assert!(over_time.len() >= 3 * 5 + 3, "{} figures over time", over_time.len());
+    let window = over_time[0].chart.axes.x.expect("a fixed window");
+    let opens = summary["variants"][0]["metrics"]["opens_at_s"].as_f64().unwrap();
+    assert_eq!(window.0, opens - models::report::LEAD_S);
+    let last_answer = rows_cells
+        .iter()
+        .filter(|r| {
+            !r[header_cells.iter().position(|h| h == "answer_latency_p50_s").unwrap()].is_empty()
+        })
+        .map(|r| r[1].parse::<f64>().unwrap() + 0.1)
+        .fold(0.0, f64::max);
+    assert!((window.1 - last_answer).abs() < 1e-9, "{window:?} vs {last_answer}");
+    for f in &over_time {
+        assert_eq!(f.chart.axes.x, Some(window), "{}", f.name);
+    }
     for v in summary["variants"].as_array().unwrap() {
         let name = v["name"].as_str().unwrap();
         let fig = figures.iter().find(|f| f.name == format!("timeline-{name}")).unwrap();
-        let sim::output::plot::Kind::Stacked { series } = &fig.chart.kind else {
-            panic!("stacked")
+        let sim::output::plot::Kind::Lines { series, .. } = &fig.chart.kind else {
+            panic!("lines")
         };
-        // Every attempt ends in one stacked outcome: the areas add up to the attempts.
-        let total: f64 = series.iter().flat_map(|s| s.points.iter().map(|p| p.1 * 0.1)).sum();
-        assert!(
-            (total - v["metrics"]["attempts"].as_f64().unwrap()).abs() < 0.5,
-            "{name}: {total}"
-        );
+        // On a log scale purchases show beside the refusals.
+        assert!(fig.chart.axes.log_y);
+        let purchased = series.iter().find(|s| s.name == "purchased").unwrap();
+        assert!(purchased.points.iter().any(|p| p.1 > 0.0), "{name}");
         assert_eq!(fig.chart.markers[0].0, v["metrics"]["opens_at_s"].as_f64().unwrap());
+        // Only the components the variant has are drawn: Kafka and Flink for queue+stream.
+        let util = figures.iter().find(|f| f.name == format!("utilisation-{name}")).unwrap();
+        let sim::output::plot::Kind::Lines { series, .. } = &util.chart.kind else { panic!() };
+        let has = |label: &str| series.iter().any(|s| s.name.starts_with(label));
+        let stream = v["architecture"] == "queue_stream";
+        assert_eq!(has("Kafka busiest partition"), stream, "{name}");
+        assert_eq!(has("Flink busiest subtask"), stream, "{name}");
+        if v["architecture"] == "naive_db" {
+            assert!(!has("Redis"), "{name}");
+        }
     }
     // Per-interval utilisation integrates to the station's utilisation over the run, for every
     // station the timeline follows: each change of its busy servers must reach the timeline.
@@ -267,6 +300,8 @@ fn the_report_draws_what_the_run_measured() {
         ("gateway_threads_utilization", "gateway_threads"),
         ("db_pool_utilization", "db_pool"),
         ("redis_utilization", "redis_hot_shard"),
+        // All records go to one subtask (the single stock key): it is the busiest every time.
+        ("flink_subtask_utilization", "flink_hot_subtask"),
     ] {
         let util_col = header_cells.iter().position(|h| h == column).unwrap();
         for v in summary["variants"].as_array().unwrap() {
@@ -291,6 +326,23 @@ fn the_report_draws_what_the_run_measured() {
     };
     for s in series {
         assert!(s.points.windows(2).all(|w| w[0].0 <= w[1].0 && w[0].1 < w[1].1), "a CDF rises");
+    }
+    // A share's axis ends at 1.
+    assert_eq!(cdf.chart.axes.y, Some((0.0, 1.0)));
+    // The answer latency per interval: p50 at most p99 wherever buyers were answered.
+    let column = |name: &str| header_cells.iter().position(|h| h == name).unwrap();
+    let (p50, p99) = (column("answer_latency_p50_s"), column("answer_latency_p99_s"));
+    let answered: Vec<(f64, f64)> = rows_cells
+        .iter()
+        .filter(|r| !r[p50].is_empty())
+        .map(|r| (r[p50].parse().unwrap(), r[p99].parse().unwrap()))
+        .collect();
+    assert!(answered.len() > 10);
+    assert!(answered.iter().all(|(a, b)| a <= b && *a > 0.0));
+    for name in ["answer-latency-p99", "answer-latency-p50"] {
+        let f = figures.iter().find(|f| f.name == name).unwrap();
+        let sim::output::plot::Kind::Lines { series, .. } = &f.chart.kind else { panic!() };
+        assert_eq!(series.len(), summary["variants"].as_array().unwrap().len(), "a line each");
     }
     let html = std::fs::read_to_string(dir.join("report.html")).unwrap();
     // Every figure is inlined in the page.

@@ -67,6 +67,15 @@ fn the_planner_finds_the_erlang_c_answer() {
         let m = &v["monotonicity"];
         assert_eq!(m["checked"].as_array().unwrap().len(), 2, "{m}");
         assert_eq!(m["violations"].as_array().unwrap().len(), 0, "{m}");
+        // The page shows each SLO with its bound and verdict, counts as integers, and the
+        // frontier draws the SLO's line (#21 item 3).
+        let html = std::fs::read_to_string(dir.join("report.html")).unwrap();
+        let slo = format!("<code>stations.servers.mean_wait_s &lt;= {bound}</code>");
+        assert!(html.contains("<h3>SLOs at the chosen configuration</h3>") && html.contains(&slo));
+        assert!(html.contains("<td>pass</td>") && !html.contains(">fail<"));
+        assert!(html.contains(&format!("<td>{simulated} of 13</td>")), "integer counts");
+        let frontier = std::fs::read_to_string(dir.join("figures/plan-frontier-mmc.svg")).unwrap();
+        assert!(frontier.contains(&format!("SLO &lt;= {bound}")));
         std::fs::remove_dir_all(dir).unwrap();
     }
 }
@@ -90,6 +99,8 @@ fn an_infeasible_slo_gets_the_closest_failing_answer() {
         v["capacities"]["variant[mmc].station[servers].servers"], 16,
         "reported at the maximum"
     );
+    let html = std::fs::read_to_string(dir.join("report.html")).unwrap();
+    assert!(html.contains("<td class=\"alarm\">fail</td>"), "a failed SLO is marked");
     std::fs::remove_dir_all(dir).unwrap();
 }
 

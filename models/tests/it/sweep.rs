@@ -71,15 +71,38 @@ fn sweep_output_is_identical_across_job_counts() {
     let summary = read(&a, "sweep-summary.csv");
     assert_eq!(summary.lines().count(), 11);
     assert!(summary.lines().next().unwrap().contains("metrics.user_latency.p99_s.ci95"));
+    // Constant metrics (the stock, the same at every point) are in the side file, not the
+    // summary; a metric that moves stays (#21 item 3).
+    let header = summary.lines().next().unwrap();
+    let constants = read(&a, "sweep-constants.csv");
+    assert!(constants.starts_with("metric,mean,sd,ci95\n"), "{constants}");
+    assert!(constants.lines().any(|l| l.starts_with("metrics.stock,100,0,0")), "{constants}");
+    assert!(!header.split(',').any(|c| c == "metrics.stock.mean"), "{header}");
+    assert!(header.split(',').any(|c| c == "metrics.attempts.mean"), "{header}");
+    for line in constants.lines().skip(1) {
+        let metric = line.split(',').next().unwrap();
+        assert!(!header.contains(&format!("{metric}.mean,")), "{metric} is in both files");
+    }
+    assert_eq!(read(&a, "sweep-constants.csv"), read(&b, "sweep-constants.csv"));
+    // The terminal summary: the metrics by point, with their intervals, axes by short labels.
+    let stdout = String::from_utf8_lossy(&with_report.stdout);
+    assert!(stdout.contains("gateway.instances (three-tier)"), "{stdout}");
+    assert!(stdout.contains("buyers.gave_up_share"), "{stdout}");
+    assert!(stdout.contains("time_to_final_answer.p90_s"), "{stdout}");
+    assert!(stdout.contains(" ± "), "{stdout}");
+    let rows = stdout.lines().filter(|l| l.starts_with(|c: char| c.is_ascii_digit())).count();
+    assert_eq!(rows, 10, "{stdout}");
     // The report is redrawn from the sweep's files alone, byte for byte.
-    let figure = a.join("figures/sweep-metrics-stock_to_buyers_rate.svg");
+    // (stock_to_buyers_rate is 1 at every point here: a constant, not drawn.)
+    let figure = a.join("figures/sweep-metrics-cost-total_usd.svg");
     let drawn = std::fs::read(&figure).unwrap();
     std::fs::remove_dir_all(a.join("figures")).unwrap();
     std::fs::remove_file(a.join("report.html")).unwrap();
     let again = flashsim(&["report", a.to_str().unwrap()], &[]);
     assert!(again.status.success(), "{}", String::from_utf8_lossy(&again.stderr));
     assert_eq!(std::fs::read(&figure).unwrap(), drawn);
-    assert!(read(&a, "report.html").contains("sweep-metrics-stock_to_buyers_rate"));
+    assert!(read(&a, "report.html").contains("sweep-metrics-cost-total_usd"));
+    assert!(!a.join("figures/sweep-metrics-stock_to_buyers_rate.svg").exists());
     for dir in [a, b] {
         std::fs::remove_dir_all(dir).unwrap();
     }
@@ -104,6 +127,7 @@ fn shards_merge_into_exactly_the_unsharded_files() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(read(&merged, "sweep.csv"), read(&whole, "sweep.csv"));
     assert_eq!(read(&merged, "sweep-summary.csv"), read(&whole, "sweep-summary.csv"));
+    assert_eq!(read(&merged, "sweep-constants.csv"), read(&whole, "sweep-constants.csv"));
     // A shard of another sweep (another seed) does not mix in.
     let other = temp("other");
     sweep(&other, &["--shard", "1/4", "--seed", "7"], &[]);

@@ -15,6 +15,9 @@ pub trait Catalogue {
     const BINARY: &'static str;
     /// An example of `--set KEY.PATH=VALUE` on the bundled scenarios, for the help text.
     const SET_EXAMPLE: &'static str = "variant[0].station[server].servers=2";
+    /// Metrics a sweep prints when it ends, when its file names none (dotted keys of a
+    /// variant's summary; those a summary lacks are skipped).
+    const SWEEP_METRICS: &'static [&'static str] = &[];
     /// The scenario a bare invocation runs.
     fn default_scenario() -> PathBuf;
     /// JSON Schema of the scenario file format.

@@ -17,6 +17,7 @@ use crate::cli::run::written_by;
 use crate::config::issues::Issues;
 use crate::config::load::{ConfigErrors, load};
 use crate::config::overrides::Override;
+use crate::experiment::sweep::constants::{CONSTANTS_FILE, split_constants};
 use crate::experiment::sweep::grid::{Axis, Grid, RawSweep, parse_cli_axis};
 use crate::experiment::sweep::merge::merge as merge_shards;
 use crate::experiment::sweep::ordered::run_in_order;
@@ -24,6 +25,7 @@ use crate::experiment::sweep::rows::{
     Row, flatten_numbers, row_line, rows_header, summary_header, summary_lines,
 };
 use crate::experiment::sweep::shard::{Checksum, Shard, Trailer, point_cells, shard_preamble};
+use crate::experiment::sweep::terminal::terminal_summary;
 use crate::output::atomic::{NamedTempFile, temp_file_in, write_atomic};
 use crate::output::folder::Staged;
 use crate::rng::label_hash;
@@ -113,7 +115,12 @@ where
 fn plan_and_run<C: Catalogue>(args: &SweepArgs) -> Result<ExitCode, String> {
     let (file_sweep, doc) = load::<SweepFile>(&args.file, &[]).map_err(|e| e.to_string())?;
     let mut issues = Issues::new();
-    let (mut axes, file_reps) = file_sweep.sweep.unwrap_or_default().check(&mut issues);
+    let raw = file_sweep.sweep.unwrap_or_default();
+    let metrics = raw
+        .metrics
+        .clone()
+        .unwrap_or_else(|| C::SWEEP_METRICS.iter().map(|m| m.to_string()).collect());
+    let (mut axes, file_reps) = raw.check(&mut issues);
     if !issues.is_empty() {
         return Err(doc.errors(&issues).to_string());
     }
@@ -155,7 +162,7 @@ fn plan_and_run<C: Catalogue>(args: &SweepArgs) -> Result<ExitCode, String> {
     let jobs = jobs_or_cores(args.jobs);
     check_memory::<C>(args, &plan, &base, shard, jobs)?;
     let fingerprint = fingerprint(&args.file, args, &plan);
-    let target = Target { out_dir: &out_dir, staged };
+    let target = Target { out_dir: &out_dir, staged, metrics };
     run_plan::<C>(args, &plan, seed, shard, target, jobs.max(1), &fingerprint)
 }
 
@@ -192,10 +199,12 @@ fn cannot_write(dir: &Path, e: impl std::fmt::Display) -> String {
     format!("error: cannot write results to {}: {e}", dir.display())
 }
 
-/// Where a sweep writes: the output folder, through a staging folder unless it is a shard.
+/// Where a sweep writes: the output folder, through a staging folder unless it is a shard;
+/// and the metrics it prints when it ends.
 struct Target<'a> {
     out_dir: &'a Path,
     staged: Option<Staged>,
+    metrics: Vec<String>,
 }
 
 impl Target<'_> {
@@ -294,6 +303,7 @@ fn run_plan<C: Catalogue>(
     let rows_tmp = out.into_inner().map_err(|e| format!("error: {}", e.error()))?;
     let summary = summary_name.map(|name| (name, summary));
     let keep = metrics.is_some() || shard.is_some();
+    print_table(summary.as_ref().filter(|_| keep), &target.metrics, &plan.paths);
     keep_files(rows_tmp, &write_dir, &rows_name, summary, keep)?;
     let report_failed = target.finish::<C>(keep, !args.no_report)?;
     let failed = if failed_points.is_empty() {
@@ -304,7 +314,11 @@ fn run_plan<C: Catalogue>(
     eprintln!(
         "{done} of {task_count} runs{failed}{}; {} in {}",
         if stopped { " (interrupted: completed rows kept)" } else { "" },
-        if summary_name.is_some() { "sweep.csv and sweep-summary.csv" } else { rows_name.as_str() },
+        if summary_name.is_some() {
+            "sweep.csv, sweep-summary.csv and sweep-constants.csv"
+        } else {
+            rows_name.as_str()
+        },
         out_dir.display()
     );
     let report = out_dir.join("report.html");
@@ -322,6 +336,13 @@ fn run_plan<C: Catalogue>(
     })
 }
 
+/// Prints the chosen metrics of the summary by point (stdout), when it has any of them.
+fn print_table(summary: Option<&(&str, String)>, metrics: &[String], paths: &[String]) {
+    if let Some(table) = summary.and_then(|(_, text)| terminal_summary(text, metrics, paths)) {
+        println!("{table}");
+    }
+}
+
 /// Moves the finished rows file into place and writes the summary next to it, or, when `keep`
 /// is false (nothing succeeded), leaves no empty file behind.
 fn keep_files(
@@ -337,7 +358,10 @@ fn keep_files(
     rows_tmp.as_file().sync_all().map_err(|e| format!("error: {e}"))?;
     rows_tmp.persist(out_dir.join(rows_name)).map_err(|e| format!("error: {}", e.error))?;
     if let Some((name, text)) = summary {
-        write_atomic(&out_dir.join(name), text.as_bytes()).map_err(|e| format!("error: {e}"))?;
+        let (kept, constants) = split_constants(&text);
+        write_atomic(&out_dir.join(name), kept.as_bytes()).map_err(|e| format!("error: {e}"))?;
+        write_atomic(&out_dir.join(CONSTANTS_FILE), constants.as_bytes())
+            .map_err(|e| format!("error: {e}"))?;
     }
     Ok(())
 }
@@ -522,7 +546,9 @@ pub fn merge<C: Catalogue>(dir: &Path, out: Option<&Path>) -> ExitCode {
             let out = out.unwrap_or(dir);
             let written = Staged::begin(out).and_then(|staged| {
                 write_atomic(&staged.dir().join("sweep.csv"), rows.as_bytes())?;
-                write_atomic(&staged.dir().join("sweep-summary.csv"), summary.as_bytes())?;
+                let (kept, constants) = split_constants(&summary);
+                write_atomic(&staged.dir().join("sweep-summary.csv"), kept.as_bytes())?;
+                write_atomic(&staged.dir().join(CONSTANTS_FILE), constants.as_bytes())?;
                 staged.commit(&written_by::<C>())
             });
             match written {

@@ -8,10 +8,10 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::experiment::plan::monotone::Monotonicity;
-use crate::experiment::plan::slo::Judgement;
+use crate::experiment::plan::slo::{Judgement, Op};
 use crate::experiment::plan::spec::PlanSpec;
 use crate::output::atomic::write_atomic;
-use crate::output::plot::{Chart, Kind, Series, render};
+use crate::output::plot::{Axes, Chart, Kind, Series, render};
 use crate::output::table::TextTable;
 
 /// One variant's plan.
@@ -150,30 +150,34 @@ fn monotonicity_lines(m: &Monotonicity) -> String {
     lines
 }
 
-/// The cost-vs-SLO frontier: every simulated configuration, cost against the first SLO's metric,
-/// feasible and infeasible apart, the chosen cost marked.
+/// The cost-vs-SLO frontier: every simulated configuration, cost against an SLO's metric,
+/// feasible and infeasible apart, the SLO's bound as a dashed line, the configurations on the
+/// frontier labelled with their capacities, the chosen cost marked.
 pub fn frontier_figure(dir: &Path, v: &VariantPlan, spec: &PlanSpec) -> Result<(), String> {
-    let Some(slo) = spec.slos.first() else { return Ok(()) };
+    let Some(k) = drawn_slo(v, spec) else { return Ok(()) };
+    let slo = &spec.slos[k];
+    let point = |c: &Candidate| Some((c.objective_value?, *c.slo_means.get(k)?));
+    let finite = |(x, y): &(f64, f64)| x.is_finite() && y.is_finite();
     let points = |feasible: bool| -> Vec<(f64, f64)> {
         v.candidates
             .iter()
             .filter(|c| c.feasible == feasible)
-            .filter_map(|c| Some((c.objective_value?, *c.slo_means.first()?)))
-            .filter(|(x, y)| x.is_finite() && y.is_finite())
+            .filter_map(point)
+            .filter(finite)
             .collect()
     };
+    let labels = frontier_labels(v, spec, k);
     let chart = Chart {
-        title: format!(
-            "{}: configurations simulated, {} against {}",
-            v.variant, slo.metric, v.objective
-        ),
+        title: format!("{}: cost against {}, every configuration simulated", v.variant, slo.metric),
         x_label: v.objective.clone(),
-        y_label: format!("{} (mean; SLO {} {})", slo.metric, slo.op, slo.target),
+        y_label: format!("{} (mean)", slo.metric),
         kind: Kind::Scatter {
             series: vec![
                 Series { name: "meets every SLO".into(), points: points(true) },
                 Series { name: "misses an SLO".into(), points: points(false) },
             ],
+            levels: vec![(slo.target, format!("SLO {} {}", slo.op, slo.target))],
+            labels,
         },
         markers: v
             .objective_value
@@ -181,6 +185,7 @@ pub fn frontier_figure(dir: &Path, v: &VariantPlan, spec: &PlanSpec) -> Result<(
             .map(|c| (c, "chosen".to_string()))
             .into_iter()
             .collect(),
+        axes: Axes::default(),
     };
     let fig = render(&chart)?;
     let stem = frontier_stem(&v.variant);
@@ -188,6 +193,52 @@ pub fn frontier_figure(dir: &Path, v: &VariantPlan, spec: &PlanSpec) -> Result<(
         .map_err(|e| e.to_string())?;
     write_atomic(&dir.join("figures").join(format!("{stem}.png")), &fig.png)
         .map_err(|e| e.to_string())
+}
+
+/// The SLO drawn on the frontier's y axis: the first whose mean differs between the
+/// configurations simulated (an `x == 0` held everywhere draws a flat line), else the first.
+fn drawn_slo(v: &VariantPlan, spec: &PlanSpec) -> Option<usize> {
+    let varies = |k: usize| {
+        let mut means =
+            v.candidates.iter().filter_map(|c| c.slo_means.get(k)).filter(|m| m.is_finite());
+        let first = means.next();
+        means.any(|m| Some(m) != first)
+    };
+    (!spec.slos.is_empty()).then(|| (0..spec.slos.len()).find(|&k| varies(k)).unwrap_or(0))
+}
+
+/// The feasible configurations on the frontier (none cheaper with a metric as good or better,
+/// judged in the SLO's direction; the cheapest, the answer, first), at most ten, each labelled with its capacities by the last segment of
+/// their paths: `instances 8, pool 32`.
+fn frontier_labels(v: &VariantPlan, spec: &PlanSpec, k: usize) -> Vec<((f64, f64), String)> {
+    let lower_is_better = matches!(spec.slos[k].op, Op::Le | Op::Lt | Op::Eq);
+    let mut points: Vec<(f64, f64, &Candidate)> = v
+        .candidates
+        .iter()
+        .filter(|c| c.feasible)
+        .filter_map(|c| Some((c.objective_value?, *c.slo_means.get(k)?, c)))
+        .filter(|(x, y, _)| x.is_finite() && y.is_finite())
+        .collect();
+    points.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.total_cmp(&b.1)));
+    let mut best: Option<f64> = None;
+    let mut out = Vec::new();
+    for (x, y, c) in points {
+        let better = best.is_none_or(|b| if lower_is_better { y < b } else { y > b });
+        if !better {
+            continue;
+        }
+        best = Some(y);
+        let text: Vec<String> = spec
+            .dims
+            .iter()
+            .zip(&c.capacities)
+            .map(|(d, n)| format!("{} {n}", d.path.rsplit('.').next().unwrap_or(&d.path)))
+            .collect();
+        out.push(((x, y), text.join(", ")));
+    }
+    // The cheapest ones matter most; a long frontier keeps its first ten labels.
+    out.truncate(10);
+    out
 }
 
 /// The file name, without extension, of a variant's frontier figure in `figures/`.

@@ -17,6 +17,10 @@ pub struct RawSweep {
     /// The axes, in order; the last varies fastest.
     #[serde(default, rename = "axis")]
     pub axes: Vec<RawAxis>,
+    /// Metrics printed on the terminal when the sweep ends, per point and variant with their
+    /// 95% confidence intervals: dotted keys of a variant's summary, as in `sweep.csv`'s columns
+    /// (e.g. `stations.web.mean_wait_s`). Default: the model's own headline metrics.
+    pub metrics: Option<Vec<String>>,
 }
 
 /// One sweep axis.

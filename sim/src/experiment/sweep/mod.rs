@@ -11,15 +11,20 @@
 //! ([`ordered`]), so the output is byte-identical whatever the number of jobs, and memory is
 //! bounded by a window of tasks, not by the number of points.
 //!
+//! Metrics constant over the whole sweep go to a side file ([`constants`]); the metrics a
+//! scenario names are printed by point when the sweep ends ([`terminal`]).
+//!
 //! Shards ([`shard`]): with `--shard i/n`, only points k with k mod n = i run, and their rows go
 //! to a shard file whose first line records the plan's fingerprint; [`merge`](mod@merge) checks that all n
 //! shards agree and writes exactly the files an unsharded run writes.
 
+pub mod constants;
 pub mod grid;
 pub mod merge;
 pub mod ordered;
 pub mod rows;
 pub mod shard;
+pub mod terminal;
 
 pub use grid::{Axis, Grid, MAX_POINTS, RawAxis, RawRange, RawSweep, parse_cli_axis, range_values};
 pub use merge::merge;

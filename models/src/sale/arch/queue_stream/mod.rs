@@ -103,5 +103,7 @@ impl SaleModel<'_> {
             StreamEvent::JobRestarted { epoch } => st.job_restarted(now, epoch, ctx),
             StreamEvent::CacheRefresh => st.cache_refresh(now, busy, ctx),
         }
+        let st = stream(&mut self.tiers);
+        self.timeline.stream_busy(now, st.topic.partitions(), st.job.subtasks());
     }
 }

@@ -1,0 +1,84 @@
+//! Constant columns of a sweep summary, moved to a side file: a metric whose mean, deviation
+//! and interval are the same at every point and for every variant says nothing about the sweep,
+//! and hundreds of them bury the dozens that move. `sweep-summary.csv` keeps the rest;
+//! `sweep-constants.csv` lists each constant metric once (`metric,mean,sd,ci95`).
+
+use crate::output::csv::{split_csv, unquote_cell};
+
+/// The side file's name, next to `sweep-summary.csv`.
+pub const CONSTANTS_FILE: &str = "sweep-constants.csv";
+
+/// The side file's header.
+const CONSTANTS_HEADER: &str = "metric,mean,sd,ci95";
+
+/// Splits a summary (a header line, then rows) into the summary without its constant metrics
+/// and the side file listing them. A metric is its three columns `M.mean`, `M.sd`, `M.ci95`;
+/// the columns before the metrics (point, variant, replications, axes) are always kept. With
+/// fewer than two rows nothing is constant: the summary is returned whole.
+pub fn split_constants(summary: &str) -> (String, String) {
+    let mut lines = summary.lines();
+    let Some(header) = lines.next() else {
+        return (summary.to_string(), format!("{CONSTANTS_HEADER}\n"));
+    };
+    let columns: Vec<&str> = split_csv(header);
+    let rows: Vec<Vec<&str>> =
+        lines.map(split_csv).filter(|cells| cells.len() == columns.len()).collect();
+    let mut keep = vec![true; columns.len()];
+    let mut constants = format!("{CONSTANTS_HEADER}\n");
+    let names: Vec<String> = columns.iter().map(|c| unquote_cell(c)).collect();
+    let mut i = 0;
+    while i + 2 < columns.len() {
+        let Some(stem) = names[i].strip_suffix(".mean") else {
+            i += 1;
+            continue;
+        };
+        let triplet =
+            names[i + 1] == format!("{stem}.sd") && names[i + 2] == format!("{stem}.ci95");
+        let same = |k: usize| rows.iter().all(|r| r[k] == rows[0][k]);
+        if triplet && rows.len() >= 2 && (i..i + 3).all(same) {
+            keep[i..i + 3].iter_mut().for_each(|k| *k = false);
+            let metric = &columns[i][..columns[i].len() - ".mean".len()];
+            // A quoted column name keeps its quotes: `"a,b.mean"` → `"a,b`, closed here.
+            let metric =
+                if metric.starts_with('"') { format!("{metric}\"") } else { metric.into() };
+            constants.push_str(&format!(
+                "{metric},{},{},{}\n",
+                rows[0][i],
+                rows[0][i + 1],
+                rows[0][i + 2]
+            ));
+        }
+        i += if triplet { 3 } else { 1 };
+    }
+    let line = |cells: &[&str]| -> String {
+        let kept: Vec<&str> =
+            cells.iter().zip(&keep).filter(|(_, k)| **k).map(|(c, _)| *c).collect();
+        kept.join(",") + "\n"
+    };
+    let mut out = line(&columns);
+    for r in &rows {
+        out.push_str(&line(r));
+    }
+    (out, constants)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn constant_metrics_move_to_the_side_file() {
+        let summary = "point,variant,replications,a,x.mean,x.sd,x.ci95,y.mean,y.sd,y.ci95\n\
+                       0,v,2,1,5,0,0,1.5,0.5,4.5\n\
+                       1,v,2,2,5,0,0,2.5,0.5,4.5\n";
+        let (kept, constants) = split_constants(summary);
+        assert_eq!(
+            kept,
+            "point,variant,replications,a,y.mean,y.sd,y.ci95\n0,v,2,1,1.5,0.5,4.5\n1,v,2,2,2.5,0.5,4.5\n"
+        );
+        assert_eq!(constants, "metric,mean,sd,ci95\nx,5,0,0\n");
+        // One row: nothing is known to be constant.
+        let one = "point,variant,replications,a,x.mean,x.sd,x.ci95\n0,v,1,1,5,,\n";
+        assert_eq!(split_constants(one).0, one);
+    }
+}
