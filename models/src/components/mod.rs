@@ -10,6 +10,7 @@ pub mod faults;
 pub mod flink;
 pub mod gateway;
 pub mod kafka;
+pub mod limit;
 pub mod orders;
 pub mod payment;
 pub mod redis;

@@ -287,10 +287,28 @@ impl SaleModel<'_> {
         }
         match self.users[user as usize].next_step() {
             NextStep::Wait => {}
+            NextStep::Finish(UserOutcome::Purchased)
+                if outcome == Outcome::Purchased
+                    && self.units_wanted.get(user as usize).is_some_and(|&n| n > 0) =>
+            {
+                self.buy_next_unit(user, ctx)
+            }
             NextStep::Finish(final_outcome) => self.finish_user(now, user, final_outcome),
             NextStep::Countdown => self.countdown(now, user, ctx),
             NextStep::Retry => self.maybe_retry(now, user, ctx),
         }
+    }
+
+    /// An account told "purchased" that holds more coupons buys the next unit, a reaction
+    /// time later: a new purchase (its attempts count afresh).
+    fn buy_next_unit(&mut self, user: u32, ctx: &mut Context<Event>) {
+        self.units_wanted[user as usize] -= 1;
+        let reaction = self.setup.traffic.reaction.as_ref();
+        let wait =
+            reaction.map_or(SimDuration::from_secs(1), |r| r.sample(&mut self.streams.retry));
+        let u = &mut self.users[user as usize];
+        (u.attempts, u.retry_pending, u.reclick_pending) = (0, true, true);
+        ctx.after(wait, Event::Retry { user });
     }
 
     /// Told "not open yet": the page counts down to the opening by the server's clock and the

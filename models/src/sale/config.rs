@@ -38,6 +38,9 @@ pub struct RawSale {
     pub pre_open: Option<PreOpen>,
     /// The payment stage: a window per order, cancellation and restock (default: none).
     pub payment: Option<crate::components::payment::RawPayment>,
+    /// What `per_user_limit` counts: `user` (default), `account` (the same here) or `coupon`
+    /// (an account's stackable coupons count as separate buyers: the case study's oversell).
+    pub limit_key: Option<crate::components::limit::LimitKey>,
 }
 
 /// What happens to a click before the opening.
@@ -61,6 +64,7 @@ pub struct SaleSpec {
     pub billed_time: SimDuration,
     pub pre_open: PreOpen,
     pub payment: Option<crate::components::payment::PaymentSpec>,
+    pub limit_key: crate::components::limit::LimitKey,
 }
 
 impl RawSale {
@@ -94,6 +98,7 @@ impl RawSale {
         }
         Some(SaleSpec {
             payment: payment.flatten(),
+            limit_key: self.limit_key.unwrap_or_default(),
             stock: self.stock as u64,
             per_user_limit: limit as u16,
             opens_at: SimTime::ZERO + opens_at?,

@@ -83,6 +83,10 @@ pub struct SaleModel<'a> {
     /// Per user: the last backoff wait (decorrelated jitter only; empty otherwise).
     pub(super) last_backoff: Vec<SimDuration>,
     pub(super) fault_rng: RngStream,
+    /// The per-user limit every guard applies (keyed on the buyer or on coupons).
+    pub limit: crate::components::limit::LimitRule,
+    /// Accounts: units each still wants after its current purchase (empty without accounts).
+    pub(super) units_wanted: Vec<u8>,
     /// The payment stage, with `[sale.payment]`.
     pub payments: Option<crate::components::payment::Payments>,
     /// The last event that was not a payment: the sale's end, over which components are
@@ -159,7 +163,19 @@ impl<'a> SaleModel<'a> {
                 .as_ref()
                 .map(|p| crate::components::payment::Payments::new(p, seed)),
             last_sale_event: SimTime::ZERO,
+            limit: crate::components::limit::LimitRule::new(
+                setup.sale.per_user_limit,
+                setup.sale.limit_key,
+                setup.traffic.accounts,
+                humans as u32,
+                seed,
+            ),
+            units_wanted: Vec::new(),
         };
+        if setup.traffic.accounts.is_some() {
+            let rule = model.limit;
+            model.units_wanted = (0..all as u32).map(|u| (rule.coupons(u) - 1) as u8).collect();
+        }
         if model.client().retry == crate::traffic::client::RetryPolicy::Decorrelated {
             model.last_backoff = vec![SimDuration::ZERO; all];
         }

@@ -50,6 +50,8 @@ pub struct RawTraffic {
     pub client: RawClient,
     /// Scripted buyers: few users, many fast requests.
     pub bots: Option<RawBots>,
+    /// Optional: a share of the buyers are enterprise accounts holding stackable coupons.
+    pub accounts: Option<crate::components::limit::RawAccounts>,
 }
 
 /// The `[traffic.duplicates]` table.
@@ -106,6 +108,7 @@ pub struct Traffic {
     pub clustering: Option<Clustering>,
     pub client: ClientSpec,
     pub bots: Option<Bots>,
+    pub accounts: Option<crate::components::limit::Accounts>,
 }
 
 /// Most users a scenario may hold (per-user state is a few dozen bytes each).
@@ -144,6 +147,7 @@ impl RawTraffic {
         });
         let clustering =
             self.clustering.as_ref().map(|c| c.check(&join_key(at, "clustering"), issues));
+        let accounts = self.accounts.as_ref().map(|a| a.check(&join_key(at, "accounts"), issues));
         let client = self.client.check(&join_key(at, "client"), issues);
         let bots = self.bots.as_ref().map(|b| {
             let b_at = join_key(at, "bots");
@@ -198,6 +202,7 @@ impl RawTraffic {
             clock_skew: clock_skew.flatten().unwrap_or(SimDuration::ZERO),
             duplicates: duplicates.flatten(),
             clustering: clustering.flatten(),
+            accounts: accounts.flatten(),
             client: client?,
             bots: bots.flatten(),
         })

@@ -80,3 +80,25 @@ fn unpaid_orders_are_cancelled_restocked_and_sold_again_while_the_sale_is_on() {
     let rate = p.payment_success_rate.unwrap();
     assert!((rate - p.paid as f64 / p.orders as f64).abs() < 1e-12);
 }
+
+#[test]
+fn a_limit_keyed_on_coupons_lets_accounts_buy_beyond_it_and_keyed_on_accounts_does_not() {
+    // scenarios/coupon-oversell.toml: 10% of the buyers are accounts with 3 stackable coupons.
+    let run = |key: &str| {
+        let sets = [format!("sale.limit_key=\"{key}\"")];
+        run_scenario(&crate::support::scenario("scenarios/coupon-oversell.toml", &sets), None)
+            .unwrap()
+    };
+    let (coupon, account) = (run("coupon"), run("account"));
+    let mut fewer_buyers = 0;
+    for name in ["three-tier", "naive-for-update", "queue-stream"] {
+        let (c, a) = (metrics(&coupon, name), metrics(&account, name));
+        assert_eq!(c.traffic_digest, a.traffic_digest, "same buyers");
+        assert!(c.limit_violations > 0, "{name}: every guard counts coupons as buyers");
+        assert_eq!(a.limit_violations, 0, "{name}: keyed on the account, no violation");
+        assert_eq!((c.oversold, a.oversold), (0, 0), "{name}: the stock itself holds");
+        assert!(c.users_with_item <= a.users_with_item, "{name}");
+        fewer_buyers += usize::from(c.users_with_item < a.users_with_item);
+    }
+    assert_eq!(fewer_buyers, 3, "the accounts' extra seats leave other buyers without one");
+}

@@ -103,6 +103,11 @@ fn blocking_event_loop() {
 }
 
 #[test]
+fn coupon_oversell() {
+    pin("coupon-oversell.toml");
+}
+
+#[test]
 fn checkout_network() {
     pin("checkout-network.toml");
 }

@@ -301,7 +301,7 @@ pub struct RowRead {
 pub enum Writer {
     /// The application's own read-check-write (`naive_db`): it refuses a sold-out row or a user
     /// at `limit` itself, and without a guard writes back what it read, minus one.
-    App { limit: u16 },
+    App { limit: super::limit::LimitRule },
     /// The final write of a unit already reserved elsewhere (`three_tier_redis`): an
     /// unconditional `stock = stock - 1` without a guard.
     Reservation,

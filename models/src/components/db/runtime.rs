@@ -282,7 +282,7 @@ impl<J: Copy> Db<J> {
                 (RowDecision::NoStock, stock)
             }
             (Guard::ForUpdate | Guard::Conditional, Writer::App { limit })
-                if user_orders >= limit as usize =>
+                if user_orders >= limit.for_user(user) as usize =>
             {
                 (RowDecision::OverLimit, stock)
             }

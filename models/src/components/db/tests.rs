@@ -31,7 +31,7 @@ fn run_one(d: &mut Db<u32>, job: u32, read: RowRead, writer: Writer) -> (RowDeci
 fn without_a_guard_two_stale_reads_both_sell_and_write_the_same_stock() {
     let mut d = db(Guard::None, 5);
     let (a, b) = (d.read(0, 0), d.read(1, 0));
-    let app = Writer::App { limit: 1 };
+    let app = Writer::App { limit: crate::components::limit::LimitRule::per_buyer(1) };
     assert_eq!(run_one(&mut d, 0, a, app).0, RowDecision::Sold);
     assert_eq!(run_one(&mut d, 1, b, app).0, RowDecision::Sold);
     assert_eq!((d.row.orders, d.row.stock), (2, 4), "two orders, one unit gone: lost update");
@@ -53,7 +53,7 @@ fn the_version_guard_refuses_a_stale_read_and_counts_the_conflict() {
 fn conditional_and_for_update_never_go_below_zero_and_check_the_limit_for_the_app() {
     for guard in [Guard::Conditional, Guard::ForUpdate] {
         let mut d = db(guard, 1);
-        let app = Writer::App { limit: 1 };
+        let app = Writer::App { limit: crate::components::limit::LimitRule::per_buyer(1) };
         let stale = d.read(0, 0);
         assert_eq!(run_one(&mut d, 0, stale, app).0, RowDecision::Sold);
         assert_eq!(run_one(&mut d, 0, stale, app).0, RowDecision::NoStock, "{guard:?}");

@@ -22,7 +22,7 @@ impl SaleModel<'_> {
     /// Who runs the transaction in this architecture.
     fn writer(&self) -> Writer {
         match self.architecture() {
-            Architecture::NaiveDb => Writer::App { limit: self.setup.sale.per_user_limit },
+            Architecture::NaiveDb => Writer::App { limit: self.limit },
             _ => Writer::Reservation,
         }
     }
@@ -95,8 +95,9 @@ impl SaleModel<'_> {
         let a = self.attempts.get_mut(attempt);
         (a.read_stock, a.read_version, a.read_user_orders) =
             (read.stock, read.version, read.user_orders);
+        let user = a.user;
         if let Writer::App { limit } = self.writer()
-            && let Some(refusal) = super::naive_db::refusal_after_read(read, limit)
+            && let Some(refusal) = super::naive_db::refusal_after_read(read, limit.for_user(user))
         {
             return self.end_transaction(now, attempt, Ok(refusal), ctx);
         }

@@ -86,9 +86,9 @@ impl SaleModel<'_> {
         attempt: SlabKey,
         ctx: &mut Context<Event>,
     ) {
-        let limit = self.setup.sale.per_user_limit;
         let a = self.attempts.get(attempt);
         let (user, stage, since) = (a.user, a.stage, a.station_since);
+        let limit = self.limit.for_user(user);
         if stage == Stage::Resync {
             let db_stock = self.tiers.db.row.stock;
             self.redis().stock.resync(db_stock);

@@ -42,7 +42,7 @@ impl StreamTiers {
         &mut self,
         now: SimTime,
         (subtask, epoch): (u32, u32),
-        limit: u16,
+        limit: crate::components::limit::LimitRule,
         timeline: &mut Timeline,
         ctx: &mut Context<Event>,
     ) {
@@ -54,7 +54,7 @@ impl StreamTiers {
         if e.lost {
             return;
         }
-        let decided = self.job.decide(entry, subtask, e.user, limit);
+        let decided = self.job.decide(entry, subtask, e.user, limit.for_user(e.user));
         self.topic.consumed(entry);
         if let Some(t) = decided.sink_after {
             let code = decided.code;

@@ -83,7 +83,7 @@ impl SaleModel<'_> {
         event: StreamEvent,
         ctx: &mut Context<Event>,
     ) {
-        let (limit, busy) = (self.setup.sale.per_user_limit, self.in_flight_count() > 0);
+        let (limit, busy) = (self.limit, self.in_flight_count() > 0);
         let (st, timeline) = (stream(&mut self.tiers), &mut self.timeline);
         match event {
             StreamEvent::AtPartition { request } => st.at_partition(now, request, ctx),
