@@ -277,7 +277,7 @@ pub fn parse<T: DeserializeOwned>(
     // set aside — reported, removed, and the rest deserialized again — until the file
     // deserializes (then validation adds its issues) or an error cannot be set aside (a missing
     // field). A "missing field" for a key removed here is a consequence, not news, and is dropped.
-    for _ in 0..MAX_SET_ASIDE {
+    for _ in 0..set_aside_passes(doc.text.len()) {
         let err = match serde_path_to_error::deserialize::<_, T>(value.clone()) {
             Ok(raw) => return Ok((raw, doc)),
             Err(err) => err,
@@ -310,6 +310,17 @@ pub fn parse<T: DeserializeOwned>(
 
 /// Keys set aside in one pass before giving up on a file.
 const MAX_SET_ASIDE: usize = 50;
+
+/// Each key set aside costs a pass over the whole document (a copy of its tree, a deserialize,
+/// a parse to locate the key): passes stop once they have read this much, so a hostile file of
+/// millions of unknown keys costs a few passes, not fifty.
+const SET_ASIDE_BUDGET_BYTES: usize = 32 << 20;
+
+/// How many keys may be set aside for a document of `bytes`: 50 for any ordinary scenario,
+/// down to 2 for a 16 MiB one.
+fn set_aside_passes(bytes: usize) -> usize {
+    (SET_ASIDE_BUDGET_BYTES / bytes.max(1)).clamp(1, MAX_SET_ASIDE)
+}
 
 /// The field named by serde's "missing field `x`" message.
 fn missing_field(message: &str) -> Option<&str> {
@@ -360,5 +371,47 @@ mod error_list_tests {
     fn a_short_list_is_printed_whole() {
         let text = ConfigErrors(vec![error("a".into()), error("b".into())]).to_string();
         assert_eq!(text, "error: x.toml: a\nerror: x.toml: b");
+    }
+}
+
+#[cfg(test)]
+mod set_aside_tests {
+    use super::*;
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Run {
+        seed: Option<i64>,
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    #[allow(dead_code)]
+    struct Top {
+        run: Run,
+    }
+
+    /// Loads a `[run]` table holding `keys` unknown keys; returns how many were reported.
+    fn reported(keys: usize, name: &str) -> usize {
+        let mut text = String::from("[run]\nseed = 1\n");
+        for i in 0..keys {
+            text.push_str(&format!("unknown_key_{i:07} = 1\n"));
+        }
+        let file =
+            std::env::temp_dir().join(format!("sim-config-{}-{name}.toml", std::process::id()));
+        std::fs::write(&file, &text).unwrap();
+        let result = load::<Top>(&file, &[]);
+        std::fs::remove_file(&file).unwrap();
+        match result {
+            Ok(_) => panic!("unknown keys are refused"),
+            Err(errors) => errors.0.len(),
+        }
+    }
+
+    #[test]
+    fn a_huge_file_of_unknown_keys_costs_a_few_passes_not_fifty() {
+        // ≈ 4 MiB: 32 MiB of passes allow 8; an ordinary file still gets its 50.
+        assert_eq!(reported(160_000, "huge"), 8);
+        assert_eq!(reported(60, "small"), MAX_SET_ASIDE);
     }
 }
