@@ -49,6 +49,15 @@ fn plan(out: &Path, slo: &str, extra: &[&str]) -> serde_json::Value {
     assert!(output.status.success(), "{stderr}");
     let report = format!("report: {}", out.join("report.html").display());
     assert_eq!(stderr.lines().last(), Some(report.as_str()), "the last line names the report");
+    // Written like a run's: staged, moved in, the manifest last, listing the plan as a result.
+    let manifest = std::fs::read_to_string(out.join("manifest.json")).expect("a manifest");
+    assert!(manifest.contains("\"plan.json\"") && manifest.contains("report.html"), "{manifest}");
+    let leftovers: Vec<_> = std::fs::read_dir(out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with('.'))
+        .collect();
+    assert!(leftovers.is_empty(), "no staging folder or temp file left: {leftovers:?}");
     serde_json::from_slice(&std::fs::read(out.join("plan.json")).unwrap()).unwrap()
 }
 

@@ -22,6 +22,7 @@ use crate::experiment::plan::report::{PlanReport, VariantPlan, frontier_figure, 
 use crate::experiment::plan::slo::Slo;
 use crate::experiment::plan::spec::{Dim, PlanSpec, RawPlan};
 use crate::output::atomic::{json_bytes, write_atomic};
+use crate::output::folder::Staged;
 use progress::Progress;
 use variant::{Group, Planner, label};
 
@@ -144,16 +145,28 @@ fn run<C: Catalogue>(args: &PlanArgs) -> Result<ExitCode, String> {
     for plan in planned {
         report.variants.push(plan?);
     }
-    write_atomic(&out_dir.join("plan.json"), &json_bytes(&report))
-        .map_err(|e| format!("error: cannot write results to {}: {e}", out_dir.display()))?;
+    // Like a run's: staged inside the output folder, moved in at the end, the manifest last.
+    let cannot_write =
+        |e: std::io::Error| format!("error: cannot write results to {}: {e}", out_dir.display());
+    let mut staged = Staged::begin(&out_dir).map_err(cannot_write)?;
+    let dir = staged.dir().to_path_buf();
+    write_atomic(&dir.join("plan.json"), &json_bytes(&report)).map_err(cannot_write)?;
+    staged.mark_results().map_err(cannot_write)?;
     for v in &report.variants {
-        if let Err(e) = frontier_figure(&out_dir, v, &spec) {
+        if let Err(e) = frontier_figure(&dir, v, &spec) {
             eprintln!("warning: the frontier figure could not be drawn: {e}");
         }
     }
     print!("{}", table(&report));
-    if let Err(e) = C::report(&out_dir) {
-        eprintln!("error: the report could not be drawn: {e}");
+    let report_failed = C::report(&dir)
+        .and_then(|_| staged.prepare_targets().map_err(|e| e.to_string()))
+        .map_err(|e| eprintln!("error: the report could not be drawn: {e}"))
+        .is_err();
+    if report_failed {
+        staged.drop_report().map_err(cannot_write)?;
+    }
+    staged.commit(&crate::cli::run::written_by::<C>()).map_err(cannot_write)?;
+    if report_failed {
         return Ok(ExitCode::from(1));
     }
     eprintln!("plan written to {}", out_dir.join("plan.json").display());
