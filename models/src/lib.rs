@@ -110,6 +110,11 @@ impl Catalogue for Flashsim {
         let table_colour = summary.table_with(true);
         let mut files = vec![("table.txt".to_string(), table.clone().into_bytes())];
         files.extend(results.timelines.files());
+        // Only with thresholds: a run without them writes exactly what it wrote before.
+        if !scenario.thresholds.thresholds.is_empty() {
+            let json = serde_json::to_vec_pretty(&scenario.thresholds).expect("strings serialise");
+            files.push((report::thresholds::FILE.to_string(), json));
+        }
         Ok(RunOutput {
             table,
             table_colour,

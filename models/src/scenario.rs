@@ -57,6 +57,8 @@ pub struct RawScenario {
     pub sweep: Option<sim::experiment::sweep::RawSweep>,
     /// Capacity plan for `flashsim plan` (ignored by `run`).
     pub plan: Option<sim::experiment::plan::RawPlan>,
+    /// The report: thresholds its verdict table judges each flash-sale variant on.
+    pub report: Option<crate::report::thresholds::RawReport>,
     /// Flash-sale variants: components paused, slowed down or crashed over a window.
     #[serde(rename = "fault")]
     pub faults: Option<Vec<crate::sale::fault::RawFault>>,
@@ -73,6 +75,8 @@ pub struct Scenario {
     /// Closed-loop load, when there are `server` variants.
     pub load: Option<crate::server::config::LoadSpec>,
     pub variants: Vec<Variant>,
+    /// `[report] thresholds`, checked (none without the table).
+    pub thresholds: crate::report::thresholds::Thresholds,
 }
 
 /// Reads, overrides and validates a scenario file, reporting every error found.
@@ -128,6 +132,7 @@ pub fn validate(
     if let Some(plan) = &raw.plan {
         plan.check(issues, crate::summary::DEFAULT_OBJECTIVE);
     }
+    let thresholds = raw.report.as_ref().map(|r| r.check(issues)).unwrap_or_default();
     if let Some(sweep) = &raw.sweep {
         // Checked here so that `validate` reports a bad sweep; `sweep` re-reads the table.
         sweep.check(issues);
@@ -168,6 +173,12 @@ pub fn validate(
     }
     let wants_sale = raw.variants.iter().any(|v| v.architecture.is_sale());
     let wants_load = raw.variants.iter().any(|v| v.architecture == Architecture::Server);
+    if !wants_sale && !thresholds.thresholds.is_empty() {
+        issues.push(
+            "report.thresholds",
+            "judge flash-sale variants' metrics, and this scenario has none",
+        );
+    }
     let load = check_load(raw, wants_load, run.as_ref(), issues);
     let sale = check_sale(raw, wants_sale, base, &variants, issues);
     let run = run?;
@@ -175,7 +186,8 @@ pub fn validate(
     if !issues.is_empty() || variants.len() != raw.variants.len() {
         return None;
     }
-    Some(Scenario { name, description: raw.description.clone(), run, sale, load, variants })
+    let description = raw.description.clone();
+    Some(Scenario { name, description, run, sale, load, variants, thresholds })
 }
 
 /// The `[load]` of `server` variants, and a warm-up that leaves some of it to measure.

@@ -9,12 +9,14 @@
 //! ([`crate::timelines`]). Figures of a sweep (`sweep_figures.rs`): chosen metrics against the
 //! first axis, one line per variant (and per value of the other axes), with 95% confidence bands.
 //! The page (`page.rs`) puts them together, after a verdict table (`verdict.rs`) of the figures a
-//! review asks first.
+//! review asks first, judged on the scenario's `[report] thresholds` when it has them
+//! (`thresholds.rs`, written with the results as `thresholds.json`).
 
 mod figure;
 mod page;
 mod run_figures;
 mod sweep_figures;
+pub mod thresholds;
 mod timeline_figures;
 mod verdict;
 

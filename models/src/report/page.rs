@@ -11,6 +11,7 @@ use sim::output::write_atomic;
 use super::run_figures::run_figures;
 use super::sweep_figures::read_csv;
 use super::sweep_figures::sweep_figures;
+use super::thresholds;
 use crate::summary::Summary;
 use crate::timelines::{self, SaleRow, ServerRow};
 
@@ -33,6 +34,14 @@ fn read_result(path: &Path) -> Result<Option<String>, String> {
     sim::config::read_bounded(path, sim::config::MAX_SUMMARY_BYTES)
         .map(Some)
         .map_err(|e| format!("cannot read {}: {e}", path.display()))
+}
+
+/// The scenario's `[report] thresholds`, as the run wrote them (none without the file).
+fn read_thresholds(dir: &Path) -> Result<Vec<sim::experiment::plan::Slo>, String> {
+    let Some(text) = read_result(&dir.join(thresholds::FILE))? else { return Ok(Vec::new()) };
+    serde_json::from_str::<thresholds::Thresholds>(&text)
+        .map_err(|e| format!("{}: {e}", thresholds::FILE))?
+        .slos()
 }
 
 /// Draws the report of the output folder `dir`; returns the files written.
@@ -79,7 +88,7 @@ pub fn write_report(dir: &Path) -> Result<Vec<PathBuf>, String> {
             serde_json::to_string(&engine.warmup_s).map_err(|e| e.to_string())?
         )
         .expect("string");
-        super::verdict::verdict_section(&mut html, s, escape);
+        super::verdict::verdict_section(&mut html, s, &read_thresholds(dir)?, escape);
         if let Some(table) = read_result(&dir.join("table.txt"))? {
             write!(html, "<h2>Comparison</h2><pre>{}</pre>", escape(&table)).expect("string");
         }

@@ -22,5 +22,6 @@ mod stream;
 mod support;
 mod sweep;
 mod theory;
+mod thresholds;
 mod traffic;
 mod warmup;

@@ -8,6 +8,7 @@ pub mod issues;
 pub mod literal;
 pub mod load;
 pub mod name;
+pub mod number_path;
 pub mod overrides;
 pub mod read;
 
@@ -15,5 +16,6 @@ pub use issues::{Issue, Issues, join_index, join_key};
 pub use literal::{DurationLit, OffsetLit, RateLit};
 pub use load::{ConfigError, ConfigErrors, Document, Location, load, parse};
 pub use name::{MAX_NAME_CHARS, check_name, file_safe};
+pub use number_path::check_number_path;
 pub use overrides::{Override, apply_override_to, lookup};
 pub use read::{MAX_DATA_BYTES, MAX_SCENARIO_BYTES, MAX_SUMMARY_BYTES, open_bounded, read_bounded};
