@@ -58,6 +58,7 @@ pub fn run_with_timeline(scenario: &Scenario, seed: Option<u64>) -> Result<RunRe
     share_cpu_window(&mut variants);
     let summary = Summary {
         scenario: scenario.name.clone(),
+        description: scenario.description.clone(),
         seed,
         engine: EngineFacts {
             events: variants.iter().map(|v| v.events).sum(),

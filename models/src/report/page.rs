@@ -75,6 +75,10 @@ pub fn write_report(dir: &Path) -> Result<Vec<PathBuf>, String> {
         .map(|s| s.scenario.clone())
         .unwrap_or_else(|| sim::output::folder::display_name(dir));
     write!(html, "<!doctype html><html><head><meta charset=\"utf-8\"><title>flashsim: {0}</title><style>{CSS}</style></head><body><h1>flashsim report: {0}</h1>", escape(&title)).expect("string");
+    if let Some(description) = summary.as_ref().and_then(|s| s.description.as_ref()) {
+        write!(html, "<p class=\"description\"><strong>{}</strong></p>", escape(description))
+            .expect("string");
+    }
     if let Some(s) = &summary {
         let engine = &s.engine;
         write!(

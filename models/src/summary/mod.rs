@@ -24,6 +24,9 @@ pub const DEFAULT_OBJECTIVE: &str = "metrics.cost.total_usd";
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Summary {
     pub scenario: String,
+    /// The scenario's `description`, when it has one (the report's headline).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
     pub seed: u64,
     pub engine: EngineFacts,
     pub variants: Vec<VariantSummary>,

@@ -30,6 +30,13 @@ fn bare_invocation_runs_the_default_scenario() {
     let summary: serde_json::Value =
         serde_json::from_slice(&std::fs::read(out_dir.join("summary.json")).unwrap()).unwrap();
     assert_eq!(summary["scenario"], "edu-live-class");
+    // The report opens with the scenario's name and description, then the verdict (#21 item 1).
+    let description = summary["description"].as_str().expect("the description is kept");
+    assert!(description.starts_with("Case study: live-class seats"), "{description}");
+    let html = std::fs::read_to_string(out_dir.join("report.html")).unwrap();
+    let headline = html.find("<p class=\"description\"><strong>Case study: live-class seats");
+    let verdict = html.find("<h2>Verdict");
+    assert!(headline.is_some() && headline < verdict, "description first, then the verdict");
     for variant in summary["variants"].as_array().unwrap() {
         let m = &variant["metrics"];
         let outcomes: u64 =
