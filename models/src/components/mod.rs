@@ -9,6 +9,7 @@ pub mod db;
 pub mod faults;
 pub mod flink;
 pub mod gateway;
+pub mod hold;
 pub mod kafka;
 pub mod limit;
 pub mod orders;

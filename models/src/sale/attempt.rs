@@ -51,6 +51,9 @@ pub struct Attempt {
     pub serial: u32,
     pub kind: AttemptKind,
     pub sent: SimTime,
+    /// When the client's timeout started: `sent`, or the release of a request held until the
+    /// opening (`pre_open = "hold"`).
+    pub timer_from: SimTime,
     /// One-way client ↔ first tier delay for this attempt.
     pub rtt_half: SimDuration,
     /// When it reached the gateway (while it holds or waits for a thread, a core or a loop).
@@ -64,8 +67,11 @@ pub struct Attempt {
     pub stage: Stage,
     pub redis_answer: Option<StockAnswer>,
     pub reserved_in_redis: bool,
-    pub read_stock: i64,
-    pub read_version: u64,
+    /// The stock row as its select read it, narrowed to keep the attempt in 96 bytes: stock
+    /// is validated to at most 10⁹ and falls at most one per commit below zero, and the version
+    /// grows one per commit — neither leaves 32 bits in a run that fits in memory.
+    pub read_stock: i32,
+    pub read_version: u32,
     pub read_user_orders: u16,
     pub occ_tries: u16,
     /// When it asked for the row lock (kept only across a batch window).

@@ -42,6 +42,7 @@ impl SaleModel<'_> {
             serial,
             kind,
             sent: now,
+            timer_from: now,
             rtt_half,
             gateway_since: Since::NONE,
             station_since: now,
@@ -174,7 +175,7 @@ impl SaleModel<'_> {
         // An answer that will reach its client only after the client's deadline is late: its
         // timeout fires first (deadlines are handled before a reply at the same instant, and
         // strictly earlier ones certainly). Count it now instead of scheduling its arrival.
-        let deadline = a.sent + timeout;
+        let deadline = a.timer_from + timeout;
         if a.client_waiting && now + rtt_half < deadline {
             ctx.after(rtt_half, Event::Reply { attempt, user });
         } else {

@@ -33,9 +33,13 @@ pub struct RawSale {
     /// Provisioned time billed for every component (default 1h).
     pub billed_time: Option<DurationLit>,
     /// What a click before the opening meets: `origin` (default: the gateway answers "not
-    /// open"), `edge` (the CDN answers it, for variants with one) or `disabled` (the button is
-    /// off until the page's clock says open; the click waits for it).
+    /// open"), `edge` (the CDN answers it, for variants with one), `disabled` (the button is
+    /// off until the page's clock says open; the click waits for it) or `hold` (the first tier
+    /// keeps the request and passes it on from the opening at `hold_release_rate`).
     pub pre_open: Option<PreOpen>,
+    /// With `pre_open = "hold"` (required there, refused otherwise): held requests passed on
+    /// per second from the opening, in arrival order, e.g. "100k/s".
+    pub hold_release_rate: Option<sim::config::RateLit>,
     /// The payment stage: a window per order, cancellation and restock (default: none).
     pub payment: Option<crate::components::payment::RawPayment>,
     /// What `per_user_limit` counts: `user` (default), `account` (the same here) or `coupon`
@@ -53,6 +57,11 @@ pub enum PreOpen {
     Edge,
     /// The page holds the click until its clock says open (clock skew included).
     Disabled,
+    /// The first tier (the CDN, else the load balancer before the gateway) keeps a request that
+    /// reaches it before the opening, the page showing its countdown, and passes the held
+    /// requests on from the opening at `hold_release_rate`, in arrival order; a request arriving
+    /// while some are still held joins them. The client's timeout runs from the release.
+    Hold,
 }
 
 /// Validated sale settings.
@@ -63,6 +72,8 @@ pub struct SaleSpec {
     pub opens_at: SimTime,
     pub billed_time: SimDuration,
     pub pre_open: PreOpen,
+    /// `pre_open = "hold"`: time between two releases of held requests.
+    pub hold_release_every: Option<SimDuration>,
     pub payment: Option<crate::components::payment::PaymentSpec>,
     pub limit_key: crate::components::limit::LimitKey,
 }
@@ -93,6 +104,8 @@ impl RawSale {
             .as_ref()
             .map_or(Some(SimDuration::from_secs(3600)), |b| b.check("sale.billed_time", issues));
         let payment = self.payment.as_ref().map(|p| p.check("sale.payment", issues));
+        let pre_open = self.pre_open.unwrap_or(PreOpen::Origin);
+        let hold_release_every = self.check_hold_release(pre_open, issues);
         if issues.len() > before {
             return None;
         }
@@ -103,8 +116,34 @@ impl RawSale {
             per_user_limit: limit as u16,
             opens_at: SimTime::ZERO + opens_at?,
             billed_time: billed?,
-            pre_open: self.pre_open.unwrap_or(PreOpen::Origin),
+            pre_open,
+            hold_release_every,
         })
+    }
+
+    /// `hold_release_rate`: required with `pre_open = "hold"`, refused without.
+    fn check_hold_release(&self, pre_open: PreOpen, issues: &mut Issues) -> Option<SimDuration> {
+        const KEY: &str = "sale.hold_release_rate";
+        match (&self.hold_release_rate, pre_open) {
+            (None, PreOpen::Hold) => {
+                issues.push(KEY, "required with pre_open = \"hold\", e.g. \"100k/s\"");
+                None
+            }
+            (Some(_), p) if p != PreOpen::Hold => {
+                issues.push(KEY, "only with pre_open = \"hold\"");
+                None
+            }
+            (Some(rate), _) => {
+                let per_s = rate.check(KEY, issues)?.as_per_sec();
+                if per_s > 0.0 && per_s <= 1e9 {
+                    Some(SimDuration::from_nanos((1e9 / per_s).round().max(1.0) as u64))
+                } else {
+                    issues.push(KEY, format!("must be > 0 and at most 1G/s (got {per_s}/s)"));
+                    None
+                }
+            }
+            (None, _) => None,
+        }
     }
 }
 

@@ -54,6 +54,8 @@ pub enum Event {
     Stream(StreamEvent),
     /// The waiting room admits its next user.
     Admit,
+    /// `pre_open = "hold"`: the first tier passes its next held request on.
+    HoldRelease,
     /// A payment check of one of `user`'s orders, or (`window_end`) its window's end.
     Payment { user: u32, window_end: bool },
     /// The order consumers are back after a crash.

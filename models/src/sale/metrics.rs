@@ -84,6 +84,7 @@ pub struct RunReport {
     /// the busiest Kafka partition and Flink subtask.
     pub busiest_stations: (f64, Option<f64>, Option<f64>),
     pub waiting_room: Option<crate::components::waiting_room::RoomMetrics>,
+    pub pre_open_hold: Option<crate::components::hold::HoldMetrics>,
 }
 
 impl RunReport {
@@ -182,6 +183,7 @@ impl RunReport {
             order_path: model.tiers.orders.as_ref().map(|q| q.counters.clone()),
             payment: model.payments.as_ref().map(|p| p.finish()),
             waiting_room: model.tiers.room.as_ref().map(|r| r.figures.clone()),
+            pre_open_hold: model.hold_report(),
             timeline: model.timeline,
             tallies: model.tallies,
         }
@@ -391,6 +393,7 @@ pub fn variant_summary(
         redis_stored_answers: report.redis_stored_answers,
         payment: report.payment.clone(),
         waiting_room: report.waiting_room.clone(),
+        pre_open_hold: report.pre_open_hold.clone(),
         // Oversold units cannot be delivered: they never make a design look cheaper.
         cost: cost(setup, variant, report, sold.min(stock)),
     };

@@ -89,6 +89,8 @@ pub struct SaleModel<'a> {
     pub(super) units_wanted: Vec<u8>,
     /// The payment stage, with `[sale.payment]`.
     pub payments: Option<crate::components::payment::Payments>,
+    /// Requests held before the opening (`pre_open = "hold"`).
+    pub held: crate::components::hold::HeldRequests,
     /// The last event that was not a payment: the sale's end, over which components are
     /// measured (payment windows run on after it).
     pub last_sale_event: SimTime,
@@ -163,6 +165,7 @@ impl<'a> SaleModel<'a> {
                 .as_ref()
                 .map(|p| crate::components::payment::Payments::new(p, seed)),
             last_sale_event: SimTime::ZERO,
+            held: crate::components::hold::HeldRequests::default(),
             limit: crate::components::limit::LimitRule::new(
                 setup.sale.per_user_limit,
                 setup.sale.limit_key,
@@ -288,6 +291,7 @@ impl Model for SaleModel<'_> {
             Event::Poll { user } => self.on_poll(now, user, ctx),
             Event::Fault { index } => self.on_fault(now, index as usize, ctx),
             Event::Admit => self.on_admit(now, ctx),
+            Event::HoldRelease => self.on_hold_release(now, ctx),
             Event::Stream(event) => self.on_stream(now, event, ctx),
             Event::OrdersResume => self.dispatch_orders(now, ctx),
             Event::Payment { user, window_end } => self.on_payment(now, user, window_end, ctx),

@@ -240,6 +240,10 @@ pub struct SaleMetrics {
     pub order_path: Option<OrderPathMetrics>,
     /// The waiting room in front, if any.
     pub waiting_room: Option<RoomMetrics>,
+    /// `pre_open = "hold"`: the requests the first tier held until the opening (absent
+    /// otherwise).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pre_open_hold: Option<crate::components::hold::HoldMetrics>,
     pub cost: Cost,
 }
 

@@ -331,14 +331,19 @@ fn a_type_error_and_an_unknown_key_are_reported_together() {
 #[test]
 fn bad_traffic_parameters_are_named() {
     let edu = std::fs::read_to_string(workspace().join("scenarios/edu-live-class.toml")).unwrap();
-    let shares = edu.replace("share = 0.127", "share = 0.2");
+    let shares = edu.replace("share = 0.10 }", "share = 0.2 }");
     assert_rejected(
         "shares.toml",
         &shares,
         "profile = {",
         "traffic.profile.windows",
-        "shares must add up to 1 (got 1.073)",
+        "shares must add up to 1 (got 1.09",
     );
+    let unheld = edu.replace("pre_open = \"hold\"\n", "");
+    let place = "hold_release_rate = \"";
+    assert_rejected("unheld.toml", &unheld, place, "sale.hold_release_rate", "only with pre_open");
+    let no_rate = edu.replace("hold_release_rate = \"32k/s\"\n", "");
+    assert_rejected("no-rate.toml", &no_rate, "[sale]", "sale.hold_release_rate", "required with");
     let users = edu.replace("users = 300_000", "users = -5");
     assert_rejected("users.toml", &users, "users = -5", "traffic.users", "(got -5)");
     let trace = "[sale]\nstock = 1\n[traffic]\nusers = 10\n\

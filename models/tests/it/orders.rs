@@ -4,7 +4,7 @@
 
 use models::run::run_scenario;
 
-use crate::support::{case_study_with, metrics};
+use crate::support::{case_study_unheld_with, case_study_with, metrics};
 
 /// A three-tier variant on 8 instances (where the sync path's answers wait past the timeout).
 fn variant(name: &str, path: &str) -> String {
@@ -83,13 +83,13 @@ fn a_consumer_crash_delays_orders_and_redelivers_without_a_second_order() {
 
 #[test]
 fn a_repeated_request_gets_its_stored_answer_and_buyers_learn_they_hold_a_seat() {
-    // Sync on 8 instances: reservations wait on the hot row past the 3 s timeout and the client
+    // Sync on 8 instances, early buyers clicking again at the opening: reservations wait on the hot row past the 3 s timeout and the client
     // resubmits. The stock-first script tells the holder "sold out"; with request ids the
     // script returns the stored answer, "purchased".
     let with_ids = |name: &str, ids: bool| {
         variant(name, "sync").replace("shards = 3\n", &format!("shards = 3\nrequest_ids = {ids}\n"))
     };
-    let scn = case_study_with(&(with_ids("plain", false) + &with_ids("ids", true)));
+    let scn = case_study_unheld_with(&(with_ids("plain", false) + &with_ids("ids", true)));
     let s = run_scenario(&scn, None).unwrap();
     let (plain, ids) = (metrics(&s, "plain"), metrics(&s, "ids"));
     assert_eq!(plain.redis_stored_answers, None);

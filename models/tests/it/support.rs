@@ -113,8 +113,32 @@ pub fn metrics(summary: &Summary, variant: &str) -> models::sale::metrics::SaleM
 /// payment stage: these tests look at the sale itself (a cancelled order's unit restocked after
 /// the sale would show as stock left).
 pub fn case_study_with(variants: &str) -> models::Scenario {
+    case_study_text_with(variants, true)
+}
+
+/// Like [`case_study_with`], with the crowd of the case study before its calibration on
+/// requests: the article's windows read as intent times, and the requests before the opening
+/// answered "not open" at the gateway (`pre_open = "origin"`) instead of held — the early
+/// buyers click again at the opening, the crowd the resubmission tests are about.
+pub fn case_study_unheld_with(variants: &str) -> models::Scenario {
+    case_study_text_with(variants, false)
+}
+
+fn case_study_text_with(variants: &str, held: bool) -> models::Scenario {
     let file = workspace().join("scenarios/edu-live-class.toml");
     let text = std::fs::read_to_string(&file).unwrap();
-    let head = text[..text.find("[[variant]]").unwrap()].replace("[sale.payment]\n", "");
+    let mut head = text[..text.find("[[variant]]").unwrap()].replace("[sale.payment]\n", "");
+    if !held {
+        head = head.replace("pre_open = \"hold\"\n", "").replace("hold_release_rate = ", "# ");
+        let start = head.find("profile = { kind = \"windows\"").unwrap();
+        let end = start + head[start..].find("] }").unwrap() + 3;
+        head.replace_range(
+            start..end,
+            "profile = { kind = \"windows\", windows = [\n\
+             { from = \"-5s\", until = \"-1.8s\", share = 0.300 },\n\
+             { from = \"-1.8s\", until = \"0s\", share = 0.573 },\n\
+             { from = \"0s\", until = \"10s\", share = 0.127 },\n] }",
+        );
+    }
     models::scenario::from_text(&file, &format!("{head}{variants}"), &[]).unwrap()
 }

@@ -267,6 +267,55 @@ fn the_countdown_can_be_answered_at_the_edge_or_the_button_held_until_the_openin
 }
 
 #[test]
+fn a_held_request_is_the_purchase_passed_on_from_the_opening_at_the_release_rate() {
+    // 3,000 buyers click over the 3 s before the opening; held requests go on at 1k/s, so
+    // the last leaves about 3 s after the opening, up to 6 s after it was sent — past the 3 s
+    // timeout, had the client's timer not waited for the release.
+    // (No edge de-duplication: a dropped repeat told "processing" after its first request was
+    // answered waits for the timeout, which would blur the check.)
+    let variants = "[[variant]]\nname = \"tt\"\narchitecture = \"three_tier_redis\"\n\
+                    [variant.cdn]\ndedupe = false\n\
+                    [[variant]]\nname = \"naive\"\narchitecture = \"naive_db\"\n\
+                    [variant.db]\nguard = \"for_update\"\n";
+    let (origin, held) = (
+        pre_open_sale("origin", variants),
+        pre_open_sale("hold\"\nhold_release_rate = \"1k/s", variants),
+    );
+    let m = |s: &models::summary::Summary, name: &str| {
+        s.variants.iter().find(|v| v.name == name).unwrap().metrics.clone().unwrap()
+    };
+    let (tt, tt_origin) = (m(&held, "tt"), m(&origin, "tt"));
+    use models::sale::outcome::Outcome;
+    assert_eq!(tt.outcomes.get(Outcome::NotOpen), 0, "nothing early is answered \"not open\"");
+    assert_eq!(tt.outcomes.get(Outcome::TimedOut), 0, "timers run from the release");
+    assert_eq!(tt.traffic_observed.reclick, 0);
+    assert!(tt.traffic_observed.retry * 50 < tt.traffic_observed.requests, "few failures");
+    assert!(tt_origin.traffic_observed.reclick > 1000, "with origin the early buyers click again");
+    assert_eq!(tt.traffic_digest, tt_origin.traffic_digest, "the same clicks");
+    // The early requests are the purchases: most requests now come before the opening.
+    let early =
+        |m: &models::summary::sale::SaleMetrics| m.traffic_observed.share_last_5s_before_opening;
+    assert!(early(&tt) > 0.8 && early(&tt_origin) < 0.6, "{} vs {}", early(&tt), early(&tt_origin));
+    // Every request that reached the tier before the opening was held, and the release took
+    // one millisecond each.
+    let hold = tt.pre_open_hold.clone().unwrap();
+    let gateway = gateway_arrivals(&held, "tt");
+    assert_eq!(hold.held, hold.peak_held, "all held at once before the opening");
+    assert!(hold.held > 2000 && hold.held <= gateway, "{hold:?}, {gateway} at the gateway");
+    let drain = (hold.held - 1) as f64 / 1000.0;
+    assert!((hold.drained_after_opening_s - drain).abs() < 1e-9, "{hold:?}");
+    assert_eq!((tt.sold, tt.oversold, tt.limit_violations), (100, 0, 0));
+    assert!(origin.variants[0].metrics.as_ref().unwrap().pre_open_hold.is_none());
+    // Without a CDN the load balancer holds them, duplicates included.
+    let naive = m(&held, "naive");
+    assert_eq!(naive.outcomes.get(Outcome::NotOpen), 0);
+    let naive_held = naive.pre_open_hold.unwrap().held;
+    // The same requests, but for the few the edge's delay carries past the opening.
+    assert!(naive_held >= hold.held && naive_held * 100 < hold.held * 101, "{naive_held}");
+    assert_eq!((naive.sold, naive.oversold), (100, 0));
+}
+
+#[test]
 fn a_deduplicated_request_answered_processing_is_not_retried() {
     let variant = |name: &str, answer: &str| {
         format!(

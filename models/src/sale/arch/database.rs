@@ -94,7 +94,7 @@ impl SaleModel<'_> {
         let read = self.tiers.db.read(a.user, a.db_row);
         let a = self.attempts.get_mut(attempt);
         (a.read_stock, a.read_version, a.read_user_orders) =
-            (read.stock, read.version, read.user_orders);
+            (read.stock as i32, read.version as u32, read.user_orders);
         let user = a.user;
         if let Writer::App { limit } = self.writer()
             && let Some(refusal) = super::naive_db::refusal_after_read(read, limit.for_user(user))
@@ -167,8 +167,8 @@ impl SaleModel<'_> {
         let info = |job: SlabKey| {
             let a = attempts.get(job);
             let read = RowRead {
-                stock: a.read_stock,
-                version: a.read_version,
+                stock: i64::from(a.read_stock),
+                version: u64::from(a.read_version),
                 user_orders: a.read_user_orders,
             };
             (a.user, read)

@@ -17,6 +17,7 @@
 
 pub mod database;
 pub mod faults;
+pub mod hold;
 pub mod naive_db;
 pub mod orders;
 pub mod queue_stream;
@@ -133,6 +134,19 @@ impl SaleModel<'_> {
     }
 
     fn at_gateway(&mut self, now: SimTime, attempt: SlabKey, ctx: &mut Context<Event>) {
+        if self.hold_at_entry(now, attempt, ctx) {
+            return;
+        }
+        self.enter_gateway(now, attempt, ctx);
+    }
+
+    /// `attempt` goes through the gateway's admission: rate limit, queue, a core.
+    pub(in crate::sale) fn enter_gateway(
+        &mut self,
+        now: SimTime,
+        attempt: SlabKey,
+        ctx: &mut Context<Event>,
+    ) {
         match self.tiers.gateway.arrive(now, attempt) {
             GatewayAdmission::RateLimited => {
                 self.answer(now, attempt, Outcome::RateLimited, ctx);

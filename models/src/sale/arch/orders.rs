@@ -40,6 +40,7 @@ impl SaleModel<'_> {
             serial: u32::MAX,
             kind: AttemptKind::Order,
             sent: now,
+            timer_from: now,
             rtt_half: sim::SimDuration::ZERO,
             gateway_since: Since::NONE,
             station_since: now,
