@@ -96,7 +96,7 @@ fn mutate(text: &str, mutations: &[Mutation]) -> String {
                     lines.remove(n % len);
                 }
             }
-            Mutation::Insert(n, l) => lines.insert(n % (len + 1), LINES[*l].to_string()),
+            Mutation::Insert(n, l) => lines.insert(n % (lines.len() + 1), LINES[*l].to_string()),
             Mutation::Truncate(n) => {
                 let text = lines.join("\n");
                 let mut cut = n % (text.len() + 1);

@@ -15,6 +15,7 @@ mod memory;
 mod orders;
 mod plan;
 mod readme;
+mod readme_examples;
 mod results;
 mod server;
 mod snapshots;

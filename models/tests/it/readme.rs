@@ -4,7 +4,7 @@
 use models::run::run_scenario;
 use models::sale::metrics::SaleMetrics;
 
-use crate::support::{scenario, workspace};
+use crate::support::{case_study_summary, scenario, workspace};
 
 /// `1234567` → `1,234,567`.
 fn thousands(n: u64) -> String {
@@ -37,7 +37,7 @@ type Row = (&'static str, Box<dyn Fn(&SaleMetrics) -> String>);
 #[test]
 fn the_readme_case_study_table_is_what_the_default_run_prints() {
     let readme = std::fs::read_to_string(workspace().join("README.md")).unwrap();
-    let summary = run_scenario(&scenario("scenarios/edu-live-class.toml", &[]), None).unwrap();
+    let summary = case_study_summary();
     let variants: Vec<SaleMetrics> =
         summary.variants.iter().map(|v| v.metrics.clone().unwrap()).collect();
     let rows: Vec<Row> = vec![

@@ -9,6 +9,14 @@ use sim::config::Override;
 use sim::rng::replication_seed;
 use sim::stats::Estimate;
 
+/// The bundled case study's default run, computed once for the tests that read it.
+pub fn case_study_summary() -> &'static Summary {
+    static SUMMARY: std::sync::OnceLock<Summary> = std::sync::OnceLock::new();
+    SUMMARY.get_or_init(|| {
+        run_scenario(&scenario("scenarios/edu-live-class.toml", &[]), None).unwrap()
+    })
+}
+
 pub fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
 }
