@@ -19,7 +19,9 @@ const CSS: &str = "body{font-family:DejaVu Sans,Helvetica,Arial,sans-serif;max-w
 h1{font-size:1.6em}h2{font-size:1.2em;margin-top:2em}pre{background:#f6f6f6;padding:1em;overflow-x:auto;font-size:.85em}\
 figure{margin:1.5em 0}figcaption{color:#555;font-size:.9em}svg{max-width:100%;height:auto}table{border-collapse:collapse}\
 td,th{border:1px solid #ccc;padding:.2em .6em;font-size:.9em}\
-table.verdict td{text-align:right}td.alarm{background:#fde0dc;color:#a40000;font-weight:bold}";
+table.verdict td{text-align:right}td.alarm{background:#fde0dc;color:#a40000;font-weight:bold}\
+table.comparison td.num,table.comparison th.num{text-align:right;font-variant-numeric:tabular-nums}\
+table.comparison tbody th{text-align:left;font-weight:normal}table.comparison tbody tr:nth-child(even){background:#f7f7f7}";
 
 fn escape(text: &str) -> String {
     text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
@@ -73,6 +75,7 @@ pub fn write_report(dir: &Path) -> Result<Vec<PathBuf>, String> {
     let title = summary
         .as_ref()
         .map(|s| s.scenario.clone())
+        .or_else(|| plan.as_ref().and_then(|p| p["scenario"].as_str()).map(str::to_string))
         .unwrap_or_else(|| sim::output::folder::display_name(dir));
     write!(html, "<!doctype html><html><head><meta charset=\"utf-8\"><title>flashsim: {0}</title><style>{CSS}</style></head><body><h1>flashsim report: {0}</h1>", escape(&title)).expect("string");
     if let Some(description) = summary.as_ref().and_then(|s| s.description.as_ref()) {
@@ -93,9 +96,8 @@ pub fn write_report(dir: &Path) -> Result<Vec<PathBuf>, String> {
         )
         .expect("string");
         super::verdict::verdict_section(&mut html, s, &read_thresholds(dir)?, escape);
-        if let Some(table) = read_result(&dir.join("table.txt"))? {
-            write!(html, "<h2>Comparison</h2><pre>{}</pre>", escape(&table)).expect("string");
-        }
+        // The terminal's table (table.txt) as an HTML table, rebuilt from the summary.
+        write!(html, "<h2>Comparison</h2>{}", s.tables_html(escape)).expect("string");
     }
     for named in &figures {
         let fig = plot::render(&named.chart)?;
@@ -209,10 +211,12 @@ fn plan_section(html: &mut String, dir: &Path, plan: &serde_json::Value) {
     let frontiers = frontier_svgs(dir, variants.filter_map(|v| v["variant"].as_str()));
     for path in frontiers {
         if let Ok(svg) = std::fs::read_to_string(&path) {
+            // Named as in the output folder (`dir` may be the staging folder).
+            let name = path.file_stem().map(|s| s.to_string_lossy()).unwrap_or_default();
             write!(
                 html,
-                "<figure>{svg}<figcaption>cost-vs-SLO frontier — {}</figcaption></figure>",
-                escape(&path.display().to_string())
+                "<figure>{svg}<figcaption>cost-vs-SLO frontier — figures/{}.svg, .png</figcaption></figure>",
+                escape(&name)
             )
             .expect("string");
         }

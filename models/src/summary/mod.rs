@@ -52,26 +52,32 @@ impl Summary {
     /// The tables, with ANSI colour for a terminal when `colour`.
     pub fn table_with(&self, colour: bool) -> String {
         let mut out = format!("scenario {}  seed {}\n\n", self.scenario, self.seed);
-        if self.variants.iter().any(|v| v.network.is_some()) {
-            out.push_str(&self.network_table(colour));
-        }
-        if self.variants.iter().any(|v| v.metrics.is_some()) {
-            if self.variants.iter().any(|v| v.network.is_some()) {
-                out.push('\n');
-            }
-            out.push_str(&sale_table::comparison(&self.variants, colour));
-        }
-        if self.variants.iter().any(|v| v.server.is_some()) {
-            if self.variants.iter().any(|v| v.network.is_some() || v.metrics.is_some()) {
-                out.push('\n');
-            }
-            out.push_str(&server_table::comparison(&self.variants, colour));
-        }
+        let tables: Vec<String> = self.tables().iter().map(|t| t.render_with(colour)).collect();
+        out.push_str(&tables.join("\n"));
         out
     }
 
-    fn network_table(&self, colour: bool) -> String {
-        let mut out = String::new();
+    /// The same tables as HTML (see [`TextTable::render_html`]), for the report.
+    pub fn tables_html(&self, escape: fn(&str) -> String) -> String {
+        self.tables().iter().map(|t| t.render_html("comparison", escape)).collect()
+    }
+
+    /// Network variants, then flash-sale variants side by side, then server variants.
+    fn tables(&self) -> Vec<TextTable> {
+        let mut tables = Vec::new();
+        if self.variants.iter().any(|v| v.network.is_some()) {
+            tables.push(self.network_table());
+        }
+        if self.variants.iter().any(|v| v.metrics.is_some()) {
+            tables.push(sale_table::comparison(&self.variants));
+        }
+        if self.variants.iter().any(|v| v.server.is_some()) {
+            tables.push(server_table::comparison(&self.variants));
+        }
+        tables
+    }
+
+    fn network_table(&self) -> TextTable {
         let mut t = TextTable::new([
             "variant / station",
             "servers",
@@ -120,7 +126,6 @@ impl Summary {
                 ]);
             }
         }
-        out.push_str(&t.render_with(colour));
-        out
+        t
     }
 }

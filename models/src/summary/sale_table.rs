@@ -14,8 +14,8 @@ fn opt<T>(value: Option<T>, show: impl Fn(T) -> String) -> String {
     value.map_or_else(|| "-".to_string(), show)
 }
 
-/// Renders the comparison of every flash-sale variant in `variants`.
-pub fn comparison(variants: &[VariantSummary], colour: bool) -> String {
+/// The comparison of every flash-sale variant in `variants`.
+pub fn comparison(variants: &[VariantSummary]) -> TextTable {
     let sale: Vec<&VariantSummary> = variants.iter().filter(|v| v.metrics.is_some()).collect();
     let mut header = vec!["metric".to_string()];
     header.extend(sale.iter().map(|v| v.name.clone()));
@@ -100,7 +100,7 @@ pub fn comparison(variants: &[VariantSummary], colour: bool) -> String {
     });
     row(&mut t, "cost", &|v| format!("${:.2}", m(v).cost.total_usd));
     row(&mut t, "cost per item sold", &|v| opt(m(v).cost.per_item_sold_usd, usd_3_significant));
-    t.render_with(colour)
+    t
 }
 
 /// The rows on the buyers: what they were told, and how long a final answer took.

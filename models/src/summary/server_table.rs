@@ -6,7 +6,7 @@ use super::server::ServerMetrics;
 use super::variant::VariantSummary;
 
 /// Side-by-side table of server variants.
-pub fn comparison(variants: &[VariantSummary], colour: bool) -> String {
+pub fn comparison(variants: &[VariantSummary]) -> TextTable {
     let servers: Vec<(&str, &ServerMetrics)> =
         variants.iter().filter_map(|v| v.server.as_ref().map(|m| (v.name.as_str(), m))).collect();
     let mut header = vec!["metric".to_string()];
@@ -31,5 +31,5 @@ pub fn comparison(variants: &[VariantSummary], colour: bool) -> String {
     row("loop blocked", &|m| human_secs(m.loop_blocked_s.iter().sum()));
     row("peak tasks alive", &|m| human_count(m.peak_tasks_alive as f64));
     row("task memory", &|m| format!("{:.1} MB", m.peak_task_memory_bytes / 1e6));
-    t.render_with(colour)
+    t
 }

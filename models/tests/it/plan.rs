@@ -93,10 +93,11 @@ fn the_planner_finds_the_erlang_c_answer() {
 fn an_infeasible_slo_gets_the_closest_failing_answer() {
     let dir = temp("infeasible");
     // No number of servers makes a job's time in the system shorter than its 1 s service.
+    // The closest failing SLO listed second: the frontier must still draw it, not the first.
     let p = plan(
         &dir,
-        "stations.servers.mean_sojourn_s<=0.5",
-        &["--slo", "stations.servers.p99_sojourn_s<=1.0"],
+        "stations.servers.p99_sojourn_s<=1.0",
+        &["--slo", "stations.servers.mean_sojourn_s<=0.5"],
     );
     let v = &p["variants"][0];
     assert_eq!(v["feasible"], false);
@@ -110,6 +111,11 @@ fn an_infeasible_slo_gets_the_closest_failing_answer() {
     );
     let html = std::fs::read_to_string(dir.join("report.html")).unwrap();
     assert!(html.contains("<td class=\"alarm\">fail</td>"), "a failed SLO is marked");
+    let frontier = std::fs::read_to_string(dir.join("figures/plan-frontier-mmc.svg")).unwrap();
+    assert!(frontier.contains("mean_sojourn_s (mean)"), "the frontier draws the failing SLO");
+    // Captions name the figure in the output folder, never the staging folder it was drawn in.
+    assert!(html.contains("frontier — figures/plan-frontier-mmc.svg, .png</figcaption>"));
+    assert!(!html.contains(".partial-output"), "no staging path on the page");
     std::fs::remove_dir_all(dir).unwrap();
 }
 

@@ -81,6 +81,39 @@ impl TextTable {
         }
         out
     }
+
+    /// Renders the table as an HTML `<table class="CLASS">`: the header in `th`, each row's
+    /// first cell as a row header, the other cells right-aligned (`class="num"`), alerts
+    /// marked `class="alarm"`. `escape` is the page's HTML escaper (`&`, `<`, `>`).
+    pub fn render_html(&self, class: &str, escape: impl Fn(&str) -> String) -> String {
+        let cell = |tag: &str, i: usize, raw: &str| {
+            let (text, alert) = match raw.strip_prefix(ALERT) {
+                Some(rest) => (rest, true),
+                None => (raw, false),
+            };
+            let class = match (i, alert) {
+                (0, _) => "",
+                (_, true) => " class=\"num alarm\"",
+                (_, false) => " class=\"num\"",
+            };
+            format!("<{tag}{class}>{}</{tag}>", escape(text))
+        };
+        let mut out = format!("<table class=\"{class}\"><thead><tr>");
+        for (i, h) in self.header.iter().enumerate() {
+            out.push_str(&cell("th", i, h));
+        }
+        out.push_str("</tr></thead><tbody>");
+        for row in &self.rows {
+            out.push_str("<tr>");
+            for i in 0..self.header.len() {
+                let raw = row.get(i).map(String::as_str).unwrap_or("");
+                out.push_str(&cell(if i == 0 { "th" } else { "td" }, i, raw));
+            }
+            out.push_str("</tr>");
+        }
+        out.push_str("</tbody></table>");
+        out
+    }
 }
 
 /// Seconds for people: `850 ns`, `37.2 us`, `12.5 ms`, `1.25 s`.
@@ -141,6 +174,20 @@ mod tests {
         assert_eq!(t.render(), "m          v\n--------  --\nfailures  12\n");
         let coloured = t.render_with(true);
         assert!(coloured.contains("\x1b[1;31m12\x1b[0m") && coloured.contains("\x1b[1mm\x1b[0m"));
+    }
+
+    #[test]
+    fn html_tables_escape_cells_and_mark_alerts() {
+        let mut t = TextTable::new(["metric", "a<b"]);
+        t.row(["failures".to_string(), alert("12")]);
+        t.row(["short"]);
+        let escape = |s: &str| s.replace('&', "&amp;").replace('<', "&lt;");
+        assert_eq!(
+            t.render_html("cmp", escape),
+            "<table class=\"cmp\"><thead><tr><th>metric</th><th class=\"num\">a&lt;b</th></tr>\
+             </thead><tbody><tr><th>failures</th><td class=\"num alarm\">12</td></tr>\
+             <tr><th>short</th><td class=\"num\"></td></tr></tbody></table>"
+        );
     }
 
     #[test]

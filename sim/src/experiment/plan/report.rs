@@ -195,16 +195,31 @@ pub fn frontier_figure(dir: &Path, v: &VariantPlan, spec: &PlanSpec) -> Result<(
         .map_err(|e| e.to_string())
 }
 
-/// The SLO drawn on the frontier's y axis: the first whose mean differs between the
-/// configurations simulated (an `x == 0` held everywhere draws a flat line), else the first.
+/// The SLO drawn on the frontier's y axis, the one a reviewer asks about: for a variant with no
+/// feasible configuration, the SLO that fails closest; otherwise, of the SLOs whose mean differs
+/// between the configurations simulated (an `x == 0` held everywhere draws a flat line), the one
+/// with the least slack at the answer (its 95% bound nearest the target, relative to the target,
+/// or absolute for a target of 0); else the first.
 fn drawn_slo(v: &VariantPlan, spec: &PlanSpec) -> Option<usize> {
+    if spec.slos.is_empty() {
+        return None;
+    }
+    if let Some(failing) = &v.closest_failing_slo {
+        return Some(v.slos.iter().position(|j| j.slo == failing.slo).unwrap_or(0));
+    }
     let varies = |k: usize| {
         let mut means =
             v.candidates.iter().filter_map(|c| c.slo_means.get(k)).filter(|m| m.is_finite());
         let first = means.next();
         means.any(|m| Some(m) != first)
     };
-    (!spec.slos.is_empty()).then(|| (0..spec.slos.len()).find(|&k| varies(k)).unwrap_or(0))
+    let slack = |k: usize| {
+        let (target, bound) = (spec.slos[k].target, v.slos.get(k).map_or(f64::NAN, |j| j.bound));
+        let gap = (target - bound).abs();
+        if target == 0.0 { gap } else { gap / target.abs() }
+    };
+    let varying = (0..spec.slos.len()).filter(|&k| varies(k) && slack(k).is_finite());
+    Some(varying.min_by(|&a, &b| slack(a).total_cmp(&slack(b))).unwrap_or(0))
 }
 
 /// The feasible configurations on the frontier (none cheaper with a metric as good or better,
