@@ -93,13 +93,21 @@ fn sale_output_is_byte_identical_whatever_the_thread_count() {
             .unwrap();
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         let read = |name: &str| std::fs::read(dir.join(name)).unwrap();
-        (read("summary.json"), read("timeline.csv"))
+        // The figures, PNGs included, by name.
+        let mut figures: Vec<_> = std::fs::read_dir(dir.join("figures"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .map(|p| (p.file_name().unwrap().to_owned(), std::fs::read(&p).unwrap()))
+            .collect();
+        figures.sort();
+        (read("summary.json"), read("timeline.csv"), figures)
     };
     let (a, b) = (temp_dir("threads-1"), temp_dir("threads-2"));
     let one = run("1", &a);
     let two = run("2", &b);
     assert!(one == two, "1 thread and 2 threads differ");
     assert!(one.1.starts_with(b"variant,t_s,attempts,purchased"));
+    assert!(one.2.iter().any(|(name, _)| name.to_string_lossy().ends_with(".png")));
     for dir in [a, b] {
         std::fs::remove_dir_all(dir).unwrap();
     }

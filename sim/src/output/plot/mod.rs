@@ -1,11 +1,14 @@
-//! Figures: line charts, stacked areas, grouped bars and confidence bands, each rendered as SVG
-//! and PNG from one drawing function, with the style in one place.
+//! Figures: line charts, stacked areas, grouped bars and confidence bands, each drawn once as
+//! SVG, with the style in one place; the PNG is the SVG rendered by `resvg`, so its text is laid
+//! out as in the SVG.
 //!
-//! PNG text is drawn with an embedded DejaVu Sans (permissive Bitstream Vera licence, see
-//! `assets/DejaVuSans-LICENSE.txt`), so no system font is looked up; SVG text names the family and
-//! lets the viewer render it. A figure is data in, bytes out: the caller writes them.
+//! One embedded DejaVu Sans (permissive Bitstream Vera licence, see
+//! `assets/DejaVuSans-LICENSE.txt`) serves twice: plotters measures the SVG's text with it (where
+//! labels and legends go), and it is the only font `resvg` is given, so no system font is looked
+//! up and the PNG's bytes are the same on every machine. SVG text names a generic family and lets
+//! the viewer render it. A figure is data in, bytes out: the caller writes them.
 
-use std::sync::Once;
+use std::sync::{Arc, Once, OnceLock};
 
 mod chart;
 mod draw;
@@ -16,15 +19,35 @@ pub use draw::line_pattern;
 
 use crate::output::thin;
 use plotters::prelude::*;
+use resvg::{tiny_skia, usvg};
+
+/// The embedded font.
+const FONT_BYTES: &[u8] = include_bytes!("../../../assets/DejaVuSans.ttf");
+/// The family the embedded font declares.
+const EMBEDDED_FAMILY: &str = "DejaVu Sans";
 
 static FONT_ONCE: Once = Once::new();
 
+/// Gives plotters the embedded font to measure text with, for the SVG's layout.
 fn register_font() {
     FONT_ONCE.call_once(|| {
-        let bytes: &'static [u8] = include_bytes!("../../../assets/DejaVuSans.ttf");
-        // The embedded font is valid; a failure would only lose PNG text, not the figure.
-        let _ = plotters::style::register_font(style::FONT, FontStyle::Normal, bytes);
+        // The embedded font is valid; a failure would only change how text is measured.
+        let _ = plotters::style::register_font(style::FONT, FontStyle::Normal, FONT_BYTES);
     });
+}
+
+/// The fonts PNG text is drawn with: the embedded DejaVu Sans alone, which every family the
+/// SVG names (`style::FONT`, a generic family) resolves to.
+fn fonts() -> Arc<usvg::fontdb::Database> {
+    static FONTS: OnceLock<Arc<usvg::fontdb::Database>> = OnceLock::new();
+    FONTS
+        .get_or_init(|| {
+            let mut db = usvg::fontdb::Database::new();
+            db.load_font_data(FONT_BYTES.to_vec());
+            db.set_sans_serif_family(EMBEDDED_FAMILY);
+            Arc::new(db)
+        })
+        .clone()
 }
 
 /// A rendered figure.
@@ -79,24 +102,23 @@ pub fn render(chart: &Chart) -> Result<Figure, String> {
             SVGBackend::with_string(&mut svg, (style::WIDTH, style::HEIGHT)).into_drawing_area();
         draw(&root, chart).map_err(|e| format!("drawing `{}` as SVG: {e}", chart.title))?;
     }
-    let mut rgb = vec![0u8; (style::WIDTH * style::HEIGHT * 3) as usize];
-    {
-        let root =
-            BitMapBackend::with_buffer(&mut rgb, (style::WIDTH, style::HEIGHT)).into_drawing_area();
-        draw(&root, chart).map_err(|e| format!("drawing `{}` as PNG: {e}", chart.title))?;
-    }
-    let png = encode_png(&rgb, style::WIDTH, style::HEIGHT)?;
+    let png = rasterize(&svg, fonts())
+        .and_then(|pixmap| pixmap.encode_png().map_err(|e| e.to_string()))
+        .map_err(|e| format!("rendering `{}` as PNG: {e}", chart.title))?;
     Ok(Figure { svg, png })
 }
 
-/// Encodes an RGB buffer as PNG (compressed, deterministic).
-fn encode_png(rgb: &[u8], width: u32, height: u32) -> Result<Vec<u8>, String> {
-    use image::ImageEncoder;
-    let mut out = Vec::new();
-    image::codecs::png::PngEncoder::new(&mut out)
-        .write_image(rgb, width, height, image::ColorType::Rgb8)
-        .map_err(|e| format!("encoding PNG: {e}"))?;
-    Ok(out)
+/// `svg` drawn on an opaque white `style::WIDTH × style::HEIGHT` pixmap, its text in `fonts`.
+fn rasterize(svg: &str, fonts: Arc<usvg::fontdb::Database>) -> Result<tiny_skia::Pixmap, String> {
+    let options =
+        usvg::Options { font_family: EMBEDDED_FAMILY.into(), fontdb: fonts, ..Default::default() };
+    let tree = usvg::Tree::from_str(svg, &options).map_err(|e| e.to_string())?;
+    let mut pixmap = tiny_skia::Pixmap::new(style::WIDTH, style::HEIGHT)
+        .ok_or_else(|| "an empty pixmap".to_string())?;
+    pixmap.fill(tiny_skia::Color::WHITE);
+    // The SVG is drawn at `style::WIDTH × style::HEIGHT`: one SVG unit is one pixel.
+    resvg::render(&tree, tiny_skia::Transform::identity(), &mut pixmap.as_mut());
+    Ok(pixmap)
 }
 
 #[cfg(test)]
