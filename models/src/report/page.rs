@@ -10,7 +10,7 @@ use sim::output::write_atomic;
 
 use super::run_figures::run_figures;
 use super::sweep_figures::read_csv;
-use super::sweep_figures::sweep_figures;
+use super::sweep_figures::{sweep_figures, sweep_table_html};
 use super::thresholds;
 use crate::summary::Summary;
 use crate::timelines::{self, SaleRow, ServerRow};
@@ -20,6 +20,7 @@ h1{font-size:1.6em}h2{font-size:1.2em;margin-top:2em}pre{background:#f6f6f6;padd
 figure{margin:1.5em 0}figcaption{color:#555;font-size:.9em}svg{max-width:100%;height:auto}table{border-collapse:collapse}\
 td,th{border:1px solid #ccc;padding:.2em .6em;font-size:.9em}\
 table.verdict td{text-align:right}td.alarm{background:#fde0dc;color:#a40000;font-weight:bold}\
+table.comparison{display:block;overflow-x:auto}table.comparison td.num{white-space:nowrap}\
 table.comparison td.num,table.comparison th.num{text-align:right;font-variant-numeric:tabular-nums}\
 table.comparison tbody th{text-align:left;font-weight:normal}table.comparison tbody tr:nth-child(even){background:#f7f7f7}";
 
@@ -98,6 +99,11 @@ pub fn write_report(dir: &Path) -> Result<Vec<PathBuf>, String> {
         super::verdict::verdict_section(&mut html, s, &read_thresholds(dir)?, escape);
         // The terminal's table (table.txt) as an HTML table, rebuilt from the summary.
         write!(html, "<h2>Comparison</h2>{}", s.tables_html(escape)).expect("string");
+    }
+    if let Some((header, rows)) = &sweep
+        && let Some(table) = sweep_table_html(header, rows, escape)
+    {
+        html.push_str(&table);
     }
     for named in &figures {
         let fig = plot::render(&named.chart)?;

@@ -7,7 +7,8 @@ use std::path::Path;
 use sim::output::plot::{Axes, Band, Chart, Kind};
 
 use super::figure::Named;
-use sim::experiment::sweep::terminal::axis_label;
+use sim::experiment::sweep::terminal::{axis_label, human_number};
+use sim::output::table::TextTable;
 
 /// Reads `sweep-summary.csv` (quoted cells undone); rows of the wrong width are skipped, so
 /// a damaged file gives fewer points, not a panic.
@@ -86,6 +87,48 @@ const SWEEP_METRICS: [(&str, &str); 8] = [
     ("network.response.mean_s", "mean response (s)"),
     ("server.throughput_per_s", "throughput (answered/s)"),
 ];
+
+/// The sweep's points as an HTML table, before its figures: per point and variant, the axis
+/// values and the metrics the figures draw, as `mean ± 95% half-width` (the terminal's summary,
+/// for the metrics the page knows); `None` without axes or metrics.
+pub fn sweep_table_html(
+    header: &[String],
+    rows: &[Vec<String>],
+    escape: fn(&str) -> String,
+) -> Option<String> {
+    let first_metric = header.iter().position(|h| h.ends_with(".mean")).filter(|&i| i > 3)?;
+    let metrics: Vec<(&str, usize, Option<usize>)> = SWEEP_METRICS
+        .iter()
+        .filter_map(|(m, label)| {
+            let mean = col(header, &format!("{m}.mean"))?;
+            Some((*label, mean, col(header, &format!("{m}.ci95"))))
+        })
+        .collect();
+    if metrics.is_empty() {
+        return None;
+    }
+    let mut titles = vec!["point".to_string(), "variant".to_string(), "replications".to_string()];
+    titles.extend(header[3..first_metric].iter().map(|p| axis_label(p)));
+    titles.extend(metrics.iter().map(|(label, _, _)| label.to_string()));
+    let mut table = TextTable::new(titles);
+    for r in rows {
+        let mut row: Vec<String> = r[..first_metric].to_vec();
+        for (_, mean, ci) in &metrics {
+            let (m, h) = (num(&r[*mean]), ci.map_or(f64::NAN, |i| num(&r[i])));
+            row.push(match (m.is_finite(), h.is_finite()) {
+                (false, _) => "-".to_string(),
+                (true, true) => format!("{} ± {}", human_number(m), human_number(h)),
+                (true, false) => human_number(m),
+            });
+        }
+        table.row(row);
+    }
+    Some(format!(
+        "<h2>Sweep</h2><p>Per point and variant: means over the replications ± 95% confidence \
+         half-width (every metric is in <code>sweep-summary.csv</code>).</p>{}",
+        table.render_html("comparison", escape)
+    ))
+}
 
 /// The figures of a sweep, from `sweep-summary.csv`.
 pub fn sweep_figures(header: &[String], rows: &[Vec<String>]) -> Vec<Named> {
@@ -194,6 +237,9 @@ mod tests {
                 .to_vec(),
             );
         }
+        let table = sweep_table_html(&header, &rows, |s| s.to_string()).unwrap();
+        assert!(table.contains("<th class=\"num\">gateway.instances (v)</th>"), "{table}");
+        assert!(table.contains("<td class=\"num\">1.500 ± 0.2000</td>"), "{table}");
         let figures = sweep_figures(&header, &rows);
         let Kind::Bands { bands } = &figures[0].chart.kind else { panic!("bands") };
         let names: Vec<&str> = bands.iter().map(|b| b.name.as_str()).collect();
