@@ -39,6 +39,15 @@ pub fn search(
             None => break,
         }
     }
+    // The descent assumes cost rises with capacity; an objective billed by use can fall with
+    // it (a bigger pool, fewer retried requests billed). The answer is the cheapest feasible
+    // configuration simulated, which may be one the search passed on its way down.
+    let cost = |c: &[i64]| cache[c].objective(&spec.objective);
+    for (config, evaluation) in &cache {
+        if evaluation.feasible(&spec.slos) && cost(config) < cost(&current) {
+            current = config.clone();
+        }
+    }
     (Some(current), cache)
 }
 
@@ -203,6 +212,29 @@ mod tests {
             batch.iter().map(eval).collect()
         });
         assert_eq!(best, Some(vec![0, 17]));
+    }
+
+    #[test]
+    fn the_answer_is_the_cheapest_feasible_configuration_simulated() {
+        // Feasible when a ≥ 3 and b ≥ 2; cost 10a − b falls as b grows (billed by use): the
+        // descent settles at b = 2, but the maximum b it started from is cheaper.
+        let spec = two_dims(("a", 8), ("b", 8));
+        let (best, cache) = search(&spec, |batch| {
+            let eval = |c: &Vec<i64>| {
+                let ok = if c[0] >= 3 && c[1] >= 2 { 1.0 } else { 0.0 };
+                eval_with(&[("ok", vec![ok]), ("cost", vec![(10 * c[0] - c[1]) as f64])])
+            };
+            batch.iter().map(eval).collect()
+        });
+        let best = best.unwrap();
+        assert_eq!(best[0], 3);
+        let cheapest = cache
+            .iter()
+            .filter(|(_, e)| e.feasible(&spec.slos))
+            .map(|(_, e)| e.objective("cost"))
+            .fold(f64::INFINITY, f64::min);
+        assert_eq!(cache[&best].objective("cost"), cheapest, "{best:?}");
+        assert!(best[1] > 2, "not the descent's b = 2: {best:?}");
     }
 
     #[test]
