@@ -54,6 +54,22 @@ fn a_scenario_over_the_budget_is_refused_before_running() {
     let stderr = String::from_utf8_lossy(&done.stderr);
     assert_eq!(done.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("`traffic.users`") && stderr.contains("--jobs"), "{stderr}");
+    // A plan is checked at its largest candidate: the bundled plan's headroom search runs up
+    // to 4 × 300k users, which its 300k alone would not show.
+    let plan = spawn(&[
+        "plan",
+        "scenarios/plan-edu-live-class.toml",
+        "--max-memory",
+        "1G",
+        "--jobs",
+        "2",
+        "--out",
+        out,
+    ]);
+    let done = wait_at_most(plan, 60);
+    let stderr = String::from_utf8_lossy(&done.stderr);
+    assert_eq!(done.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("1200000 users") && stderr.contains("--jobs"), "{stderr}");
     std::fs::remove_dir_all(dir).unwrap();
 }
 

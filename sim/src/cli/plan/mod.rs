@@ -15,6 +15,7 @@ use serde::Deserialize;
 
 use crate::cli::catalogue::Catalogue;
 use crate::cli::common::{check_out_dir, jobs_or_cores, parse_jobs, parse_override};
+use crate::cli::memory;
 use crate::config::issues::Issues;
 use crate::config::load::load;
 use crate::config::overrides::{Override, apply_override_to, lookup};
@@ -55,6 +56,11 @@ pub struct PlanArgs {
     /// Override a scalar for every candidate.
     #[arg(long = "set", value_name = "KEY.PATH=VALUE", value_parser = parse_override)]
     pub overrides: Vec<Override>,
+    /// Memory the plan may use, e.g. `8G` (default: what the machine has available); checked
+    /// at the largest candidate (every capacity at its maximum, the headroom's largest forecast)
+    /// times the runs at once (--jobs).
+    #[arg(long, value_name = "BYTES", value_parser = memory::parse_bytes)]
+    pub max_memory: Option<u64>,
 }
 
 #[derive(Deserialize)]
@@ -139,6 +145,13 @@ fn run<C: Catalogue>(args: &PlanArgs) -> Result<ExitCode, String> {
         seed,
         progress: &progress,
     };
+    // Before any simulation, like run and sweep: a plan whose largest candidate, run on every
+    // worker at once, cannot fit is bad input.
+    if let Ok(largest) = C::load(&args.file, &planner.largest())
+        && let Some(estimate) = C::memory_estimate(&largest)
+    {
+        memory::check(&estimate, jobs_or_cores(args.jobs), args.max_memory)?;
+    }
     let planned: Vec<Result<VariantPlan, String>> =
         groups.par_iter().map(|g| planner.plan_variant::<C>(g)).collect();
     progress.finish();

@@ -68,6 +68,14 @@ impl Planner<'_> {
         overrides
     }
 
+    /// The overrides of the largest candidate the plan can simulate: every dimension at its
+    /// maximum, the forecast scaled by the headroom's maximum.
+    pub fn largest(&self) -> Vec<Override> {
+        let config: Vec<i64> = self.spec.dims.iter().map(|d| d.max).collect();
+        let scale = self.spec.headroom.as_ref().map_or(1.0, |(_, max)| *max);
+        self.overrides(&self.spec.dims, &config, scale)
+    }
+
     /// Searches one variant's capacities, checks the answer against larger configurations and
     /// finds its headroom.
     pub fn plan_variant<C: Catalogue>(
