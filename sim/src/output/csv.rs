@@ -162,43 +162,6 @@ impl<R: BufRead> Read for OneLine<R> {
     }
 }
 
-/// The hand-written cell writer this module had before the `csv` crate; kept, with its reader
-/// below, until the last callers (in `models`) move to [`writer`] and [`reader`].
-pub fn csv_cell(text: &str) -> String {
-    let text = text_cell(text);
-    if text.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", text.replace('"', "\"\""))
-    } else {
-        text.into_owned()
-    }
-}
-
-/// Undoes [`csv_cell`]'s quoting (the hand-written reader; see [`csv_cell`]).
-pub fn unquote_cell(cell: &str) -> String {
-    match cell.strip_prefix('"').and_then(|c| c.strip_suffix('"')) {
-        Some(inner) => inner.replace("\"\"", "\""),
-        None => cell.to_string(),
-    }
-}
-
-/// Splits a CSV line on commas outside quotes (cells keep their quotes; see [`unquote_cell`]).
-pub fn split_csv(line: &str) -> Vec<&str> {
-    let mut cells = Vec::new();
-    let (mut start, mut quoted) = (0, false);
-    for (i, c) in line.char_indices() {
-        match c {
-            '"' => quoted = !quoted,
-            ',' if !quoted => {
-                cells.push(&line[start..i]);
-                start = i + 1;
-            }
-            _ => {}
-        }
-    }
-    cells.push(&line[start..]);
-    cells
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
