@@ -9,7 +9,7 @@
 //! variant does not have (Redis columns without Redis, stream columns without a stream) are
 //! empty, not zero.
 
-use std::fmt::{Display, Write as _};
+use std::fmt::Display;
 use std::path::Path;
 
 use crate::sale::outcome::{Outcome, OutcomeCounts};
@@ -52,60 +52,66 @@ impl Timelines {
 pub trait TimelineRow: Sized {
     /// The columns after `variant`, in order.
     fn columns() -> Vec<String>;
-    /// Appends the row's cells, each preceded by its comma.
-    fn write_cells(&self, out: &mut String);
+    /// Appends the row's cells.
+    fn write_cells(&self, cells: &mut Vec<String>);
     /// The row from its cells (after `variant`); `None` when one does not parse.
-    fn parse_cells(cells: &[String]) -> Option<Self>;
+    fn parse_cells(cells: &[&str]) -> Option<Self>;
 }
 
 fn header<R: TimelineRow>() -> String {
     let mut columns = vec!["variant".to_string()];
     columns.extend(R::columns());
-    columns.join(",")
+    sim::output::csv::line(&columns)
 }
 
 /// The file: the header, then every variant's rows.
 pub fn write_csv<R: TimelineRow>(timelines: &[VariantTimeline<R>]) -> String {
-    let mut out = header::<R>();
-    out.push('\n');
+    let mut out = sim::output::csv::writer(Vec::new());
+    let mut write = |cells: &[String]| out.write_record(cells).expect("writing to memory");
+    let mut cells = vec!["variant".to_string()];
+    cells.extend(R::columns());
+    write(&cells);
     for timeline in timelines {
+        // Formula-neutralised like every text cell (and quoted by the writer when need be).
+        let variant = sim::output::csv::text_cell(&timeline.variant);
         for row in &timeline.rows {
-            // Quoted and formula-neutralised like every text cell; `read_csv` unquotes.
-            out.push_str(&sim::output::csv::csv_cell(&timeline.variant));
-            row.write_cells(&mut out);
-            out.push('\n');
+            cells.clear();
+            cells.push(variant.to_string());
+            row.write_cells(&mut cells);
+            write(&cells);
         }
     }
-    out
+    let bytes = out.into_inner().expect("writing to memory");
+    String::from_utf8(bytes).expect("cells are text")
 }
 
 /// The timelines of a file written by [`write_csv`]. A header other than this version's is an
 /// error; a damaged row is skipped (fewer points, not a failed report).
 pub fn read_csv<R: TimelineRow>(text: &str) -> Result<Vec<VariantTimeline<R>>, String> {
-    read_lines(text.lines().map(|l| Ok(l.to_string())))
+    read_from(text.as_bytes())
 }
 
-/// [`read_csv`] over lines as they are read (a file need not be held whole).
-fn read_lines<R: TimelineRow>(
-    mut lines: impl Iterator<Item = Result<String, String>>,
-) -> Result<Vec<VariantTimeline<R>>, String> {
+/// [`read_csv`] over bytes as they are read (a file need not be held whole).
+fn read_from<R: TimelineRow>(input: impl std::io::Read) -> Result<Vec<VariantTimeline<R>>, String> {
+    let mut input = sim::output::csv::reader(input);
+    let mut records = input.records();
     let expected = header::<R>();
-    let found = lines.next().transpose()?.unwrap_or_default();
+    let found = records.next().transpose().map_err(|e| e.to_string())?;
+    let found = found.map(|h| sim::output::csv::line(&h)).unwrap_or_default();
     if found != expected {
         return Err(format!("unexpected header `{found}` (this version writes `{expected}`)"));
     }
     let mut timelines: Vec<VariantTimeline<R>> = Vec::new();
-    for line in lines {
-        let line = line?;
-        let cells: Vec<String> = sim::output::csv::split_csv(&line)
-            .iter()
-            .map(|c| sim::output::csv::unquote_cell(c))
-            .collect();
+    for record in records {
+        let record = record.map_err(|e| e.to_string())?;
+        let cells: Vec<&str> = record.iter().collect();
         let Some((variant, cells)) = cells.split_first() else { continue };
         let Some(row) = R::parse_cells(cells) else { continue };
         match timelines.iter_mut().rev().find(|t| t.variant == *variant) {
             Some(timeline) => timeline.rows.push(row),
-            None => timelines.push(VariantTimeline { variant: variant.clone(), rows: vec![row] }),
+            None => {
+                timelines.push(VariantTimeline { variant: variant.to_string(), rows: vec![row] })
+            }
         }
     }
     Ok(timelines)
@@ -120,9 +126,7 @@ pub fn read_file<R: TimelineRow>(path: &Path) -> Result<Option<Vec<VariantTimeli
     let file = sim::config::open_bounded(path, sim::config::MAX_DATA_BYTES)
         .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
     // Streamed: the rows are kept, not the text as well.
-    let lines = std::io::BufRead::lines(std::io::BufReader::new(file))
-        .map(|l| l.map_err(|e| e.to_string()));
-    read_lines(lines).map(Some).map_err(|e| format!("{}: {e}", path.display()))
+    read_from(file).map(Some).map_err(|e| format!("{}: {e}", path.display()))
 }
 
 /// An empty cell for `None`.
@@ -207,48 +211,34 @@ impl TimelineRow for SaleRow {
         columns
     }
 
-    fn write_cells(&self, out: &mut String) {
-        write!(out, ",{:.3},{}", self.t_s, self.attempts).expect("writing to a string");
-        for count in self.outcomes.0 {
-            write!(out, ",{count}").expect("writing to a string");
-        }
-        write!(
-            out,
-            ",{},{},{},{},{},{},{},{}",
-            self.db_stock,
+    fn write_cells(&self, cells: &mut Vec<String>) {
+        cells.extend([format!("{:.3}", self.t_s), self.attempts.to_string()]);
+        cells.extend(self.outcomes.0.iter().map(|count| count.to_string()));
+        cells.extend([
+            self.db_stock.to_string(),
             cell(self.redis_stock),
-            self.gateway_queue,
-            self.gateway_cores_busy,
-            self.db_pool_queue,
-            self.row_lock_queue,
+            self.gateway_queue.to_string(),
+            self.gateway_cores_busy.to_string(),
+            self.db_pool_queue.to_string(),
+            self.row_lock_queue.to_string(),
             cell(self.redis_queue),
-            self.in_flight
-        )
-        .expect("writing to a string");
-        for utilization in [
+            self.in_flight.to_string(),
+        ]);
+        let utilizations = [
             Some(self.gateway_cpu_utilization),
             self.gateway_threads_utilization,
             Some(self.db_pool_utilization),
             self.redis_utilization,
-        ] {
-            match utilization {
-                Some(u) => write!(out, ",{u:.4}").expect("writing to a string"),
-                None => out.push(','),
-            }
-        }
-        write!(out, ",{},{}", cell(self.kafka_lag), cell(self.stream_stock))
-            .expect("writing to a string");
-        for utilization in [self.kafka_partition_utilization, self.flink_subtask_utilization] {
-            write!(out, ",{}", cell(utilization.map(|u| format!("{u:.4}"))))
-                .expect("writing to a string");
-        }
-        for latency in [self.answer_latency_p50_s, self.answer_latency_p99_s] {
-            write!(out, ",{}", cell(latency.map(|s| format!("{s:.6}"))))
-                .expect("writing to a string");
-        }
+        ];
+        cells.extend(utilizations.map(|u| cell(u.map(|u| format!("{u:.4}")))));
+        cells.extend([cell(self.kafka_lag), cell(self.stream_stock)]);
+        let utilizations = [self.kafka_partition_utilization, self.flink_subtask_utilization];
+        cells.extend(utilizations.map(|u| cell(u.map(|u| format!("{u:.4}")))));
+        let latencies = [self.answer_latency_p50_s, self.answer_latency_p99_s];
+        cells.extend(latencies.map(|s| cell(s.map(|s| format!("{s:.6}")))));
     }
 
-    fn parse_cells(cells: &[String]) -> Option<Self> {
+    fn parse_cells(cells: &[&str]) -> Option<Self> {
         let [t_s, attempts, rest @ ..] = cells else { return None };
         let (outcomes, rest) = rest.split_at_checked(Outcome::COUNT)?;
         let [
@@ -326,22 +316,16 @@ impl TimelineRow for ServerRow {
             .to_vec()
     }
 
-    fn write_cells(&self, out: &mut String) {
-        write!(
-            out,
-            ",{:.3},{},{},{},{},{},{}",
-            self.t_s,
-            self.sent,
-            self.completed,
-            self.answered,
-            self.timeouts,
-            self.tasks_alive,
-            self.loop_blocked_s
-        )
-        .expect("writing to a string");
+    fn write_cells(&self, cells: &mut Vec<String>) {
+        cells.push(format!("{:.3}", self.t_s));
+        cells.extend(
+            [self.sent, self.completed, self.answered, self.timeouts, self.tasks_alive]
+                .map(|n| n.to_string()),
+        );
+        cells.push(self.loop_blocked_s.to_string());
     }
 
-    fn parse_cells(cells: &[String]) -> Option<Self> {
+    fn parse_cells(cells: &[&str]) -> Option<Self> {
         let [t_s, sent, completed, answered, timeouts, tasks_alive, loop_blocked_s] = cells else {
             return None;
         };

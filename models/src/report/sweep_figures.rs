@@ -14,15 +14,14 @@ use sim::output::table::TextTable;
 /// a damaged file gives fewer points, not a panic.
 pub(super) fn read_csv(path: &Path) -> Option<(Vec<String>, Vec<Vec<String>>)> {
     let text = sim::config::read_bounded(path, sim::config::MAX_DATA_BYTES).ok()?;
-    let split = |line: &str| -> Vec<String> {
-        sim::output::csv::split_csv(line)
-            .iter()
-            .map(|c| sim::output::csv::unquote_cell(c))
-            .collect()
-    };
-    let mut lines = text.lines().filter(|l| !l.starts_with('#'));
-    let header = split(lines.next()?);
-    let rows = lines.map(split).filter(|r| r.len() == header.len()).collect();
+    let mut input =
+        sim::output::csv::reader_builder().comment(Some(b'#')).from_reader(text.as_bytes());
+    let mut lines = input
+        .records()
+        .filter_map(Result::ok)
+        .map(|r| r.iter().map(str::to_string).collect::<Vec<String>>());
+    let header = lines.next()?;
+    let rows = lines.filter(|r| r.len() == header.len()).collect();
     Some((header, rows))
 }
 

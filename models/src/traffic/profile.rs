@@ -400,45 +400,64 @@ fn check_bursts(raw: &[RawBurst], at: &str, issues: &mut Issues) -> Option<Vec<B
     (issues.len() == before).then_some(bursts)
 }
 
+/// The rows of a trace with their lines; blank and whitespace-only lines are skipped.
+fn trace_rows(
+    reader: impl std::io::BufRead,
+) -> impl Iterator<Item = Result<(u64, csv::StringRecord), String>> {
+    let mut rows = sim::output::csv::Rows::new(reader);
+    std::iter::from_fn(move || {
+        loop {
+            let row = match rows.next()? {
+                Ok(row) => row,
+                Err(e) => return Some(Err(format!("line {}: {e}", rows.line()))),
+            };
+            if row.cells.len() > 1 || row.cells.iter().any(|c| !c.trim().is_empty()) {
+                return Some(Ok((row.line, row.cells)));
+            }
+        }
+    })
+}
+
 /// Reads a trace into windows of width `interval_ns` with shares ∝ clicks.
 fn read_trace(
     reader: impl std::io::BufRead,
     format: TraceFormat,
     interval_ns: i64,
 ) -> Result<Vec<ShareWindow>, String> {
-    let mut lines = reader
-        .lines()
-        .enumerate()
-        .map(|(n, l)| l.map(|l| (n, l)).map_err(|e| format!("line {}: {e}", n + 1)))
-        .filter(|l| l.as_ref().map_or(true, |(_, l)| !l.trim().is_empty()));
-    let mut header = lines.next().ok_or("the file is empty")??;
+    let mut rows = trace_rows(reader);
+    let (line, header) = rows.next().ok_or("the file is empty")??;
     // A byte-order mark (spreadsheets write one) is not part of the header.
-    header.1 = header.1.trim_start_matches('\u{feff}').to_string();
+    let header = header.iter().collect::<Vec<_>>().join(",");
     let expected = match format {
         TraceFormat::Timestamps => "offset_s",
         TraceFormat::Counts => "start_s,count",
     };
-    if header.1.replace(' ', "") != expected {
-        return Err(format!("line {}: expected the header `{expected}`", header.0 + 1));
+    if header.trim_start_matches('\u{feff}').replace(' ', "") != expected {
+        return Err(format!("line {line}: expected the header `{expected}`"));
     }
     // Clicks per bin start (ns), added in file order.
     let mut bins: std::collections::BTreeMap<i64, f64> = std::collections::BTreeMap::new();
-    for line in lines {
-        let (n, line) = line?;
-        let line = line.as_str();
-        let bad = |what: &str| format!("line {}: {what} (got `{}`)", n + 1, line.trim());
+    for row in rows {
+        let (n, cells) = row?;
+        let bad = |what: &str| {
+            format!("line {n}: {what} (got `{}`)", sim::output::csv::line(&cells).trim())
+        };
         let number = |text: &str| text.trim().parse::<f64>().ok().filter(|v| v.is_finite());
         match format {
             TraceFormat::Timestamps => {
-                let t = number(line)
+                let t = Some(&cells[0])
+                    .filter(|_| cells.len() == 1)
+                    .and_then(number)
                     .filter(|t| t.abs() * 1e9 <= MAX_OFFSET_NS as f64)
                     .ok_or_else(|| bad("expected seconds (within a year) as a number"))?;
                 let ns = (t * 1e9).round() as i64;
                 *bins.entry(ns.div_euclid(interval_ns) * interval_ns).or_default() += 1.0;
             }
             TraceFormat::Counts => {
-                let (start, count) =
-                    line.split_once(',').ok_or_else(|| bad("expected start_s,count"))?;
+                let [start, count] = [0, 1].map(|i| cells.get(i).unwrap_or_default());
+                if cells.len() != 2 {
+                    return Err(bad("expected start_s,count"));
+                }
                 let start = number(start)
                     .filter(|t| t.abs() * 1e9 <= MAX_OFFSET_NS as f64)
                     .ok_or_else(|| bad("expected start_s (within a year) as a number"))?;
@@ -487,6 +506,12 @@ mod tests {
         )
         .unwrap();
         assert_eq!(w[1].share, 0.25);
+        // Quoted cells and CRLF, as spreadsheets export; blank lines still count as lines.
+        let quoted = "\"start_s\",\"count\"\r\n\"0\",\"30\"\r\n\r\n\"1\",\"10\"\r\n";
+        let w = read_trace(quoted.as_bytes(), TraceFormat::Counts, 1_000_000_000).unwrap();
+        assert_eq!(w[1].share, 0.25);
+        let err = read_trace("start_s,count\n\n0,1\n  \n0,x\n".as_bytes(), TraceFormat::Counts, 1);
+        assert!(err.unwrap_err().starts_with("line 5: expected a count"));
         assert!(
             read_trace("start_s,count\n0,x\n".as_bytes(), TraceFormat::Counts, 1)
                 .unwrap_err()

@@ -1,5 +1,5 @@
 //! Output for people and machines: result files written atomically ([`atomic`]), output
-//! folders replaced whole with a manifest ([`folder`]), CSV cells
+//! folders replaced whole with a manifest ([`folder`]), CSV through the `csv` crate
 //! ([`csv`]), aligned terminal tables ([`table`]) and figures as SVG and PNG ([`plot`]).
 
 pub mod atomic;

@@ -3,7 +3,9 @@
 //! and hundreds of them bury the dozens that move. `sweep-summary.csv` keeps the rest;
 //! `sweep-constants.csv` lists each constant metric once (`metric,mean,sd,ci95`).
 
-use crate::output::csv::{split_csv, unquote_cell};
+use csv::StringRecord;
+
+use crate::output::csv::{line, reader};
 
 /// The side file's name, next to `sweep-summary.csv`.
 pub const CONSTANTS_FILE: &str = "sweep-constants.csv";
@@ -16,16 +18,15 @@ const CONSTANTS_HEADER: &str = "metric,mean,sd,ci95";
 /// the columns before the metrics (point, variant, replications, axes) are always kept. With
 /// fewer than two rows nothing is constant: the summary is returned whole.
 pub fn split_constants(summary: &str) -> (String, String) {
-    let mut lines = summary.lines();
-    let Some(header) = lines.next() else {
+    let mut input = reader(summary.as_bytes());
+    let mut lines = input.records().filter_map(Result::ok);
+    let Some(columns) = lines.next() else {
         return (summary.to_string(), format!("{CONSTANTS_HEADER}\n"));
     };
-    let columns: Vec<&str> = split_csv(header);
-    let rows: Vec<Vec<&str>> =
-        lines.map(split_csv).filter(|cells| cells.len() == columns.len()).collect();
+    let rows: Vec<StringRecord> = lines.filter(|cells| cells.len() == columns.len()).collect();
     let mut keep = vec![true; columns.len()];
     let mut constants = format!("{CONSTANTS_HEADER}\n");
-    let names: Vec<String> = columns.iter().map(|c| unquote_cell(c)).collect();
+    let names: Vec<&str> = columns.iter().collect();
     let mut i = 0;
     while i + 2 < columns.len() {
         let Some(stem) = names[i].strip_suffix(".mean") else {
@@ -37,27 +38,17 @@ pub fn split_constants(summary: &str) -> (String, String) {
         let same = |k: usize| rows.iter().all(|r| r[k] == rows[0][k]);
         if triplet && rows.len() >= 2 && (i..i + 3).all(same) {
             keep[i..i + 3].iter_mut().for_each(|k| *k = false);
-            let metric = &columns[i][..columns[i].len() - ".mean".len()];
-            // A quoted column name keeps its quotes: `"a,b.mean"` → `"a,b`, closed here.
-            let metric =
-                if metric.starts_with('"') { format!("{metric}\"") } else { metric.into() };
-            constants.push_str(&format!(
-                "{metric},{},{},{}\n",
-                rows[0][i],
-                rows[0][i + 1],
-                rows[0][i + 2]
-            ));
+            constants.push_str(&line([stem, &rows[0][i], &rows[0][i + 1], &rows[0][i + 2]]));
+            constants.push('\n');
         }
         i += if triplet { 3 } else { 1 };
     }
-    let line = |cells: &[&str]| -> String {
-        let kept: Vec<&str> =
-            cells.iter().zip(&keep).filter(|(_, k)| **k).map(|(c, _)| *c).collect();
-        kept.join(",") + "\n"
+    let kept = |cells: &StringRecord| -> String {
+        line(cells.iter().zip(&keep).filter(|(_, k)| **k).map(|(c, _)| c)) + "\n"
     };
-    let mut out = line(&columns);
+    let mut out = kept(&columns);
     for r in &rows {
-        out.push_str(&line(r));
+        out.push_str(&kept(r));
     }
     (out, constants)
 }

@@ -12,8 +12,10 @@ use crate::config::overrides::Override;
 use crate::config::read::{MAX_DATA_BYTES, read_bounded};
 use crate::experiment::sweep::grid::{Grid, MAX_POINTS};
 use crate::experiment::sweep::rows::{parse_rows, summary_csv};
-use crate::experiment::sweep::shard::{Checksum, Shard, Trailer, plan_cells_hash, shard_runs};
-use crate::output::csv::{split_csv, unquote_cell};
+use crate::experiment::sweep::shard::{
+    Checksum, Shard, Trailer, cells_text, plan_cells_hash, shard_runs,
+};
+use crate::output::csv::{Record, records};
 use crate::rng::label_hash;
 
 /// Merges the shard files in `dir` into `sweep.csv` and `sweep-summary.csv` text, exactly as an
@@ -60,12 +62,16 @@ struct Merging {
     /// The first shard's first line, which every other must agree with.
     first_line: Option<String>,
     header: Option<String>,
+    /// The header's cell count.
+    width: usize,
     /// Which shards of the split have been read, by which file.
     seen: Vec<Option<PathBuf>>,
     /// (point, replication, line order, line)
     body: Vec<(usize, u64, usize, String)>,
     /// Each point's parameter-cell hash, from its rows or its shard's failed list.
     cells: BTreeMap<usize, u64>,
+    /// Each point's parameter cells, from its first row.
+    values: BTreeMap<usize, Vec<String>>,
 }
 
 impl Merging {
@@ -110,12 +116,15 @@ impl Merging {
                  edited or damaged; run the shard again"
             ));
         }
-        let rows = match body.first() {
-            Some(h) => {
+        // Between the first and the last line: CSV, the header and then the rows.
+        let body = body.join("\n");
+        let records = records(&body).map_err(|e| format!("{name}: {e}"))?;
+        let rows = match records.split_first() {
+            Some((h, rows)) => {
                 self.check_header(&name, h)?;
-                &body[1..]
+                rows
             }
-            None => body,
+            None => &[],
         };
         if rows.len() as u64 != trailer.rows {
             return Err(format!(
@@ -177,10 +186,13 @@ impl Merging {
         Ok(plan)
     }
 
-    fn check_header(&mut self, name: &str, header: &str) -> Result<(), String> {
+    fn check_header(&mut self, name: &str, header: &Record) -> Result<(), String> {
         match &self.header {
-            None => self.header = Some(header.to_string()),
-            Some(existing) if existing != header => {
+            None => {
+                self.header = Some(header.text.to_string());
+                self.width = header.cells.len();
+            }
+            Some(existing) if existing != header.text => {
                 return Err(format!("{name} has a different header from the other shards"));
             }
             Some(_) => {}
@@ -194,16 +206,17 @@ impl Merging {
         name: &str,
         plan: &Plan,
         trailer: &Trailer,
-        rows: &[&str],
+        rows: &[Record],
     ) -> Result<(), String> {
-        let header = split_csv(self.header.as_deref().unwrap_or_default()).len();
+        let header = self.width;
         let failed: BTreeMap<usize, u64> = trailer.failed.iter().copied().collect();
         // point → replication → variants, in file order.
         let mut seen: BTreeMap<usize, BTreeMap<u64, Vec<String>>> = BTreeMap::new();
         let mut unique = BTreeSet::new();
         for (order, row) in rows.iter().enumerate() {
-            let at = format!("{name}:{}", order + 3);
-            let cells = split_csv(row);
+            // The body (`row.line` counts in) starts at the file's second line.
+            let at = format!("{name}:{}", row.line + 1);
+            let (cells, row) = (&row.cells, row.text);
             let bad = |what: &str| format!("{at}: bad {what} in `{row}`");
             if cells.len() != header || header < 4 + plan.axes {
                 return Err(format!("{at}: {} cells, the header has {header}", cells.len()));
@@ -223,23 +236,25 @@ impl Merging {
                     plan.seed
                 ));
             }
-            for cell in &cells[4 + plan.axes..] {
+            for cell in cells.iter().skip(4 + plan.axes) {
                 if !cell.is_empty() && !cell.parse::<f64>().is_ok_and(f64::is_finite) {
                     return Err(format!("{at}: `{cell}` is not a finite number"));
                 }
             }
-            let variant = unquote_cell(cells[3]);
+            let variant = cells[3].to_string();
             if !unique.insert((point, replication, variant.clone())) {
                 return Err(format!(
                     "{at}: a second row for point {point}, replication {replication}, variant \
                      `{variant}`"
                 ));
             }
-            let hash = label_hash(&cells[4..4 + plan.axes].join(","));
+            let axes = || cells.iter().skip(4).take(plan.axes);
+            let hash = label_hash(&cells_text(axes()));
             let known = *self.cells.entry(point).or_insert(hash);
             if known != hash || failed.get(&point).is_some_and(|h| *h != hash) {
                 return Err(format!("{at}: the parameter cells of point {point} were edited"));
             }
+            self.values.entry(point).or_insert_with(|| axes().map(str::to_string).collect());
             seen.entry(point).or_default().entry(replication).or_default().push(variant);
             self.body.push((point, replication, order, row.to_string()));
         }
@@ -294,19 +309,13 @@ impl Merging {
         }
         let (metrics, rows) =
             parse_rows(&sweep_csv, axis_count).map_err(|e| format!("{}: {e}", dir.display()))?;
-        let header_cells = split_csv(&header);
+        let header_cells = records(&header).map_err(|e| format!("{}: {e}", dir.display()))?;
         let paths: Vec<String> =
-            header_cells[4..4 + axis_count].iter().map(|c| unquote_cell(c)).collect();
+            header_cells[0].cells.iter().skip(4).take(axis_count).map(str::to_string).collect();
         // Point values come back from the rows' parameter cells.
         let mut point_values: Vec<Vec<toml::Value>> = vec![Vec::new(); points];
-        for (point, _, _, line) in &body {
-            if point_values[*point].is_empty() {
-                let cells = split_csv(line);
-                point_values[*point] = cells[4..4 + axis_count]
-                    .iter()
-                    .map(|c| Override::from_str_value(&unquote_cell(c)))
-                    .collect();
-            }
+        for (point, values) in &self.values {
+            point_values[*point] = values.iter().map(|c| Override::from_str_value(c)).collect();
         }
         let plan = Grid { paths, points: point_values, replications: 0 };
         let summary = summary_csv(&plan, &metrics, &rows);

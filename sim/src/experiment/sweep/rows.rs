@@ -2,11 +2,9 @@
 //! into dotted columns; `sweep.csv` lines, and per-point means, deviations and 95% intervals
 //! for `sweep-summary.csv`.
 
-use std::fmt::Write as _;
-
 use crate::config::issues::join_key;
 use crate::experiment::sweep::grid::{Grid, value_text};
-use crate::output::csv::{csv_cell, number_cell, split_csv, unquote_cell};
+use crate::output::csv::{line, number_cell, reader_builder, text_cell};
 use crate::stats::Estimate;
 
 /// Flattens one variant's summary object into `(dotted key, number)` pairs, in field order.
@@ -60,41 +58,37 @@ pub struct Row {
 
 /// The header of `sweep.csv` and its shard files.
 pub fn rows_header(paths: &[String], metrics: &[String]) -> String {
-    let mut line = String::from("point,replication,seed,variant");
-    for p in paths.iter().chain(metrics) {
-        line.push(',');
-        line.push_str(&csv_cell(p));
-    }
-    line
+    let mut cells: Vec<String> =
+        ["point", "replication", "seed", "variant"].map(String::from).into();
+    cells.extend(paths.iter().chain(metrics).map(|p| text_cell(p).into_owned()));
+    line(&cells)
 }
 
 /// One line of `sweep.csv`.
 pub fn row_line(plan: &Grid, metrics: &[String], row: &Row) -> String {
-    let mut line =
-        format!("{},{},{},{}", row.point, row.replication, row.seed, csv_cell(&row.variant));
-    for value in &plan.points[row.point] {
-        line.push(',');
-        line.push_str(&csv_cell(&value_text(value)));
-    }
-    for key in metrics {
-        line.push(',');
-        if let Some((_, x)) = row.metrics.iter().find(|(k, _)| k == key) {
-            line.push_str(&number_cell(*x));
-        }
-    }
-    line
+    let mut cells = vec![
+        row.point.to_string(),
+        row.replication.to_string(),
+        row.seed.to_string(),
+        text_cell(&row.variant).into_owned(),
+    ];
+    cells.extend(plan.points[row.point].iter().map(|v| text_cell(&value_text(v)).into_owned()));
+    cells.extend(metrics.iter().map(|key| match row.metrics.iter().find(|(k, _)| k == key) {
+        Some((_, x)) => number_cell(*x),
+        None => String::new(),
+    }));
+    line(&cells)
 }
 
 /// The header of `sweep-summary.csv`.
 pub fn summary_header(paths: &[String], metrics: &[String]) -> String {
-    let mut out = String::from("point,variant,replications");
-    for p in paths {
-        write!(out, ",{}", csv_cell(p)).expect("writing to a string");
-    }
+    let mut cells: Vec<String> = ["point", "variant", "replications"].map(String::from).into();
+    cells.extend(paths.iter().map(|p| text_cell(p).into_owned()));
     for m in metrics {
-        write!(out, ",{0}.mean,{0}.sd,{0}.ci95", csv_cell(m)).expect("writing to a string");
+        let m = text_cell(m);
+        cells.extend(["mean", "sd", "ci95"].map(|s| format!("{m}.{s}")));
     }
-    out
+    line(&cells)
 }
 
 /// Summary lines of one point: per variant (in first-seen order), mean, standard deviation and
@@ -109,11 +103,12 @@ pub fn summary_lines(point_values: &[toml::Value], metrics: &[String], rows: &[R
     }
     for variant in variants {
         let of_variant: Vec<&Row> = rows.iter().filter(|r| r.variant == variant).collect();
-        write!(out, "{},{},{}", of_variant[0].point, csv_cell(variant), of_variant.len())
-            .expect("writing to a string");
-        for value in point_values {
-            write!(out, ",{}", csv_cell(&value_text(value))).expect("writing to a string");
-        }
+        let mut cells = vec![
+            of_variant[0].point.to_string(),
+            text_cell(variant).into_owned(),
+            of_variant.len().to_string(),
+        ];
+        cells.extend(point_values.iter().map(|v| text_cell(&value_text(v)).into_owned()));
         for key in metrics {
             let samples: Vec<f64> = of_variant
                 .iter()
@@ -121,15 +116,9 @@ pub fn summary_lines(point_values: &[toml::Value], metrics: &[String], rows: &[R
                 .filter(|x| x.is_finite())
                 .collect();
             let e = Estimate::from_samples(&samples, 0.95);
-            write!(
-                out,
-                ",{},{},{}",
-                number_cell(e.mean),
-                number_cell(e.std_dev),
-                number_cell(e.half_width)
-            )
-            .expect("writing to a string");
+            cells.extend([e.mean, e.std_dev, e.half_width].map(number_cell));
         }
+        out.push_str(&line(&cells));
         out.push('\n');
     }
     out
@@ -149,21 +138,22 @@ pub fn summary_csv(plan: &Grid, metrics: &[String], rows: &[Row]) -> String {
     out
 }
 
-/// Parses a `sweep.csv` (or shard) body back into rows; values round-trip exactly.
+/// Parses a `sweep.csv` (or shard) body back into rows; values round-trip exactly. Lines
+/// starting with `#` (a shard's first and last) are skipped.
 pub fn parse_rows(text: &str, paths: usize) -> Result<(Vec<String>, Vec<Row>), String> {
-    let mut lines = text.lines().filter(|l| !l.starts_with('#'));
-    let header = lines.next().ok_or("no header")?;
-    let columns: Vec<&str> = split_csv(header);
-    let metrics: Vec<String> = columns.iter().skip(4 + paths).map(|c| unquote_cell(c)).collect();
+    let mut input = reader_builder().comment(Some(b'#')).from_reader(text.as_bytes());
+    let mut records = input.records();
+    let header = records.next().ok_or("no header")?.map_err(|e| e.to_string())?;
+    let metrics: Vec<String> = header.iter().skip(4 + paths).map(str::to_string).collect();
     let mut rows = Vec::new();
-    for (n, line) in lines.enumerate() {
-        let cells = split_csv(line);
-        if cells.len() != columns.len() {
+    for (n, cells) in records.enumerate() {
+        let cells = cells.map_err(|e| format!("row {}: {e}", n + 1))?;
+        if cells.len() != header.len() {
             return Err(format!(
                 "row {} has {} cells, the header {}",
                 n + 1,
                 cells.len(),
-                columns.len()
+                header.len()
             ));
         }
         let bad = |what: &str| format!("row {}: bad {what}", n + 1);
@@ -171,10 +161,10 @@ pub fn parse_rows(text: &str, paths: usize) -> Result<(Vec<String>, Vec<Row>), S
             point: cells[0].parse().map_err(|_| bad("point"))?,
             replication: cells[1].parse().map_err(|_| bad("replication"))?,
             seed: cells[2].parse().map_err(|_| bad("seed"))?,
-            variant: unquote_cell(cells[3]),
+            variant: cells[3].to_string(),
             metrics: metrics
                 .iter()
-                .zip(&cells[4 + paths..])
+                .zip(cells.iter().skip(4 + paths))
                 .filter(|(_, c)| !c.is_empty())
                 .map(|(k, c)| match c.parse::<f64>() {
                     // sweeps write no NaN or infinity: such a cell was edited in.
@@ -229,5 +219,10 @@ mod tests {
         assert_eq!(parsed, rows);
         let summary = summary_csv(&plan, &metrics, &rows);
         assert!(summary.starts_with("point,variant,replications,a,x.mean,x.sd,x.ci95,y.z_s.mean"));
+        // A name that needs quotes is quoted whole, suffix included.
+        assert_eq!(
+            summary_header(&[], &["s,\"x\"".into()]),
+            "point,variant,replications,\"s,\"\"x\"\".mean\",\"s,\"\"x\"\".sd\",\"s,\"\"x\"\".ci95\""
+        );
     }
 }

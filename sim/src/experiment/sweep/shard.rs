@@ -4,7 +4,7 @@
 //! so `merge` refuses a file that was cut, extended or edited.
 
 use crate::experiment::sweep::grid::{Grid, value_text};
-use crate::output::csv::csv_cell;
+use crate::output::csv::{line, text_cell};
 use crate::rng::label_hash;
 
 /// Which shard to run: an explicit `--shard i/n` wins; else the index comes from a job array.
@@ -126,8 +126,20 @@ pub fn shard_preamble(
 
 /// Point `k`'s parameter cells as its rows hold them, comma-separated.
 pub fn point_cells(plan: &Grid, k: usize) -> String {
-    let cells: Vec<String> = plan.points[k].iter().map(|v| csv_cell(&value_text(v))).collect();
-    cells.join(",")
+    cells_text(plan.points[k].iter().map(value_text))
+}
+
+/// Parameter cells as a row holds them, comma-separated: the text that `cells=` in a shard's
+/// first line and a failed point's hash cover. Text is neutralised like every text cell (a no-op
+/// on cells read back from a row). No cells or one empty cell is the empty text, as it was before
+/// the `csv` crate wrote these (it quotes a lone empty cell), so older shards still merge.
+pub fn cells_text<S: AsRef<str>>(texts: impl IntoIterator<Item = S>) -> String {
+    let cells: Vec<String> =
+        texts.into_iter().map(|t| text_cell(t.as_ref()).into_owned()).collect();
+    if cells.len() <= 1 && cells.iter().all(String::is_empty) {
+        return String::new();
+    }
+    line(&cells)
 }
 
 /// The hash of a whole plan's parameter cells from each point's `label_hash(point_cells)`.

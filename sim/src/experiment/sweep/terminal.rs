@@ -2,7 +2,7 @@
 //! metrics as `mean ± 95% half-width`, read from the summary it has just written. Axes are
 //! named by a short label ([`axis_label`]), metrics by the last two segments of their key.
 
-use crate::output::csv::{split_csv, unquote_cell};
+use crate::output::csv::reader;
 use crate::output::table::TextTable;
 
 /// A short label for an axis path: `variant[fast].station[web].servers` →
@@ -39,8 +39,9 @@ pub fn human_number(x: f64) -> String {
 /// variant, from `summary` (the text of `sweep-summary.csv`, every column still in it); `None`
 /// when none of them is in the summary.
 pub fn terminal_summary(summary: &str, metrics: &[String], paths: &[String]) -> Option<String> {
-    let mut lines = summary.lines();
-    let header: Vec<String> = split_csv(lines.next()?).iter().map(|c| unquote_cell(c)).collect();
+    let mut input = reader(summary.as_bytes());
+    let mut lines = input.records().filter_map(Result::ok);
+    let header: Vec<String> = lines.next()?.iter().map(str::to_string).collect();
     let col = |name: &str| header.iter().position(|h| h == name);
     let found: Vec<(&String, usize, Option<usize>)> = metrics
         .iter()
@@ -55,13 +56,12 @@ pub fn terminal_summary(summary: &str, metrics: &[String], paths: &[String]) -> 
     titles.extend(axes.iter().map(|(label, _)| label.clone()));
     titles.extend(found.iter().map(|(m, _, _)| last_segments(m)));
     let mut table = TextTable::new(titles);
-    for line in lines {
-        let cells: Vec<String> = split_csv(line).iter().map(|c| unquote_cell(c)).collect();
+    for cells in lines {
         if cells.len() != header.len() {
             continue;
         }
-        let mut row = vec![cells[0].clone(), cells[1].clone()];
-        row.extend(axes.iter().map(|(_, i)| cells[*i].clone()));
+        let mut row = vec![cells[0].to_string(), cells[1].to_string()];
+        row.extend(axes.iter().map(|(_, i)| cells[*i].to_string()));
         for (_, mean, ci) in &found {
             let mean: f64 = cells[*mean].parse().unwrap_or(f64::NAN);
             let ci = ci.and_then(|i| cells[i].parse::<f64>().ok()).filter(|h| h.is_finite());
