@@ -8,6 +8,7 @@ use sim::experiment::plan::frontier_svgs;
 use sim::output::plot;
 use sim::output::write_atomic;
 
+use super::figure::Named;
 use super::run_figures::run_figures;
 use super::sweep_figures::read_csv;
 use super::sweep_figures::{sweep_figures, sweep_table_html};
@@ -22,7 +23,8 @@ td,th{border:1px solid #ccc;padding:.2em .6em;font-size:.9em}\
 table.verdict td{text-align:right}td.alarm{background:#fde0dc;color:#a40000;font-weight:bold}\
 table.comparison{display:block;overflow-x:auto}table.comparison td.num{white-space:nowrap}\
 table.comparison td.num,table.comparison th.num{text-align:right;font-variant-numeric:tabular-nums}\
-table.comparison tbody th{text-align:left;font-weight:normal}table.comparison tbody tr:nth-child(even){background:#f7f7f7}";
+table.comparison tbody th{text-align:left;font-weight:normal}\
+details{margin:.6em 0}summary{cursor:pointer;font-weight:bold;padding:.3em 0}table.comparison tbody tr:nth-child(even){background:#f7f7f7}";
 
 fn escape(text: &str) -> String {
     text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
@@ -105,21 +107,38 @@ pub fn write_report(dir: &Path) -> Result<Vec<PathBuf>, String> {
     {
         html.push_str(&table);
     }
-    for named in &figures {
-        let fig = plot::render(&named.chart)?;
-        for (ext, bytes) in [("svg", fig.svg.as_bytes()), ("png", fig.png.as_slice())] {
-            let path = dir.join("figures").join(format!("{}.{ext}", named.name));
-            write_atomic(&path, bytes).map_err(|e| format!("{}: {e}", path.display()))?;
-            written.push(path);
+    // Comparative figures first; each variant's own (outcomes, queues, utilisation) last, one
+    // collapsible block per variant, as a review reads them.
+    let variant_names: Vec<String> = summary.as_ref().map_or(Vec::new(), |s| {
+        s.variants.iter().filter(|v| v.metrics.is_some()).map(|v| v.name.clone()).collect()
+    });
+    let own = |name: &str, variant: &str| {
+        let stem = crate::report::figure::file_safe(variant);
+        ["timeline", "queues", "utilisation"].iter().any(|k| name == format!("{k}-{stem}"))
+    };
+    let shared: Vec<&Named> =
+        figures.iter().filter(|f| !variant_names.iter().any(|v| own(&f.name, v))).collect();
+    for named in shared {
+        html.push_str(&render_figure(dir, named, &mut written)?);
+    }
+    if variant_names.iter().any(|v| figures.iter().any(|f| own(&f.name, v))) {
+        html.push_str("<h2>Per variant</h2>");
+    }
+    for variant in &variant_names {
+        let mine: Vec<&Named> = figures.iter().filter(|f| own(&f.name, variant)).collect();
+        if mine.is_empty() {
+            continue;
         }
         write!(
             html,
-            "<figure id=\"fig-{2}\">{0}<figcaption>{1} — figures/{2}.svg, .png</figcaption></figure>",
-            fig.svg,
-            escape(&named.chart.title),
-            named.name
+            "<details><summary>{}: attempts by outcome, queues, utilisation</summary>",
+            escape(variant)
         )
         .expect("string");
+        for named in mine {
+            html.push_str(&render_figure(dir, named, &mut written)?);
+        }
+        html.push_str("</details>");
     }
     if let Some(plan) = &plan {
         plan_section(&mut html, dir, plan);
@@ -138,6 +157,23 @@ pub fn write_report(dir: &Path) -> Result<Vec<PathBuf>, String> {
     write_atomic(&path, html.as_bytes()).map_err(|e| format!("{}: {e}", path.display()))?;
     written.push(path);
     Ok(written)
+}
+
+/// Renders `named` into `figures/` (SVG and PNG, paths added to `written`) and returns its
+/// `<figure>` for the page.
+fn render_figure(dir: &Path, named: &Named, written: &mut Vec<PathBuf>) -> Result<String, String> {
+    let fig = plot::render(&named.chart)?;
+    for (ext, bytes) in [("svg", fig.svg.as_bytes()), ("png", fig.png.as_slice())] {
+        let path = dir.join("figures").join(format!("{}.{ext}", named.name));
+        write_atomic(&path, bytes).map_err(|e| format!("{}: {e}", path.display()))?;
+        written.push(path);
+    }
+    Ok(format!(
+        "<figure id=\"fig-{2}\">{0}<figcaption>{1} — figures/{2}.svg, .png</figcaption></figure>",
+        fig.svg,
+        escape(&named.chart.title),
+        named.name
+    ))
 }
 
 /// A variant's headroom: "≥" when the search stopped at its limit with every SLO holding.

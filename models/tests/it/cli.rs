@@ -37,6 +37,18 @@ fn bare_invocation_runs_the_default_scenario() {
     let headline = html.find("<p class=\"description\"><strong>Case study: live-class seats");
     let verdict = html.find("<h2>Verdict");
     assert!(headline.is_some() && headline < verdict, "description first, then the verdict");
+    // Then the comparison as a table, the comparative figures, each variant's own figures in a
+    // collapsible block, and the raw summary last.
+    let at = |text: &str| html.find(text).unwrap_or_else(|| panic!("no {text} on the page"));
+    let order = [
+        at("<h2>Comparison</h2><table class=\"comparison\">"),
+        at("<figure id=\"fig-success\">"),
+        at("<h2>Per variant</h2>"),
+        at("<details><summary>three-tier: attempts by outcome"),
+        at("<figure id=\"fig-timeline-three-tier\">"),
+        at("<h2>Summary</h2>"),
+    ];
+    assert!(verdict < Some(order[0]) && order.is_sorted(), "page order: {order:?}");
     for variant in summary["variants"].as_array().unwrap() {
         let m = &variant["metrics"];
         let outcomes: u64 =
