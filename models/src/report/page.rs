@@ -141,7 +141,7 @@ pub fn write_report(dir: &Path) -> Result<Vec<PathBuf>, String> {
         html.push_str("</details>");
     }
     if let Some(plan) = &plan {
-        plan_section(&mut html, dir, plan);
+        plan_section(&mut html, dir, plan)?;
     }
     if let Some(s) = &summary {
         let text = serde_json::to_string_pretty(s).unwrap_or_default();
@@ -216,7 +216,7 @@ fn slo_table(html: &mut String, plan: &serde_json::Value) {
 }
 
 /// The capacity plan's table and its frontier figures, from `plan.json`.
-fn plan_section(html: &mut String, dir: &Path, plan: &serde_json::Value) {
+fn plan_section(html: &mut String, dir: &Path, plan: &serde_json::Value) -> Result<(), String> {
     html.push_str("<h2>Capacity plan</h2><table><tr><th>variant</th><th>capacities</th><th>objective</th><th>headroom</th><th>simulated</th></tr>");
     for v in plan["variants"].as_array().into_iter().flatten() {
         let capacities = v["capacities"]
@@ -252,7 +252,8 @@ fn plan_section(html: &mut String, dir: &Path, plan: &serde_json::Value) {
     let variants = plan["variants"].as_array().into_iter().flatten();
     let frontiers = frontier_svgs(dir, variants.filter_map(|v| v["variant"].as_str()));
     for path in frontiers {
-        if let Ok(svg) = std::fs::read_to_string(&path) {
+        // Bounded, and refused unless a regular file: a FIFO planted here must not hang `report`.
+        if let Some(svg) = read_result(&path)? {
             // Named as in the output folder (`dir` may be the staging folder).
             let name = path.file_stem().map(|s| s.to_string_lossy()).unwrap_or_default();
             write!(
@@ -263,4 +264,5 @@ fn plan_section(html: &mut String, dir: &Path, plan: &serde_json::Value) {
             .expect("string");
         }
     }
+    Ok(())
 }

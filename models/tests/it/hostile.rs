@@ -491,16 +491,24 @@ fn special_and_oversized_files_are_refused() {
     let report = dir.join("report");
     std::fs::create_dir_all(&report).unwrap();
     assert!(Command::new("mkfifo").arg(report.join("summary.json")).status().unwrap().success());
+    // A plan folder whose frontier figure, inlined by the page, is a FIFO.
+    let plan = dir.join("plan");
+    std::fs::create_dir_all(plan.join("figures")).unwrap();
+    std::fs::write(plan.join("plan.json"), r#"{"variants":[{"variant":"v"}]}"#).unwrap();
+    let frontier = plan.join("figures/plan-frontier-v.svg");
+    assert!(Command::new("mkfifo").arg(frontier).status().unwrap().success());
     let big = dir.join("big.toml");
     std::fs::File::create(&big).unwrap().set_len(17 << 20).unwrap();
-    let cases: [(Vec<&str>, &str); 5] = [
-        (vec!["validate", fifo_arg], "not a regular file"),
-        (vec!["validate", trace_scenario.to_str().unwrap()], "not a regular file"),
-        (vec!["merge", shards.to_str().unwrap()], "not a regular file"),
-        (vec!["report", report.to_str().unwrap()], "not a regular file"),
-        (vec!["validate", big.to_str().unwrap()], "over the limit"),
+    // Bad input is exit 2; `report` exits 1, as for any report it cannot draw.
+    let cases: [(Vec<&str>, &str, i32); 6] = [
+        (vec!["validate", fifo_arg], "not a regular file", 2),
+        (vec!["validate", trace_scenario.to_str().unwrap()], "not a regular file", 2),
+        (vec!["merge", shards.to_str().unwrap()], "not a regular file", 2),
+        (vec!["report", report.to_str().unwrap()], "not a regular file", 1),
+        (vec!["report", plan.to_str().unwrap()], "not a regular file", 1),
+        (vec!["validate", big.to_str().unwrap()], "over the limit", 2),
     ];
-    for (args, expected) in cases {
+    for (args, expected, code) in cases {
         let child = Command::new(bin())
             .current_dir(workspace())
             .args(&args)
@@ -510,7 +518,7 @@ fn special_and_oversized_files_are_refused() {
             .unwrap();
         let out = wait_at_most(child, 20);
         let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(matches!(out.status.code(), Some(1 | 2)), "{args:?}: {stderr}");
+        assert_eq!(out.status.code(), Some(code), "{args:?}: {stderr}");
         assert!(stderr.contains(expected), "{args:?}: {stderr}");
     }
     std::fs::remove_dir_all(dir).unwrap();

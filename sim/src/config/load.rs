@@ -85,17 +85,35 @@ impl fmt::Display for ConfigErrors {
         }
         let hidden = distinct.len().saturating_sub(ERRORS_SHOWN);
         let repeated = self.0.len() - distinct.len();
-        if hidden > 0 || repeated > 0 {
-            write!(f, "\nerror: … and {hidden} more errors not shown")?;
-            if repeated > 0 {
-                write!(f, " ({repeated} repeats of errors above left out)")?;
-            }
+        match (hidden, repeated) {
+            (0, 0) => {}
+            (0, _) => write!(f, "\nerror: … the errors above repeated {repeated} times, left out")?,
+            (_, 0) => write!(f, "\nerror: … and {hidden} more errors not shown")?,
+            (_, _) => write!(
+                f,
+                "\nerror: … and {hidden} more errors not shown ({repeated} repeats of errors above \
+                 left out)"
+            )?,
         }
         Ok(())
     }
 }
 
 impl std::error::Error for ConfigErrors {}
+
+/// The toml parser refuses a key of more than this many dotted parts ("recursion limit").
+const TOML_KEY_PARTS_LIMIT: usize = 80;
+
+/// A parser message that comes without a place, made to say what is wrong.
+fn spanless_hint(message: &str) -> String {
+    if message == "recursion limit" {
+        format!(
+            "recursion limit: a key or table name of {TOML_KEY_PARTS_LIMIT} or more dotted parts"
+        )
+    } else {
+        message.to_string()
+    }
+}
 /// A configuration document held for locating errors after it was parsed.
 pub struct Document {
     file: PathBuf,
@@ -175,6 +193,22 @@ impl Document {
         Location::File { line, column }
     }
 
+    /// Where a parser error that carries no place happened, where the text shows it: for the
+    /// key-depth limit, the first line holding that many dotted parts; else unknown.
+    fn locate_spanless(&self, message: &str) -> Location {
+        if message != "recursion limit" {
+            return Location::Unknown;
+        }
+        let mut offset = 0;
+        for line in self.text.split_inclusive('\n') {
+            if line.matches('.').count() + 1 >= TOML_KEY_PARTS_LIMIT {
+                return self.position(offset);
+            }
+            offset += line.len();
+        }
+        Location::Unknown
+    }
+
     /// Turns validation issues, and the errors set aside while deserializing, into located
     /// errors. Issues about a key that was set aside (or below it) are its consequences and
     /// are dropped.
@@ -247,9 +281,12 @@ pub fn parse<T: DeserializeOwned>(
             .iter()
             .map(|err| ConfigError {
                 file: doc.file.clone(),
-                location: err.span().map_or(Location::Unknown, |s| doc.position(s.start)),
+                location: match err.span() {
+                    Some(s) => doc.position(s.start),
+                    None => doc.locate_spanless(err.message()),
+                },
                 key_path: String::new(),
-                message: format!("invalid TOML: {}", err.message()),
+                message: format!("invalid TOML: {}", spanless_hint(err.message())),
             })
             .collect();
         return Err(ConfigErrors(errors));
@@ -365,6 +402,34 @@ mod error_list_tests {
             lines[ERRORS_SHOWN],
             "error: … and 11 more errors not shown (2919 repeats of errors above left out)"
         );
+    }
+
+    #[test]
+    fn repeats_alone_are_counted_without_a_hidden_count() {
+        let errors: Vec<ConfigError> = (0..5).map(|_| error("the same".into())).collect();
+        let text = ConfigErrors(errors).to_string();
+        assert_eq!(
+            text,
+            "error: x.toml: the same\nerror: … the errors above repeated 4 times, left out"
+        );
+    }
+
+    #[test]
+    fn the_key_depth_limit_is_located_on_its_line() {
+        let mut text = String::from("[run]\nseed = 1\n");
+        for depth in 1..=100 {
+            text.push_str(&format!("[{}]\n", vec!["t"; depth].join(".")));
+        }
+        let Err(err) = parse::<toml::Value>(Path::new("deep.toml"), text, &[]) else {
+            panic!("a key of 80 parts parses")
+        };
+        let shown = err.to_string();
+        // The header of 80 parts is on line 2 + 80.
+        assert!(
+            shown.starts_with("error: deep.toml:82:1: invalid TOML: recursion limit: a key"),
+            "{shown}"
+        );
+        assert!(!shown.contains("0 more errors"), "{shown}");
     }
 
     #[test]
