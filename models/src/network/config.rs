@@ -209,9 +209,12 @@ impl NetworkParts<'_> {
         let find = |name: &str, at: String, issues: &mut Issues| -> Option<usize> {
             let found = names.iter().position(|n| *n == name);
             if found.is_none() {
+                // Escaped: a station's name may itself be the bad input.
+                let listed: Vec<String> =
+                    names.iter().map(|n| n.escape_debug().to_string()).collect();
                 issues.push(
                     at,
-                    format!("names no station (got {name:?}; stations: {})", names.join(", ")),
+                    format!("names no station (got {name:?}; stations: {})", listed.join(", ")),
                 );
             }
             found
@@ -225,6 +228,8 @@ impl NetworkParts<'_> {
         let mut stations = Vec::new();
         for (i, raw) in self.stations.iter().enumerate() {
             let at = join_index(&join_key(path, "station"), i);
+            // Printed in tables and written in CSV cells, like a variant's name.
+            sim::config::check_name(issues, &join_key(&at, "name"), &raw.name);
             if names[..i].contains(&raw.name.as_str()) {
                 issues.push(
                     join_key(&at, "name"),
@@ -236,6 +241,7 @@ impl NetworkParts<'_> {
         let mut arrivals = Vec::new();
         for (i, raw) in self.arrivals.iter().enumerate() {
             let at = join_index(&join_key(path, "arrival"), i);
+            sim::config::check_name(issues, &join_key(&at, "name"), &raw.name);
             if self.arrivals[..i].iter().any(|a| a.name == raw.name) {
                 issues.push(
                     join_key(&at, "name"),

@@ -213,6 +213,7 @@ impl RawServer {
         let mut downstreams = Vec::new();
         for (i, raw) in self.downstreams.iter().enumerate() {
             let d_at = join_index(&join_key(at, "downstream"), i);
+            sim::config::check_name(issues, &join_key(&d_at, "name"), &raw.name);
             if self.downstreams[..i].iter().any(|d| d.name == raw.name) {
                 issues.push(
                     join_key(&d_at, "name"),

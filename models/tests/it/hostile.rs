@@ -59,6 +59,13 @@ fn a_link_planted_at_the_temporary_name_overwrites_nothing() {
     for (planted, command) in [
         (".summary.json.tmp-$$", "run scenarios/validation/mm1.toml --no-report"),
         (".sweep.csv.partial-$$", "sweep scenarios/validation/mm1.toml --no-report"),
+        // Since outputs are staged, these two are the files still written straight into the
+        // folder (the manifest, last; a shard): links at their old temporary names.
+        (".manifest.json.tmp-$$", "run scenarios/validation/mm1.toml --no-report"),
+        (
+            ".sweep-shard-0-of-1.csv.tmp-$$",
+            "sweep scenarios/validation/mm1.toml --no-report --shard 0/1",
+        ),
     ] {
         std::fs::write(&victim, "precious\n").unwrap();
         let script = format!(
@@ -344,6 +351,36 @@ fn names_are_printable_bounded_and_distinct_as_file_names() {
         assert!(!stderr.contains('\u{1b}') && !stderr.contains('\0'), "raw control characters");
         assert!(stderr.len() < 2000, "the 5,000-character name is not repeated: {stderr}");
     }
+    // Names inside a variant (stations, arrivals) reach the same tables and CSV cells; an
+    // invisible right-to-left override turns a name round on screen.
+    let cases = [
+        (
+            "scenarios/checkout-network.toml",
+            "variant[0].station[0].name=\"db\\u001b[2J\"",
+            "station[0].name",
+            "printable",
+        ),
+        (
+            "scenarios/checkout-network.toml",
+            "variant[0].arrival[0].name=\"a\\u0007\"",
+            "arrival[0].name",
+            "printable",
+        ),
+        (
+            "scenarios/edu-live-class.toml",
+            "variant[0].name=\"exe.\\u202etxt\"",
+            "variant[0].name",
+            "visible",
+        ),
+    ];
+    for (file, set, key, rule) in cases {
+        let out =
+            flashsim(&["run", file, "--no-report", "--out", dir.to_str().unwrap(), "--set", set]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{key} ({rule}): {stderr}");
+        assert!(stderr.contains(key) && stderr.contains(rule), "{stderr}");
+        assert!(!stderr.contains(['\u{1b}', '\u{7}', '\u{202e}']), "raw characters: {stderr}");
+    }
     std::fs::remove_dir_all(dir).unwrap();
 }
 
@@ -544,4 +581,38 @@ fn max_in_system_is_bounded() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("run.max_in_system") && stderr.contains("50000000"), "{stderr}");
+}
+
+/// Defect 1: a year-long sale (clocks off by up to a year spread 3,000 buyers over two years of
+/// 100 ms intervals: 762k timeline rows) drew every row, so its report took 7 GB and wrote a
+/// 621 MB page. The page is now a few hundred kB, and `report` alone redraws it under a 1.5 GB
+/// address-space limit (`ulimit -v`: a generous bound, about three times the simulation's own
+/// peak of ~0.5 GB here; not a timing).
+#[test]
+fn a_year_long_sale_draws_a_bounded_report() {
+    let dir = scratch("year");
+    let out = flashsim(&[
+        "run",
+        "scenarios/edu-live-class.toml",
+        "--variant",
+        "three-tier",
+        "--set",
+        "traffic.users=3000",
+        "--set",
+        "sale.stock=30",
+        "--set",
+        "traffic.clock_skew=\"8760h\"",
+        "--out",
+        dir.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let rows = text(&dir.join("timeline.csv")).lines().count();
+    assert!(rows > 500_000, "the run spans a long sale: {rows} timeline rows");
+    let page = std::fs::metadata(dir.join("report.html")).unwrap().len();
+    assert!(page < 5 << 20, "report.html is {page} bytes");
+    let script = format!("ulimit -v 1500000; exec {} report {}", bin(), dir.display());
+    let redraw = Command::new("sh").current_dir(workspace()).args(["-c", &script]).output();
+    let redraw = redraw.unwrap();
+    assert!(redraw.status.success(), "{}", String::from_utf8_lossy(&redraw.stderr));
+    std::fs::remove_dir_all(dir).unwrap();
 }

@@ -121,7 +121,21 @@ fn shards_merge_into_exactly_the_unsharded_files() {
     std::fs::rename(parts.join("sweep-shard-2-of-4.csv"), hidden.join("x.csv")).unwrap();
     let out = flashsim(&["merge", parts.to_str().unwrap()], &[]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("missing shards of 4: 2"));
+    // Every merge error names where it is (#20 defect 13): here the folder.
+    let missing = format!("missing shards of 4: 2 (in {})", parts.display());
+    assert!(String::from_utf8_lossy(&out.stderr).contains(&missing));
+    // A shard present twice (copied under another name) names both files.
+    std::fs::copy(parts.join("sweep-shard-1-of-4.csv"), parts.join("sweep-shard-1-of-4-copy.csv"))
+        .unwrap();
+    let out = flashsim(&["merge", parts.to_str().unwrap()], &[]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("appears twice"), "{stderr}");
+    assert!(
+        stderr.contains("sweep-shard-1-of-4.csv") && stderr.contains("sweep-shard-1-of-4-copy.csv"),
+        "{stderr}"
+    );
+    std::fs::remove_file(parts.join("sweep-shard-1-of-4-copy.csv")).unwrap();
     std::fs::rename(hidden.join("x.csv"), parts.join("sweep-shard-2-of-4.csv")).unwrap();
     let out = flashsim(&["merge", parts.to_str().unwrap(), "--out", merged.to_str().unwrap()], &[]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
@@ -135,11 +149,10 @@ fn shards_merge_into_exactly_the_unsharded_files() {
         .unwrap();
     let out = flashsim(&["merge", parts.to_str().unwrap()], &[]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(
-        String::from_utf8_lossy(&out.stderr).contains("disagrees"),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    // Both files: the one that disagrees and the one it is compared with.
+    assert!(stderr.contains("sweep-shard-1-of-4.csv disagrees with"), "{stderr}");
+    assert!(stderr.contains("sweep-shard-0-of-4.csv on seed"), "{stderr}");
     for dir in [whole, parts, merged, other] {
         std::fs::remove_dir_all(dir).unwrap();
     }
