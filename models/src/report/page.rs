@@ -107,39 +107,7 @@ pub fn write_report(dir: &Path) -> Result<Vec<PathBuf>, String> {
     {
         html.push_str(&table);
     }
-    // Comparative figures first; each variant's own (outcomes, queues, utilisation) last, one
-    // collapsible block per variant, as a review reads them.
-    let variant_names: Vec<String> = summary.as_ref().map_or(Vec::new(), |s| {
-        s.variants.iter().filter(|v| v.metrics.is_some()).map(|v| v.name.clone()).collect()
-    });
-    let own = |name: &str, variant: &str| {
-        let stem = crate::report::figure::file_safe(variant);
-        ["timeline", "queues", "utilisation"].iter().any(|k| name == format!("{k}-{stem}"))
-    };
-    let shared: Vec<&Named> =
-        figures.iter().filter(|f| !variant_names.iter().any(|v| own(&f.name, v))).collect();
-    for named in shared {
-        html.push_str(&render_figure(dir, named, &mut written)?);
-    }
-    if variant_names.iter().any(|v| figures.iter().any(|f| own(&f.name, v))) {
-        html.push_str("<h2>Per variant</h2>");
-    }
-    for variant in &variant_names {
-        let mine: Vec<&Named> = figures.iter().filter(|f| own(&f.name, variant)).collect();
-        if mine.is_empty() {
-            continue;
-        }
-        write!(
-            html,
-            "<details><summary>{}: attempts by outcome, queues, utilisation</summary>",
-            escape(variant)
-        )
-        .expect("string");
-        for named in mine {
-            html.push_str(&render_figure(dir, named, &mut written)?);
-        }
-        html.push_str("</details>");
-    }
+    figures_section(&mut html, dir, &figures, summary.as_ref(), &mut written)?;
     if let Some(plan) = &plan {
         plan_section(&mut html, dir, plan)?;
     }
@@ -157,6 +125,49 @@ pub fn write_report(dir: &Path) -> Result<Vec<PathBuf>, String> {
     write_atomic(&path, html.as_bytes()).map_err(|e| format!("{}: {e}", path.display()))?;
     written.push(path);
     Ok(written)
+}
+
+/// The figures: comparative ones first; each variant's own (outcomes, queues, utilisation)
+/// last, one collapsible block per variant, as a review reads them.
+fn figures_section(
+    html: &mut String,
+    dir: &Path,
+    figures: &[Named],
+    summary: Option<&Summary>,
+    written: &mut Vec<PathBuf>,
+) -> Result<(), String> {
+    let variant_names: Vec<String> = summary.map_or(Vec::new(), |s| {
+        s.variants.iter().filter(|v| v.metrics.is_some()).map(|v| v.name.clone()).collect()
+    });
+    let own = |name: &str, variant: &str| {
+        let stem = crate::report::figure::file_safe(variant);
+        ["timeline", "queues", "utilisation"].iter().any(|k| name == format!("{k}-{stem}"))
+    };
+    let shared: Vec<&Named> =
+        figures.iter().filter(|f| !variant_names.iter().any(|v| own(&f.name, v))).collect();
+    for named in shared {
+        html.push_str(&render_figure(dir, named, written)?);
+    }
+    if variant_names.iter().any(|v| figures.iter().any(|f| own(&f.name, v))) {
+        html.push_str("<h2>Per variant</h2>");
+    }
+    for variant in &variant_names {
+        let mine: Vec<&Named> = figures.iter().filter(|f| own(&f.name, variant)).collect();
+        if mine.is_empty() {
+            continue;
+        }
+        write!(
+            html,
+            "<details><summary>{}: attempts by outcome, queues, utilisation</summary>",
+            escape(variant)
+        )
+        .expect("string");
+        for named in mine {
+            html.push_str(&render_figure(dir, named, written)?);
+        }
+        html.push_str("</details>");
+    }
+    Ok(())
 }
 
 /// Renders `named` into `figures/` (SVG and PNG, paths added to `written`) and returns its

@@ -210,21 +210,7 @@ impl RawServer {
         if self.steps.is_empty() {
             issues.push(join_key(at, "step"), "needs at least one [[…step]] (got none)");
         }
-        let mut downstreams = Vec::new();
-        for (i, raw) in self.downstreams.iter().enumerate() {
-            let d_at = join_index(&join_key(at, "downstream"), i);
-            sim::config::check_name(issues, &join_key(&d_at, "name"), &raw.name);
-            if self.downstreams[..i].iter().any(|d| d.name == raw.name) {
-                issues.push(
-                    join_key(&d_at, "name"),
-                    format!("must be unique (got {:?} twice)", raw.name),
-                );
-            }
-            let servers = count_or(raw.servers, &d_at, "servers", 1, (1, 1_000_000), issues) as u32;
-            if let Some(service) = raw.service.check(&join_key(&d_at, "service"), issues) {
-                downstreams.push(Downstream { name: raw.name.clone(), servers, service });
-            }
-        }
+        let downstreams = self.check_downstreams(at, issues);
         let mut steps = Vec::new();
         for (i, raw) in self.steps.iter().enumerate() {
             let s_at = join_index(&join_key(at, "step"), i);
@@ -281,6 +267,26 @@ impl RawServer {
             steps,
             downstreams,
         })
+    }
+
+    /// The downstream components `io` steps call, named as printable, distinct names.
+    fn check_downstreams(&self, at: &str, issues: &mut Issues) -> Vec<Downstream> {
+        let mut downstreams = Vec::new();
+        for (i, raw) in self.downstreams.iter().enumerate() {
+            let d_at = join_index(&join_key(at, "downstream"), i);
+            sim::config::check_name(issues, &join_key(&d_at, "name"), &raw.name);
+            if self.downstreams[..i].iter().any(|d| d.name == raw.name) {
+                issues.push(
+                    join_key(&d_at, "name"),
+                    format!("must be unique (got {:?} twice)", raw.name),
+                );
+            }
+            let servers = count_or(raw.servers, &d_at, "servers", 1, (1, 1_000_000), issues) as u32;
+            if let Some(service) = raw.service.check(&join_key(&d_at, "service"), issues) {
+                downstreams.push(Downstream { name: raw.name.clone(), servers, service });
+            }
+        }
+        downstreams
     }
 }
 
